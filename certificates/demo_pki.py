@@ -1,0 +1,311 @@
+"""A generated CA hierarchy shaped like IGC Santé, for tests, demo data and benchmarks.
+
+NEVER use it in production: every key lives in memory and the CAs are throwaway. It
+copies what matters to the portal (DN shapes, key usages, policy OIDs, CRL/OCSP URLs)
+so the code under test sees certificates that look like the real ones.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import ObjectIdentifier
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from certificates import x509 as igc
+from certificates.x509 import PrivateKey, Profile, PublicKey
+
+ANS_ARC = "1.2.250.1.213"
+POLICY_PRODUCTION = "1.2.250.1.213.1.1.4.2"
+POLICY_TEST = "1.2.250.1.213.1.7.2.1.1.1.1"
+PRODUCT_CATEGORY_OID = ObjectIdentifier("1.2.250.1.71.1.2.5")
+PRODUCT_CATEGORY_VALUE = b"\x02\x02\x00\x83"  # DER INTEGER 0x83: software certificate
+CRL_URL = "http://igc-sante.esante.gouv.fr/CRL/ACI-EL-ORG.crl"
+CRL_URL_TEST = "http://igc-sante.esante.gouv.fr/CRL/ACI-EL-ORG-TEST.crl"
+OCSP_URL = "http://ocsp.esante.gouv.fr"
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """Calendar months, clamped to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def profile_validity(profile: Profile) -> int:
+    """Months of validity: 3 years, ORG SIGN one month more (its key is used 3 years)."""
+    return 37 if profile == Profile.ORG_SIGN else 36
+
+
+def _name(common_name: str, *, ous: tuple[str, ...], o: str = "ASIP-SANTE") -> x509.Name:
+    """CA DN in the order ANS uses: C, O, OU..., CN."""
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, o),
+            *(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou) for ou in ous),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+_PROD_OUS = ("0002 187512751", "IGC-SANTE")
+_TEST_OUS = ("0002 187512751", "IGC-SANTE TEST")
+_CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def _build(
+    builder: x509.CertificateBuilder, extensions: list[tuple[x509.ExtensionType, bool]]
+) -> x509.CertificateBuilder:
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder
+
+
+@dataclass(frozen=True)
+class DemoCA:
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+    file_name: str
+
+    @property
+    def name(self) -> x509.Name:
+        return self.certificate.subject
+
+
+def _make_ca(name: x509.Name, file_name: str, parent: DemoCA | None, now: datetime) -> DemoCA:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer_key = parent.key if parent else key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(parent.name if parent else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=365))
+        .not_valid_after(now + timedelta(days=365 * (20 if parent is None else 15)))
+    )
+    path_length = None if parent is None else 0
+    builder = _build(
+        builder,
+        [
+            (x509.BasicConstraints(ca=True, path_length=path_length), True),
+            (_CA_KEY_USAGE, True),
+            (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()), False),
+        ],
+    )
+    return DemoCA(key, builder.sign(signer_key, hashes.SHA256()), file_name)
+
+
+@dataclass(frozen=True)
+class DemoPKI:
+    """Production and test IGC Santé look-alikes, plus an unrelated CA for negative tests."""
+
+    root: DemoCA
+    organisations: DemoCA
+    personnes: DemoCA
+    test_root: DemoCA
+    test_organisations: DemoCA
+    other_root: DemoCA
+    other: DemoCA
+
+    @classmethod
+    def create(cls) -> DemoPKI:
+        """Seven fresh 2048-bit CAs (about a second); callers may keep and reuse the result."""
+        now = datetime.now(UTC)
+        root = _make_ca(
+            _name("AC RACINE IGC-SANTE ELEMENTAIRE", ous=_PROD_OUS),
+            "igc-sante-racine.pem",
+            None,
+            now,
+        )
+        test_root = _make_ca(
+            _name("TEST AC RACINE IGC-SANTE ELEMENTAIRE", ous=_TEST_OUS),
+            "igc-sante-test-racine.pem",
+            None,
+            now,
+        )
+        other_root = _make_ca(
+            _name("Other Root CA", o="Other Trust Services", ous=()), "other-root.pem", None, now
+        )
+        org, pers = "AC IGC-SANTE ELEMENTAIRE ORGANISATIONS", "AC IGC-SANTE ELEMENTAIRE PERSONNES"
+        return cls(
+            root=root,
+            organisations=_make_ca(
+                _name(org, ous=_PROD_OUS), "igc-sante-organisations.pem", root, now
+            ),
+            personnes=_make_ca(_name(pers, ous=_PROD_OUS), "igc-sante-personnes.pem", root, now),
+            test_root=test_root,
+            test_organisations=_make_ca(
+                _name(f"TEST {org}", ous=_TEST_OUS),
+                "igc-sante-test-organisations.pem",
+                test_root,
+                now,
+            ),
+            other_root=other_root,
+            other=_make_ca(
+                _name("Other CA", o="Other Trust Services", ous=()), "other.pem", other_root, now
+            ),
+        )
+
+    def issuing_ca(self, *, environment: str = "production", ca: str = "organisations") -> DemoCA:
+        choices = {
+            ("production", "organisations"): self.organisations,
+            ("production", "personnes"): self.personnes,
+            ("test", "organisations"): self.test_organisations,
+        }
+        if ca == "other":
+            return self.other
+        try:
+            return choices[(environment, ca)]
+        except KeyError:
+            raise ValueError(f"no demo CA for environment={environment!r}, ca={ca!r}") from None
+
+    def chain_for(
+        self, environment: str = "production", ca: str = "organisations"
+    ) -> list[x509.Certificate]:
+        """[intermediate, root] above a leaf issued with the same arguments."""
+        issuing = self.issuing_ca(environment=environment, ca=ca)
+        if ca == "other":
+            root = self.other_root
+        else:
+            root = self.test_root if environment == "test" else self.root
+        return [issuing.certificate, root.certificate]
+
+    def issue(
+        self,
+        *,
+        csr_pem: bytes | None = None,
+        public_key: PublicKey | None = None,
+        subject: x509.Name | None = None,
+        profile: Profile,
+        environment: str = "production",
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        ca: str = "organisations",
+    ) -> x509.Certificate:
+        """Issue a leaf the way the ANS platform would (subject from the CSR unless given)."""
+        if csr_pem is not None:
+            csr = x509.load_pem_x509_csr(csr_pem)
+            csr_key = csr.public_key()
+            if not isinstance(csr_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+                raise ValueError("demo CA issues RSA and EC keys only")
+            public_key = public_key or csr_key
+            subject = subject or csr.subject
+        if public_key is None or subject is None:
+            raise ValueError("issue() needs a CSR, or a public key and a subject")
+        issuing = self.issuing_ca(environment=environment, ca=ca)
+        not_before = not_before or datetime.now(UTC) - timedelta(minutes=5)
+        not_after = not_after or add_months(not_before, profile_validity(profile))
+        test = environment == "test"
+        policy = "2.5.29.32.0" if ca == "other" else (POLICY_TEST if test else POLICY_PRODUCTION)
+        crl = x509.UniformResourceIdentifier(CRL_URL_TEST if test else CRL_URL)
+        ocsp = x509.UniformResourceIdentifier(OCSP_URL)
+        extensions: list[tuple[x509.ExtensionType, bool]] = [
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (igc.key_usage_extension(profile), True),
+            (
+                x509.ExtendedKeyUsage(list(igc.PROFILE_EXTENSIONS[profile].extended_key_usage)),
+                False,
+            ),
+            (
+                x509.CertificatePolicies([x509.PolicyInformation(ObjectIdentifier(policy), None)]),
+                False,
+            ),
+            (x509.UnrecognizedExtension(PRODUCT_CATEGORY_OID, PRODUCT_CATEGORY_VALUE), False),
+            (x509.CRLDistributionPoints([x509.DistributionPoint([crl], None, None, None)]), False),
+            (
+                x509.AuthorityInformationAccess(
+                    [x509.AccessDescription(AuthorityInformationAccessOID.OCSP, ocsp)]
+                ),
+                False,
+            ),
+            (x509.SubjectKeyIdentifier.from_public_key(public_key), False),
+            (x509.AuthorityKeyIdentifier.from_issuer_public_key(issuing.key.public_key()), False),
+        ]
+        # The signing key may be used 3 years only (extension exists from cryptography 45).
+        if profile == Profile.ORG_SIGN and hasattr(x509, "PrivateKeyUsagePeriod"):
+            period = x509.PrivateKeyUsagePeriod(not_before, add_months(not_before, 36))
+            extensions.append((period, False))
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuing.name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+        )
+        return _build(builder, extensions).sign(issuing.key, hashes.SHA256())
+
+    def issue_for(
+        self,
+        *,
+        finess: str,
+        raison_sociale: str,
+        department: str,
+        common_name: str,
+        profile: Profile,
+        environment: str = "production",
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        key: PrivateKey | None = None,
+        ca: str = "organisations",
+    ) -> tuple[PrivateKey, x509.Certificate]:
+        """Key (new unless given) and certificate for an officine, subject in IGC Santé order."""
+        key = key or igc.generate_private_key()
+        subject = igc.build_subject(
+            department=department,
+            raison_sociale=raison_sociale,
+            finess=finess,
+            common_name=common_name,
+        )
+        cert = self.issue(
+            public_key=key.public_key(),
+            subject=subject,
+            profile=profile,
+            environment=environment,
+            not_before=not_before,
+            not_after=not_after,
+            ca=ca,
+        )
+        return key, cert
+
+    def trust_anchors(self, include_test: bool = True) -> list[DemoCA]:
+        """What an operator would drop in the trust directory (never the Other CA)."""
+        anchors = [self.root, self.organisations, self.personnes]
+        return anchors + ([self.test_root, self.test_organisations] if include_test else [])
+
+    def trust_anchors_pem(self, include_test: bool = True) -> bytes:
+        return to_pem_bundle(*(ca.certificate for ca in self.trust_anchors(include_test)))
+
+    def write_trust_anchors(self, directory: Path, include_test: bool = True) -> None:
+        """One PEM file per CA, like the files published by ANS."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for ca in self.trust_anchors(include_test):
+            (directory / ca.file_name).write_bytes(to_pem_bundle(ca.certificate))
+
+    def trust_store(self, include_test: bool = True) -> igc.TrustStore:
+        return igc.TrustStore(ca.certificate for ca in self.trust_anchors(include_test))
+
+
+def to_pem_bundle(*certificates: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certificates)

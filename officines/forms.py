@@ -1,0 +1,59 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from officines.models import Officine, TechnicalAdministrator
+
+
+class TenantModelForm(forms.ModelForm):
+    """Validates per-editor unique constraints although `editor` is not a form field."""
+
+    def _get_validation_exclusions(self):
+        exclusions = super()._get_validation_exclusions()
+        exclusions.discard("editor")
+        return exclusions
+
+
+class OfficineForm(TenantModelForm):
+    class Meta:
+        model = Officine
+        fields = [
+            "finess",
+            "finess_juridique",
+            "raison_sociale",
+            "address",
+            "postal_code",
+            "city",
+            "department",
+            "environment",
+            "delegation_mode",
+            "technical_administrator",
+            "notification_email",
+            "cc_email",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["technical_administrator"].queryset = TechnicalAdministrator.objects.filter(
+            editor_id=self.instance.editor_id
+        )
+        self.fields["finess"].help_text = _("9 characters, with its check digit.")
+
+
+class TechnicalAdministratorForm(TenantModelForm):
+    class Meta:
+        model = TechnicalAdministrator
+        fields = [
+            "full_name",
+            "email",
+            "card_type",
+            "card_number",
+            "habilitation",
+            "requested_at",
+            "habilitated_at",
+            "revoked_at",
+        ]
+        widgets = {
+            "requested_at": forms.DateInput(attrs={"type": "date"}),
+            "habilitated_at": forms.DateInput(attrs={"type": "date"}),
+            "revoked_at": forms.DateInput(attrs={"type": "date"}),
+        }

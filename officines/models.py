@@ -1,0 +1,229 @@
+"""Officines (pharmacies) of an editor, their technical administrators and pharmacists."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from officines import identifiers
+from officines.validators import finess_error, validate_card_number_field
+from portal.tenancy import TenantQuerySet
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production", _("Production")
+    TEST = "test", _("Test (IGC Santé TEST)")
+
+
+class DelegationMode(models.TextChoices):
+    EDITEUR = "editeur", _("Editor (delegated)")
+    PHARMACIEN = "pharmacien", _("Pharmacist")
+
+
+class CardType(models.TextChoices):
+    CPA = "CPA", _("CPA (staff card)")
+    CPS = "CPS", _("CPS (health professional card)")
+
+
+class Habilitation(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    HABILITATED = "habilitated", _("Habilitated")
+    REVOKED = "revoked", _("Revoked")
+
+
+class TechnicalAdministrator(models.Model):
+    """The person habilitated at ANS to order and install an officine's certificates."""
+
+    tenant_editor_path = "editor"
+    tenant_officine_path = "officines"
+
+    editor = models.ForeignKey(
+        "portal.Editor", on_delete=models.CASCADE, related_name="technical_administrators"
+    )
+    full_name = models.CharField(_("full name"), max_length=150)
+    email = models.EmailField(
+        _("notification e-mail"),
+        help_text=_("ANS writes here; a generic mailbox is advised."),
+    )
+    card_type = models.CharField(
+        _("card type"), max_length=3, choices=CardType.choices, default=CardType.CPA
+    )
+    card_number = models.CharField(
+        _("card number"), max_length=10, validators=[validate_card_number_field]
+    )
+    habilitation = models.CharField(
+        _("habilitation"),
+        max_length=16,
+        choices=Habilitation.choices,
+        default=Habilitation.REQUESTED,
+    )
+    requested_at = models.DateField(_("requested on"), null=True, blank=True)
+    habilitated_at = models.DateField(_("habilitated on"), null=True, blank=True)
+    revoked_at = models.DateField(_("revoked on"), null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="technical_administrators",
+        verbose_name=_("portal user"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("technical administrator")
+        verbose_name_plural = _("technical administrators")
+        ordering = ["full_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["editor", "card_number"], name="unique_card_number_per_editor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.card_type} {self.card_number})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("officines:administrator_detail", args=[self.pk])
+
+
+class OfficineQuerySet(TenantQuerySet):
+    def active(self) -> OfficineQuerySet:
+        return self.filter(is_active=True)
+
+
+class Officine(models.Model):
+    """A pharmacy, keyed by its FINESS géographique within its editor."""
+
+    tenant_editor_path = "editor"
+    tenant_officine_path = ""
+
+    editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="officines")
+    finess = models.CharField(_("FINESS géographique"), max_length=9)
+    finess_juridique = models.CharField(_("FINESS juridique"), max_length=9, blank=True)
+    raison_sociale = models.CharField(_("raison sociale"), max_length=200)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=5, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    department = models.CharField(_("département"), max_length=3, blank=True, db_index=True)
+    environment = models.CharField(
+        _("environment"), max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    delegation_mode = models.CharField(
+        _("delegation mode"),
+        max_length=16,
+        choices=DelegationMode.choices,
+        default=DelegationMode.EDITEUR,
+    )
+    technical_administrator = models.ForeignKey(
+        TechnicalAdministrator,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="officines",
+        verbose_name=_("technical administrator"),
+    )
+    notification_email = models.EmailField(_("notification e-mail"), blank=True)
+    cc_email = models.EmailField(
+        _("person to inform (e-mail)"), blank=True, help_text=_("Copied on every alert.")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OfficineQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("officine")
+        verbose_name_plural = _("officines")
+        ordering = ["raison_sociale", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["editor", "finess"], name="unique_finess_per_editor")
+        ]
+        indexes = [
+            models.Index(fields=["editor", "raison_sociale", "id"], name="officine_editor_name"),
+            models.Index(fields=["editor", "department"], name="officine_editor_dept"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.raison_sociale} ({self.finess})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("officines:detail", args=[self.pk])
+
+    @property
+    def is_test(self) -> bool:
+        return self.environment == Environment.TEST
+
+    @property
+    def department_label(self) -> str:
+        """The ST value of certificate subjects, e.g. "Rhône (69)"."""
+        return identifiers.department_label(self.department) if self.department else ""
+
+    @property
+    def structure_identifier(self) -> str:
+        return identifiers.structure_identifier(self.finess, test_environment=self.is_test)
+
+    def clean_fields(self, exclude=None) -> None:
+        # Normalize first so "760 021 832" is judged as the 9 characters it stands for.
+        self.finess = identifiers.normalize_finess(self.finess or "")
+        self.finess_juridique = identifiers.normalize_finess(self.finess_juridique or "")
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        test = self.environment == Environment.TEST
+        for field in ("finess", "finess_juridique"):
+            value = getattr(self, field)
+            if not value:
+                continue
+            try:
+                setattr(self, field, identifiers.validate_finess(value, test_environment=test))
+            except identifiers.IdentifierError as exc:
+                errors[field] = finess_error(exc)
+        if "finess" not in errors and self.finess and not self.department:
+            try:
+                self.department = identifiers.finess_department(self.finess)
+            except identifiers.IdentifierError:
+                # ANS test numbers (0A/0B...) carry no département: it must be given.
+                errors["department"] = ValidationError(
+                    _("Give the département: this test FINESS does not contain one."),
+                    code="required",
+                )
+        if self.department and self.department not in identifiers.DEPARTMENTS:
+            errors["department"] = ValidationError(_("Unknown département code."), code="invalid")
+        if errors:
+            raise ValidationError(errors)
+
+
+class PharmacistAccess(models.Model):
+    """Links a pharmacist's portal account to an officine they may see."""
+
+    tenant_editor_path = "officine__editor"
+    tenant_officine_path = "officine"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pharmacist_links"
+    )
+    officine = models.ForeignKey(
+        Officine, on_delete=models.CASCADE, related_name="pharmacist_links"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("pharmacist access")
+        verbose_name_plural = _("pharmacist accesses")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "officine"], name="unique_pharmacist_officine")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.officine}"

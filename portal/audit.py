@@ -1,0 +1,49 @@
+"""Write audit events. Callers describe what happened; this fills who, where and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+
+from portal.models import AuditEvent, Editor
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    editor: Editor | int | None = None,
+    target: models.Model | None = None,
+    request: HttpRequest | None = None,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    reason: str = "",
+    details: dict | None = None,
+) -> AuditEvent:
+    """Append one audit event; `actor` is a user, an API key (anything with `audit_label`) or None."""
+    user = actor if getattr(actor, "_meta", None) and actor._meta.label == "portal.User" else None
+    if actor is None and request is not None and request.user.is_authenticated:
+        user = request.user
+    label = getattr(actor, "audit_label", None) or (str(user.email) if user else "")
+    editor_id = editor.pk if isinstance(editor, Editor) else editor
+    if editor_id is None and target is not None:
+        editor_id = getattr(target, "editor_id", None)
+    return AuditEvent.objects.create(
+        action=action,
+        actor=user,
+        actor_label=label[:200],
+        editor_id=editor_id,
+        target_type=target._meta.model_name if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_label=str(target)[:255] if target is not None else "",
+        outcome=outcome,
+        reason=reason[:255],
+        ip_address=_client_ip(request) if request else None,
+        user_agent=request.headers.get("User-Agent", "")[:255] if request else "",
+        details=details or {},
+    )

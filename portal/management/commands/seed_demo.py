@@ -1,0 +1,44 @@
+"""Load the demo tenant used by `make run`: one editor, its team, officines and a pharmacist."""
+
+from allauth.mfa.totp.internal.auth import TOTP
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from officines.demo import seed_officines
+from officines.models import PharmacistAccess
+from portal.models import Editor, Membership, Role, User
+
+DEMO_EDITOR = "Pharmalogic Démo"
+DEMO_PASSWORD = "demo-portail-2026"
+# Known TOTP secret for the pre-enrolled demo accounts (the admin enrols by itself).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+DEMO_USERS = [
+    ("admin@demo.fr", "Alice Admin", Role.ADMIN, False),
+    ("operateur@demo.fr", "Olivier Opérateur", Role.OPERATOR, True),
+    ("lecteur@demo.fr", "Valérie Lectrice", Role.VIEWER, True),
+]
+PHARMACIST = ("pharmacien@demo.fr", "Dr Paul Pharmacien")
+
+
+class Command(BaseCommand):
+    help = "Create the demo editor, users and officines (does nothing if they already exist)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        if Editor.objects.filter(name=DEMO_EDITOR).exists():
+            self.stdout.write("Demo data already present.")
+            return
+        editor = Editor.objects.create(
+            name=DEMO_EDITOR, siren="552100554", contact_email="contact@demo-lgo.fr"
+        )
+        for email, name, role, enrolled in DEMO_USERS:
+            user = User.objects.create_user(email, DEMO_PASSWORD, full_name=name)
+            Membership.objects.create(user=user, editor=editor, role=role)
+            if enrolled:
+                TOTP.activate(user, DEMO_TOTP_SECRET)
+        officines = seed_officines(editor)
+        email, name = PHARMACIST
+        pharmacist = User.objects.create_user(email, DEMO_PASSWORD, full_name=name)
+        pharmacist_officine = next(o for o in officines if o.delegation_mode == "pharmacien")
+        PharmacistAccess.objects.create(user=pharmacist, officine=pharmacist_officine)
+        self.stdout.write(f"Demo editor {editor.name} with {len(officines)} officines created.")

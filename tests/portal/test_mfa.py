@@ -1,0 +1,71 @@
+"""MFA: editor admins and operators must enrol TOTP; login then asks for the code."""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.test import Client
+from django.urls import reverse
+
+from portal.management.commands.demo_totp import current_code
+from tests.factories import PASSWORD, TOTP_SECRET, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def password_login(user) -> Client:
+    client = Client()
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def test_admin_without_totp_is_sent_to_enrolment(tenant_a):
+    admin = MembershipFactory(editor=tenant_a.editor, role="admin").user
+    client = password_login(admin)
+    response = client.get(reverse("officines:list"))
+    assert response.status_code == 302
+    assert response.url == reverse("mfa_activate_totp")
+    # The enrolment page itself is reachable.
+    assert client.get(reverse("mfa_activate_totp")).status_code == 200
+
+
+def test_viewer_without_totp_is_not_forced(tenant_a):
+    viewer = MembershipFactory(editor=tenant_a.editor, role="viewer").user
+    client = Client()
+    client.force_login(viewer)
+    assert client.get(reverse("officines:list")).status_code == 200
+
+
+def test_enrolment_then_access(tenant_a):
+    admin = MembershipFactory(editor=tenant_a.editor, role="admin").user
+    client = password_login(admin)
+    page = client.get(reverse("mfa_activate_totp"))
+    secret = page.context["form"].secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": current_code(secret)})
+    assert response.status_code == 302
+    assert Authenticator.objects.filter(user=admin, type="totp").exists()
+    assert client.get(reverse("officines:list")).status_code == 200
+
+
+def test_login_asks_for_the_totp_code():
+    user = MembershipFactory(role="operator", user=UserFactory(email="op@x.fr", totp=True)).user
+    client = Client()
+    response = client.post(reverse("account_login"), {"login": "op@x.fr", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.url == reverse("mfa_authenticate")
+    assert client.get(reverse("officines:list")).status_code == 302  # not logged in yet
+    response = client.post(
+        reverse("mfa_authenticate"),
+        {"code": "000000" if current_code(TOTP_SECRET) != "000000" else "111111"},
+    )
+    assert response.status_code == 200  # wrong code: stays on the form
+    response = client.post(reverse("mfa_authenticate"), {"code": current_code(TOTP_SECRET)})
+    assert response.status_code == 302
+    assert client.get(reverse("officines:list")).status_code == 200
+    assert user.is_authenticated
+
+
+def test_login_page_is_french_by_default(client):
+    response = client.get(reverse("account_login"))
+    assert response.status_code == 200
+    assert '<html lang="fr">' in response.content.decode()
+    assert "Mot de passe" in response.content.decode()

@@ -1,0 +1,110 @@
+"""Tenant isolation across every route: users of B never get anything of A.
+
+Routes are discovered from the URL resolver, so a new route with an object id
+fails here until it says which object of tenant A it shows.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+pytestmark = pytest.mark.django_db
+
+# Routes outside the tenant data (auth, static, admin, i18n).
+PUBLIC_PREFIXES = ("admin:", "account_", "mfa_", "set_language", "invitation_accept")
+
+
+def route_names(
+    resolver: URLResolver | None = None, namespace: str = ""
+) -> list[tuple[str, list[str]]]:
+    """Every named route with the names of its parameters."""
+    resolver = resolver or get_resolver()
+    found = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            found.extend(route_names(entry, inner))
+        elif isinstance(entry, URLPattern) and entry.name:
+            found.append((namespace + entry.name, list(entry.pattern.converters)))
+    return found
+
+
+def objects_of(tenant) -> dict[str, object]:
+    """For each route taking an id, the object of `tenant` it addresses."""
+    from portal.models import Invitation, Membership
+    from portal.services import invitation_create
+
+    invitation = Invitation.objects.filter(editor=tenant.editor).first()
+    if invitation is None:
+        invitation, _ = invitation_create(editor=tenant.editor, email="pending@x.fr")
+    return {
+        "officines:detail": tenant.officine,
+        "officines:update": tenant.officine,
+        "officines:deactivate": tenant.officine,
+        "officines:administrator_detail": tenant.administrator,
+        "officines:administrator_update": tenant.administrator,
+        "membership_role": Membership.objects.get(user=tenant.viewer),
+        "membership_remove": Membership.objects.get(user=tenant.viewer),
+        "invitation_revoke": invitation,
+    }
+
+
+def tenant_routes() -> list[tuple[str, list[str]]]:
+    return [(n, p) for n, p in route_names() if not n.startswith(PUBLIC_PREFIXES)]
+
+
+def test_every_route_with_parameters_is_mapped(tenant_a):
+    mapped = objects_of(tenant_a)
+    missing = [name for name, params in tenant_routes() if params and name not in mapped]
+    assert missing == [], f"routes without an isolation mapping: {missing}"
+
+
+@pytest.mark.parametrize("role", ["admin", "operator", "viewer", "pharmacist"])
+def test_other_tenant_objects_are_404_on_every_route(tenant_a, tenant_b, client_for, role):
+    client = client_for(getattr(tenant_b, role))
+    for name, obj in objects_of(tenant_a).items():
+        url = reverse(name, args=[obj.pk])
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            # A role may be refused the whole page (403) before any lookup; never 2xx/3xx.
+            assert response.status_code in (404, 403, 405), (
+                role,
+                name,
+                method,
+                response.status_code,
+            )
+            if response.status_code == 403:
+                # Only when the same role is refused on its own tenant's object too.
+                own = objects_of(tenant_b)[name]
+                assert getattr(client, method)(reverse(name, args=[own.pk])).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["admin", "operator", "viewer", "pharmacist"])
+def test_lists_never_show_other_tenant_rows(tenant_a, tenant_b, client_for, role):
+    client = client_for(getattr(tenant_b, role))
+    secrets = [
+        tenant_a.officine.finess,
+        tenant_a.pharmacist_officine.finess,
+        tenant_a.administrator.card_number,
+        tenant_a.admin.email,
+        tenant_a.viewer.email,
+    ]
+    for name, params in tenant_routes():
+        if params:
+            continue
+        response = client.get(reverse(name), follow=True)
+        body = response.content.decode()
+        for secret in secrets:
+            assert secret not in body, (role, name, secret)
+        for query in (tenant_a.officine.finess, tenant_a.officine.raison_sociale):
+            searched = client.get(reverse(name), {"q": query}, follow=True).content.decode()
+            assert tenant_a.officine.get_absolute_url() not in searched
+
+
+def test_anonymous_is_sent_to_login_everywhere(tenant_a, client):
+    for name, obj in objects_of(tenant_a).items():
+        response = client.get(reverse(name, args=[obj.pk]))
+        assert response.status_code in (302, 405)
+        if response.status_code == 302:
+            assert reverse("account_login") in response.url
