@@ -19,5 +19,6 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("officines/", include("officines.urls")),
+    path("certificates/", include("certificates.urls")),
     path("admin/", admin.site.urls),
 ]

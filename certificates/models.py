@@ -1,0 +1,412 @@
+"""IGC Santé organisation certificates, the requests that produce them, renewal campaigns.
+
+A certificate's status is not stored: it follows from its dates and from two
+events (revocation, replacement by an imported renewal), so it can never be stale.
+`CertificateQuerySet.with_status()` computes it in SQL for lists and filters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.tenancy import TenantQuerySet
+
+EXPIRING_DAYS = 30
+
+
+class Profile(models.TextChoices):
+    ORG_AUTH_CLI = "ORG_AUTH_CLI", "ORG AUTH_CLI"
+    ORG_SIGN = "ORG_SIGN", "ORG SIGN"
+    ORG_CONF = "ORG_CONF", "ORG CONF"
+    SERV_SSL = "SERV_SSL", "SERV SSL"
+
+
+class Service(models.TextChoices):
+    DMP = "DMP", "DMP"
+    INSI = "INSI", "INSi"
+    PSC = "PSC", "Pro Santé Connect"
+    MSSANTE = "MSSANTE", "MSSanté"
+    ROR = "ROR", "ROR"
+    ROC = "ROC", "ROC"
+    OTHER = "OTHER", _("Other")
+
+
+# The services shown in coverage matrices (domain.md, "Which certificates each service needs").
+COVERAGE_SERVICES = (Service.DMP, Service.INSI, Service.PSC, Service.MSSANTE)
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production", _("Production")
+    TEST = "test", _("Test")
+
+
+class ChainStatus(models.TextChoices):
+    TRUSTED_PRODUCTION = "trusted_production", _("Trusted (production)")
+    TRUSTED_TEST = "trusted_test", _("Trusted (test)")
+    UNTRUSTED = "untrusted", _("Untrusted")
+    INCOMPLETE = "incomplete", _("Incomplete chain")
+
+
+class Status(models.TextChoices):
+    VALID = "valid", _("Valid")
+    EXPIRING = "expiring", _("Expiring")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class RevocationReason(models.TextChoices):
+    KEY_COMPROMISE = "key_compromise", _("Key loss or compromise")
+    CESSATION = "cessation", _("Cessation of activity")
+    DATA_CHANGE = "data_change", _("Change of data in the certificate")
+    OTHER = "other", _("Other")
+
+
+class ServicesField(models.CharField):
+    """A set of `Service` codes stored as ",DMP,PSC," so `contains` filters work on any database."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("max_length", 100)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", list)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection) -> list[str]:
+        return [code for code in (value or "").split(",") if code]
+
+    def to_python(self, value) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [code for code in (value or "").split(",") if code]
+
+    def get_prep_value(self, value) -> str:
+        if isinstance(value, str):
+            return value
+        codes = sorted(set(value or []))
+        return f",{','.join(codes)}," if codes else ""
+
+    def validate(self, value, model_instance) -> None:
+        unknown = set(value or []) - set(Service.values)
+        if unknown:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(_("Unknown service: %(s)s"), params={"s": ", ".join(unknown)})
+
+    def value_to_string(self, obj) -> str:
+        return self.get_prep_value(self.value_from_object(obj))
+
+
+class CertificateQuerySet(TenantQuerySet):
+    def with_status(self, now: datetime | None = None) -> CertificateQuerySet:
+        """Annotate `current_status` in SQL, the same rule as `Certificate.status`."""
+        now = now or timezone.now()
+        return self.annotate(
+            current_status=Case(
+                When(revoked_at__isnull=False, then=Value(Status.REVOKED)),
+                When(superseded_at__isnull=False, then=Value(Status.SUPERSEDED)),
+                When(not_after__lte=now, then=Value(Status.EXPIRED)),
+                When(
+                    not_after__lte=now + timedelta(days=EXPIRING_DAYS),
+                    then=Value(Status.EXPIRING),
+                ),
+                default=Value(Status.VALID),
+                output_field=models.CharField(),
+            )
+        )
+
+    def in_status(self, status: str, now: datetime | None = None) -> CertificateQuerySet:
+        """Filter on the derived status with plain, index-friendly date conditions."""
+        now = now or timezone.now()
+        live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
+        soon = now + timedelta(days=EXPIRING_DAYS)
+        conditions = {
+            Status.REVOKED: Q(revoked_at__isnull=False),
+            Status.SUPERSEDED: Q(revoked_at__isnull=True, superseded_at__isnull=False),
+            Status.EXPIRED: live & Q(not_after__lte=now),
+            Status.EXPIRING: live & Q(not_after__gt=now, not_after__lte=soon),
+            Status.VALID: live & Q(not_after__gt=soon),
+        }
+        return self.filter(conditions[Status(status)])
+
+    def live(self) -> CertificateQuerySet:
+        """Neither revoked nor superseded: the certificates that count for coverage and alerts."""
+        return self.filter(revoked_at__isnull=True, superseded_at__isnull=True)
+
+    def serving(self, service: str) -> CertificateQuerySet:
+        return self.filter(services__contains=f",{service},")
+
+    def expiring_within(self, days: int, now: datetime | None = None) -> CertificateQuerySet:
+        now = now or timezone.now()
+        return self.live().filter(not_after__lte=now + timedelta(days=days))
+
+
+class Certificate(models.Model):
+    """An issued organisation certificate of an officine (imported from ANS or from a server)."""
+
+    tenant_editor_path = "editor"
+    tenant_officine_path = "officine"
+
+    editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
+    officine = models.ForeignKey(
+        "officines.Officine", on_delete=models.CASCADE, related_name="certificates"
+    )
+    profile = models.CharField(_("profile"), max_length=16, choices=Profile.choices)
+    common_name = models.CharField(_("common name"), max_length=64)
+    services = ServicesField(_("services"))
+    serial = models.CharField(_("serial number"), max_length=64)
+    subject_dn = models.CharField(_("subject"), max_length=512)
+    issuer_dn = models.CharField(_("issuer"), max_length=512)
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"), db_index=True)
+    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64, unique=True)
+    public_key_sha256 = models.CharField(_("public key hash"), max_length=64, db_index=True)
+    environment = models.CharField(
+        _("environment"), max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
+    )
+    chain_status = models.CharField(_("chain"), max_length=24, choices=ChainStatus.choices)
+    pem = models.TextField(_("certificate (PEM)"))
+    chain_pem = models.TextField(_("chain (PEM)"), blank=True)
+    request = models.OneToOneField(
+        "CertificateRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="certificate",
+        verbose_name=_("request"),
+    )
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+    )
+    superseded_at = models.DateTimeField(_("superseded on"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked on"), null=True, blank=True)
+    revocation_reason = models.CharField(
+        _("revocation reason"), max_length=24, choices=RevocationReason.choices, blank=True
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("imported on"), auto_now_add=True)
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        ordering = ["not_after", "id"]
+        indexes = [
+            models.Index(fields=["editor", "not_after"], name="cert_editor_expiry"),
+            models.Index(fields=["officine", "profile"], name="cert_officine_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.common_name} — {self.get_profile_display()} ({self.officine_id})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:detail", args=[self.pk])
+
+    @property
+    def status(self) -> str:
+        annotated = getattr(self, "current_status", None)
+        if annotated:
+            return annotated
+        now = timezone.now()
+        if self.revoked_at:
+            return Status.REVOKED
+        if self.superseded_at:
+            return Status.SUPERSEDED
+        if self.not_after <= now:
+            return Status.EXPIRED
+        if self.not_after <= now + timedelta(days=EXPIRING_DAYS):
+            return Status.EXPIRING
+        return Status.VALID
+
+    def get_status_display(self) -> str:
+        return str(Status(self.status).label)
+
+    @property
+    def days_left(self) -> int:
+        return (self.not_after - timezone.now()).days
+
+    @property
+    def has_private_key(self) -> bool:
+        return bool(self.request_id and self.request and self.request.encrypted_private_key)
+
+
+class Installation(models.Model):
+    """Where the LGO reports having installed a certificate."""
+
+    tenant_editor_path = "certificate__editor"
+    tenant_officine_path = "certificate__officine"
+
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.CASCADE, related_name="installations"
+    )
+    host = models.CharField(_("host"), max_length=255)
+    installed_at = models.DateTimeField(_("installed on"))
+    reported_by = models.CharField(_("reported by"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("installation")
+        verbose_name_plural = _("installations")
+        ordering = ["-installed_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["certificate", "host"], name="unique_installation_host")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host} ({self.installed_at:%Y-%m-%d})"
+
+
+class KeyMode(models.TextChoices):
+    SERVER = "server", _("Key generated and kept by the portal")
+    CSR = "csr", _("CSR uploaded (key stays with the LGO)")
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    CSR_READY = "csr_ready", _("CSR ready")
+    SUBMITTED = "submitted", _("Submitted to ANS")
+    ISSUED = "issued", _("Issued")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.CSR_READY, RequestStatus.SUBMITTED)
+
+
+class CertificateRequest(models.Model):
+    """A certificate being ordered: its key pair (or uploaded CSR) and the ANS form fields."""
+
+    tenant_editor_path = "editor"
+    tenant_officine_path = "officine"
+
+    editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
+    officine = models.ForeignKey(
+        "officines.Officine", on_delete=models.CASCADE, related_name="certificate_requests"
+    )
+    profile = models.CharField(_("profile"), max_length=16, choices=Profile.choices)
+    services = ServicesField(_("services"))
+    common_name = models.CharField(_("service applicatif (CN)"), max_length=64)
+    key_mode = models.CharField(
+        _("key mode"), max_length=8, choices=KeyMode.choices, default=KeyMode.SERVER
+    )
+    csr_pem = models.TextField(_("CSR (PEM)"), blank=True)
+    # AES-GCM envelope of the PKCS#8 private key (server mode); see certificates.keystore.
+    encrypted_private_key = models.BinaryField(null=True, blank=True, editable=False)
+    key_encryption_key_id = models.CharField(max_length=16, blank=True, editable=False)
+    public_key_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    requester_email = models.EmailField(_("e-mail de l'acteur"))
+    contact_email = models.EmailField(_("e-mail d'une personne à informer"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    renews = models.ForeignKey(
+        Certificate,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="renewal_requests",
+        verbose_name=_("renews"),
+    )
+    campaign = models.ForeignKey(
+        "RenewalCampaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created on"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted on"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued on"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("certificate request")
+        verbose_name_plural = _("certificate requests")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two operators renewing the same certificate end up with one open request.
+            models.UniqueConstraint(
+                fields=["renews"],
+                condition=Q(status__in=["pending", "csr_ready", "submitted"]),
+                name="one_open_renewal_per_certificate",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.common_name} — {self.get_profile_display()} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:request_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_REQUEST_STATUSES
+
+
+class CampaignStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class RenewalCampaign(models.Model):
+    """Many renewals prepared at once: requests, keys and CSRs, then one ZIP for ANS."""
+
+    tenant_editor_path = "editor"
+
+    editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=200)
+    within_days = models.PositiveIntegerField(_("expiring within (days)"), null=True, blank=True)
+    requester_email = models.EmailField(_("e-mail de l'acteur"))
+    contact_email = models.EmailField(_("e-mail d'une personne à informer"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.PENDING
+    )
+    total = models.PositiveIntegerField(_("certificates"), default=0)
+    completed = models.PositiveIntegerField(_("completed"), default=0)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created on"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished on"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("renewal campaign")
+        verbose_name_plural = _("renewal campaigns")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:campaign_detail", args=[self.pk])
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed / self.total) if self.total else 0
