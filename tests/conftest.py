@@ -85,3 +85,68 @@ def logged_in(user: User) -> Client:
 @pytest.fixture
 def client_for():
     return logged_in
+
+
+# --- Certificates: one IGC Santé-shaped PKI per test session, real keys and certificates.
+
+
+@pytest.fixture(scope="session")
+def pki():
+    from certificates.demo_pki import DemoPKI
+
+    return DemoPKI.create()
+
+
+@pytest.fixture(scope="session")
+def shared_key():
+    """One RSA key reused by certificates whose key does not matter (saves generation time)."""
+    from certificates import x509
+
+    return x509.generate_private_key()
+
+
+@pytest.fixture
+def trust_anchors(pki, tmp_path, settings):
+    """TRUST_ANCHORS_DIR filled with the demo production and TEST CA certificates."""
+    directory = tmp_path / "trust-anchors"
+    directory.mkdir()
+    pki.write_trust_anchors(directory)
+    settings.TRUST_ANCHORS_DIR = directory
+    return directory
+
+
+@pytest.fixture
+def make_certificate(pki, shared_key):
+    """Create a Certificate row from a really issued certificate (no import service involved)."""
+    return lambda officine, **kwargs: certificate_row(pki, shared_key, officine, **kwargs)
+
+
+def certificate_row(pki, key, officine, *, profile="ORG_AUTH_CLI", common_name="LGO",
+                    services=("PSC",), not_before=None, not_after=None, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from certificates import x509
+    from certificates.models import Certificate
+
+    not_after = not_after or timezone.now() + timedelta(days=700)
+    not_before = not_before or not_after - timedelta(days=3 * 365)
+    environment = "test" if officine.environment == "test" else "production"
+    _, cert = pki.issue_for(
+        finess=officine.finess, raison_sociale=officine.raison_sociale,
+        department=officine.department_label or "Rhône (69)", common_name=common_name,
+        profile=x509.Profile(profile), environment=environment,
+        not_before=not_before, not_after=not_after, key=key,
+    )
+    info = x509.describe_certificate(cert)
+    chain = pki.chain_for(environment)
+    return Certificate.objects.create(
+        editor_id=officine.editor_id, officine=officine, profile=profile,
+        common_name=common_name, services=list(services), serial=info.serial,
+        subject_dn=info.subject, issuer_dn=info.issuer, not_before=info.not_before,
+        not_after=info.not_after, fingerprint_sha256=info.fingerprint_sha256,
+        public_key_sha256=info.public_key_sha256, environment=environment,
+        chain_status=f"trusted_{environment}", pem=info.pem,
+        chain_pem="".join(x509.certificate_to_pem(c) for c in chain), **fields,
+    )
