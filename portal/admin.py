@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import AuditEvent, Editor, Invitation, Membership, User
+from portal.models import AuditEvent, Editor, Invitation, Membership, OutboxMessage, User
 
 
 class MembershipInline(admin.StackedInline):
@@ -86,3 +86,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 admin.site.site_header = _("Certificate portal — staff")
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["task", "created_at", "sent_at", "attempts", "last_error"]
+    list_filter = ["task"]
+    readonly_fields = ["task", "kwargs", "created_at", "sent_at", "attempts", "last_error"]

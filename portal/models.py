@@ -209,3 +209,118 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are append-only.")
+
+
+class ApiScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Write")
+    KEYS_EXPORT = "keys:export", _("Export private keys (PKCS#12)")
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    def usable(self) -> ApiKeyQuerySet:
+        """Neither revoked nor expired."""
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiKey(models.Model):
+    """A secret an LGO sends as `Authorization: Bearer <key>`; only its SHA-256 is stored."""
+
+    tenant_editor_path = "editor"
+
+    editor = models.ForeignKey(Editor, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    officine = models.ForeignKey(
+        "officines.Officine",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
+        verbose_name=_("limited to officine"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def audit_label(self) -> str:
+        return f"API key {self.prefix}… ({self.name})"
+
+    @property
+    def is_usable(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST sent with an `Idempotency-Key`, replayed on retries.
+
+    `status_code` is null while the first request is still running, so a concurrent retry
+    is refused instead of running twice.
+    """
+
+    owner = models.CharField(max_length=40)  # "key:<id>" or "user:<id>"
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=128, blank=True)
+    location = models.CharField(max_length=512, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "key", "method", "path"], name="unique_idempotency_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.method} {self.path} [{self.key}]"
+
+
+class OutboxMessage(models.Model):
+    """A Celery task waiting to be published (see portal.outbox)."""
+
+    task = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("queued task")
+        verbose_name_plural = _("queued tasks")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task} ({'sent' if self.sent_at else 'pending'})"

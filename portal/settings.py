@@ -205,7 +205,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Short socket timeouts: a dead Redis must fail fast (the outbox keeps the work).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "max_retries": 0,
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -223,6 +230,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 ALERT_SCAN_HOUR = env.int("ALERT_SCAN_HOUR", default=7)
 ALERT_SCAN_MINUTE = env.int("ALERT_SCAN_MINUTE", default=0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": 60.0},
     "daily-renewal-alert-scan": {
         "task": "notifications.tasks.daily_scan",
         "schedule": crontab(hour=ALERT_SCAN_HOUR, minute=ALERT_SCAN_MINUTE),

@@ -44,6 +44,10 @@ def user_scope(user: Any) -> Scope:
     """The user's scope, computed once per request-user object."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Scope()
+    # API keys (portal.api.authentication.ApiPrincipal) carry their scope with them.
+    api_scope = getattr(user, "api_scope", None)
+    if isinstance(api_scope, Scope):
+        return api_scope
     cached = getattr(user, _SCOPE_CACHE, None)
     if cached is not None:
         return cached
