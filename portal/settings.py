@@ -22,7 +22,7 @@ DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TESTING", default=False)
 
 # Development defaults that must never reach production: refused when DEBUG is off.
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 (refused without DEBUG)
 _DEV_KEY_ENCRYPTION_KEY = "ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYiE="
 
 SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)

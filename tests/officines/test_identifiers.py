@@ -159,7 +159,7 @@ def test_bad_department(prefix: str) -> None:
         validate_finess(value)
     assert info.value.code == "department"
     assert info.value.params["department"] == prefix
-    assert "(%s)" % prefix in info.value.message_fr
+    assert f"({prefix})" in info.value.message_fr
 
 
 @pytest.mark.parametrize("department", ["2A", "2B"])

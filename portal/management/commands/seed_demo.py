@@ -9,9 +9,9 @@ from officines.models import PharmacistAccess
 from portal.models import Editor, Membership, Role, User
 
 DEMO_EDITOR = "Pharmalogic Démo"
-DEMO_PASSWORD = "demo-portail-2026"
+DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (public demo login)
 # Known TOTP secret for the pre-enrolled demo accounts (the admin enrols by itself).
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (public demo secret)
 DEMO_USERS = [
     ("admin@demo.fr", "Alice Admin", Role.ADMIN, False),
     ("operateur@demo.fr", "Olivier Opérateur", Role.OPERATOR, True),
