@@ -69,3 +69,36 @@ class RequireMFAMiddleware:
             request.session[_SESSION_FLAG] = True
             return False
         return True
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse bodies larger than MAX_UPLOAD_SIZE before reading them: a clear 413, nothing changed."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.MAX_UPLOAD_SIZE + 64 * 1024  # room for the multipart envelope
+        if length > limit:
+            return self.too_large(request)
+        return self.get_response(request)
+
+    def too_large(self, request: HttpRequest) -> HttpResponse:
+        import json
+
+        from django.template.loader import render_to_string
+        from django.utils.translation import gettext as _
+
+        megabytes = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
+        detail = _("The file is too large: the limit is %(size)s MB.") % {"size": megabytes}
+        if request.path_info.startswith("/api/"):
+            body = {"type": "/api/v1/problems/too-large", "title": _("Too large"), "status": 413,
+                    "detail": detail}
+            return HttpResponse(json.dumps(body), status=413,
+                                content_type="application/problem+json")
+        html = render_to_string("413.html", {"detail": detail}, request=request)
+        return HttpResponse(html, status=413)

@@ -106,11 +106,12 @@ def test_finess_is_unique_per_editor_but_not_across_editors():
 
 def test_error_messages_follow_the_language():
     editor = EditorFactory()
-    with translation.override("fr"), pytest.raises(ValidationError) as exc:
-        officine_save(officine=build(editor, finess="760021833"))
-    french = exc.value.error_dict["finess"][0].messages[0]
-    with translation.override("en"), pytest.raises(ValidationError) as exc:
-        officine_save(officine=build(editor, finess="760021833"))
-    english = exc.value.error_dict["finess"][0].messages[0]
+    messages = {}
+    for language in ("fr", "en"):
+        with translation.override(language):
+            with pytest.raises(ValidationError) as exc:
+                officine_save(officine=build(editor, finess="760021833"))
+            messages[language] = exc.value.error_dict["finess"][0].messages[0]
+    french, english = messages["fr"], messages["en"]
     assert "clé" in french.lower() or "contrôle" in french.lower()
     assert "check digit" in english
