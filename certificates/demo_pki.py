@@ -8,7 +8,7 @@ so the code under test sees certificates that look like the real ones.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,6 +165,45 @@ class DemoPKI:
                 _name("Other CA", o="Other Trust Services", ous=()), "other.pem", other_root, now
             ),
         )
+
+    def save(self, directory: Path) -> None:
+        """Keep the demo CAs (keys included: they are throwaway) so `make run` can sign CSRs."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for field in fields(self):
+            ca: DemoCA = getattr(self, field.name)
+            key_pem = ca.key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            (directory / f"{field.name}.key").write_bytes(key_pem)
+            (directory / f"{field.name}.pem").write_bytes(to_pem_bundle(ca.certificate))
+            (directory / f"{field.name}.name").write_text(ca.file_name)
+
+    @classmethod
+    def load(cls, directory: Path) -> DemoPKI:
+        cas = {}
+        for field in fields(cls):
+            key = serialization.load_pem_private_key(
+                (directory / f"{field.name}.key").read_bytes(), password=None
+            )
+            if not isinstance(key, rsa.RSAPrivateKey):
+                raise ValueError("demo CA keys are RSA")
+            certificate = x509.load_pem_x509_certificate(
+                (directory / f"{field.name}.pem").read_bytes()
+            )
+            cas[field.name] = DemoCA(
+                key, certificate, (directory / f"{field.name}.name").read_text()
+            )
+        return cls(**cas)
+
+    @classmethod
+    def load_or_create(cls, directory: Path) -> DemoPKI:
+        if (directory / "root.key").exists():
+            return cls.load(directory)
+        pki = cls.create()
+        pki.save(directory)
+        return pki
 
     def issuing_ca(self, *, environment: str = "production", ca: str = "organisations") -> DemoCA:
         choices = {

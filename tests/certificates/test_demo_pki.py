@@ -264,3 +264,10 @@ def test_openssl_verifies_the_demo_chain(
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("OK")
+
+
+def test_save_load(tmp_path):
+    a = DemoPKI.load_or_create(tmp_path / "pki")
+    b = DemoPKI.load_or_create(tmp_path / "pki")
+    assert a.root.certificate == b.root.certificate
+    assert a.organisations.file_name == b.organisations.file_name
