@@ -380,6 +380,13 @@ class RenewalCampaign(models.Model):
     editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(_("name"), max_length=200)
     within_days = models.PositiveIntegerField(_("expiring within (days)"), null=True, blank=True)
+    # The selection, fixed at creation: the worker resumes from it after a crash.
+    certificates = models.ManyToManyField(
+        Certificate,
+        blank=True,
+        related_name="renewal_campaigns",
+        verbose_name=_("certificates"),
+    )
     requester_email = models.EmailField(_("e-mail de l'acteur"))
     contact_email = models.EmailField(_("e-mail d'une personne à informer"), blank=True)
     status = models.CharField(

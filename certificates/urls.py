@@ -1,5 +1,49 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from certificates import views
 
 app_name = "certificates"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.CertificateList.as_view(), name="list"),
+    path("import/", views.CertificateImport.as_view(), name="import"),
+    path("mine/", views.MyOfficines.as_view(), name="my_officines"),
+    path("officines/<int:pk>/", views.OfficineCertificates.as_view(), name="officine"),
+    path("<int:pk>/", views.CertificateDetail.as_view(), name="detail"),
+    path("<int:pk>/download/", views.CertificateDownload.as_view(), name="download"),
+    path("<int:pk>/pkcs12/", views.CertificatePkcs12.as_view(), name="export_pkcs12"),
+    path("<int:pk>/renew/", views.CertificateRenew.as_view(), name="renew"),
+    path("<int:pk>/revoke/", views.CertificateRevoke.as_view(), name="revoke"),
+    # Requests and the request wizard
+    path("requests/", views.RequestList.as_view(), name="request_list"),
+    path("requests/new/", views.RequestWizard.as_view(), name="request_create"),
+    path("requests/new/officines/", views.WizardOfficines.as_view(), name="wizard_officines"),
+    path("requests/new/check-cn/", views.WizardCheckCommonName.as_view(), name="wizard_check_cn"),
+    path("requests/<int:pk>/", views.RequestDetail.as_view(), name="request_detail"),
+    path("requests/<int:pk>/progress/", views.RequestProgress.as_view(), name="request_progress"),
+    path("requests/<int:pk>/csr/", views.RequestCsrDownload.as_view(), name="request_csr"),
+    path("requests/<int:pk>/submitted/", views.RequestSubmit.as_view(), name="request_submit"),
+    path("requests/<int:pk>/cancel/", views.RequestCancel.as_view(), name="request_cancel"),
+    path(
+        "requests/<int:pk>/upload-csr/", views.RequestUploadCsr.as_view(), name="request_upload_csr"
+    ),
+    path(
+        "requests/<int:pk>/upload-certificate/",
+        views.RequestUploadCertificate.as_view(),
+        name="request_upload_certificate",
+    ),
+    # Renewal campaigns
+    path("campaigns/", views.CampaignList.as_view(), name="campaign_list"),
+    path("campaigns/new/", views.CampaignCreate.as_view(), name="campaign_create"),
+    path("campaigns/<int:pk>/", views.CampaignDetail.as_view(), name="campaign_detail"),
+    path(
+        "campaigns/<int:pk>/progress/", views.CampaignProgress.as_view(), name="campaign_progress"
+    ),
+    path("campaigns/<int:pk>/zip/", views.CampaignZip.as_view(), name="campaign_zip"),
+    path(
+        "campaigns/<int:pk>/worksheet/",
+        views.CampaignWorksheet.as_view(),
+        name="campaign_worksheet",
+    ),
+    path("campaigns/<int:pk>/resume/", views.CampaignResume.as_view(), name="campaign_resume"),
+]

@@ -1,8 +1,28 @@
+"""Filters of the officine and technical administrator lists (also used by CSV exports)."""
+
+from __future__ import annotations
+
+import re
+from functools import reduce
+from operator import or_
+
 import django_filters
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from officines.models import DelegationMode, Environment, Officine, TechnicalAdministrator
+from certificates.coverage import CoverageState, officines_with_coverage_state
+from certificates.models import COVERAGE_SERVICES
+from officines.models import (
+    CardType,
+    DelegationMode,
+    Environment,
+    Habilitation,
+    Officine,
+    TechnicalAdministrator,
+)
+
+# Looks like a whole FINESS (9 characters, A/B only in 2nd place): an exact, indexed look-up.
+_FINESS_SHAPE = re.compile(r"\d[\dAB]\d{7}")
 
 
 def _administrators(request):
@@ -11,33 +31,142 @@ def _administrators(request):
     return TechnicalAdministrator.objects.visible_to(request.user)
 
 
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Sorting with the id as last key, so pages never repeat or skip a row on ties."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if value:
+            qs = qs.order_by(*qs.query.order_by, "id")
+        return qs
+
+
 class OfficineFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    department = django_filters.CharFilter(label=_("Département"))
+    department = django_filters.CharFilter(method="filter_department", label=_("Département"))
     delegation_mode = django_filters.ChoiceFilter(
-        choices=DelegationMode.choices, label=_("Delegation mode")
+        choices=DelegationMode.choices, label=_("Delegation mode"), empty_label=_("All")
     )
-    environment = django_filters.ChoiceFilter(choices=Environment.choices, label=_("Environment"))
+    environment = django_filters.ChoiceFilter(
+        choices=Environment.choices, label=_("Environment"), empty_label=_("All")
+    )
     technical_administrator = django_filters.ModelChoiceFilter(
-        queryset=_administrators, label=_("Technical administrator")
+        queryset=_administrators, label=_("Technical administrator"), empty_label=_("All")
     )
-    o = django_filters.OrderingFilter(
-        fields=(("raison_sociale", "name"), ("finess", "finess"), ("city", "city")),
-        label=_("Sort"),
+    coverage_service = django_filters.ChoiceFilter(
+        choices=[(str(s), s.label) for s in COVERAGE_SERVICES],
+        label=_("Service"),
+        empty_label=_("Any service"),
+        method="filter_nothing",
+    )
+    coverage_state = django_filters.ChoiceFilter(
+        choices=CoverageState.choices,
+        label=_("Coverage"),
+        empty_label=_("Any coverage"),
+        method="filter_nothing",
+    )
+    is_active = django_filters.ChoiceFilter(
+        choices=[("yes", _("Active")), ("no", _("Inactive"))],
+        label=_("Status"),
+        empty_label=_("All"),
+        method="filter_active",
+    )
+    o = StableOrderingFilter(
+        fields=(
+            ("raison_sociale", "name"),
+            ("finess", "finess"),
+            ("city", "city"),
+            ("department", "department"),
+        ),
+        field_labels={
+            "raison_sociale": _("Raison sociale"),
+            "finess": _("FINESS"),
+            "city": _("City"),
+            "department": _("Département"),
+        },
+        label=_("Sort by"),
     )
 
     class Meta:
         model = Officine
-        fields = ["q", "department", "delegation_mode", "environment", "technical_administrator"]
+        fields = [
+            "q",
+            "department",
+            "delegation_mode",
+            "environment",
+            "technical_administrator",
+            "coverage_service",
+            "coverage_state",
+            "is_active",
+        ]
 
-    def search(self, queryset, name, value):
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
         if not value:
             return queryset
-        if value.replace(" ", "").isalnum() and len(value.replace(" ", "")) == 9:
-            return queryset.filter(finess=value.replace(" ", "").upper())
+        compact = value.replace(" ", "").upper()
+        if _FINESS_SHAPE.fullmatch(compact):
+            return queryset.filter(finess=compact)
         return queryset.filter(
             Q(raison_sociale__icontains=value)
             | Q(city__icontains=value)
-            | Q(finess__startswith=value)
+            | Q(finess__startswith=compact)
+        )
+
+    def filter_department(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip().upper()
+        return queryset.filter(department=value) if value else queryset
+
+    def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(is_active=value == "yes") if value else queryset
+
+    def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Service and state are applied together in `filter_queryset`."""
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        state = self.form.cleaned_data.get("coverage_state")
+        if not state:
+            return queryset
+        service = self.form.cleaned_data.get("coverage_service")
+        if service:
+            return officines_with_coverage_state(queryset, service=service, state=state)
+        # No service chosen: in this state for at least one service.
+        return queryset.filter(
+            reduce(
+                or_,
+                (
+                    Q(
+                        pk__in=officines_with_coverage_state(
+                            Officine.objects.all(), service=str(s), state=state
+                        ).values("pk")
+                    )
+                    for s in COVERAGE_SERVICES
+                ),
+            )
+        )
+
+
+class AdministratorFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    card_type = django_filters.ChoiceFilter(
+        choices=CardType.choices, label=_("Card type"), empty_label=_("All")
+    )
+    habilitation = django_filters.ChoiceFilter(
+        choices=Habilitation.choices, label=_("Habilitation"), empty_label=_("All")
+    )
+
+    class Meta:
+        model = TechnicalAdministrator
+        fields = ["q", "card_type", "habilitation"]
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(full_name__icontains=value)
+            | Q(email__icontains=value)
+            | Q(card_number__startswith=value.replace(" ", ""))
         )

@@ -57,3 +57,59 @@ class TechnicalAdministratorForm(TenantModelForm):
             "habilitated_at": forms.DateInput(attrs={"type": "date"}),
             "revoked_at": forms.DateInput(attrs={"type": "date"}),
         }
+
+
+class OfficineImportForm(forms.Form):
+    """Upload of a CSV file of officines (checked for size before anything is read)."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "Separator “;” or “,”; UTF-8 or Windows-1252 (Excel) encoding. "
+            "The first line names the columns."
+        ),
+    )
+
+    def __init__(self, *args, max_size: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_size = max_size
+        self.fields["file"].widget.attrs.update(
+            {
+                "accept": ".csv,.txt,text/csv",
+                "data-max-size": str(max_size),
+                "data-max-size-message": _("This file is larger than %(max)s MB.")
+                % {"max": f"{max_size / 1048576:.1f}"},
+            }
+        )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_size:
+            raise forms.ValidationError(
+                _("The file is too large (%(size)s MB; at most %(max)s MB): nothing was imported."),
+                code="too_large",
+                params={
+                    "size": f"{upload.size / 1048576:.1f}",
+                    "max": f"{self.max_size / 1048576:.1f}",
+                },
+            )
+        return upload
+
+
+class ImportConfirmForm(forms.Form):
+    valid_only = forms.BooleanField(
+        label=_("Import only the valid rows and skip the rows with errors"),
+        required=False,
+    )
+
+
+class AdministratorChoiceForm(forms.Form):
+    """The new technical administrator of a set of officines (choices limited to the editor)."""
+
+    administrator = forms.ModelChoiceField(
+        queryset=TechnicalAdministrator.objects.none(), label=_("New technical administrator")
+    )
+
+    def __init__(self, *args, administrators, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["administrator"].queryset = administrators

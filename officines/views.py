@@ -1,20 +1,81 @@
-"""HTML pages for officines and technical administrators."""
+"""HTML pages for officines, technical administrators and CSV import/export of officines."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import select_template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.views.generic import CreateView, DetailView, UpdateView, View
+from django.views.generic import CreateView, DetailView, FormView, UpdateView, View
 from django_filters.views import FilterView
 
-from officines.filters import OfficineFilter
-from officines.forms import OfficineForm, TechnicalAdministratorForm
-from officines.models import Officine, TechnicalAdministrator
-from officines.services import administrator_save, officine_deactivate, officine_save
+from certificates.coverage import CoverageState, coverage_for_officines
+from certificates.models import (
+    COVERAGE_SERVICES,
+    OPEN_REQUEST_STATUSES,
+    Certificate,
+    CertificateRequest,
+    Installation,
+)
+from officines import csv_import
+from officines.filters import AdministratorFilter, OfficineFilter
+from officines.forms import (
+    AdministratorChoiceForm,
+    ImportConfirmForm,
+    OfficineForm,
+    OfficineImportForm,
+    TechnicalAdministratorForm,
+)
+from officines.models import ImportStatus, Officine, OfficineImport, TechnicalAdministrator
+from officines.services import (
+    administrator_save,
+    officine_deactivate,
+    officine_save,
+    officines_assign_administrator,
+)
+from portal import outbox
+from portal.audit import audit_record
+from portal.csv_stream import csv_response
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
+
+CERTIFICATES_ON_DETAIL = 50
+EXPORT_BATCH = 1000
+SELECTION_PREVIEW = 20
+
+_STATE_LABELS = dict(CoverageState.choices)
+
+
+def coverage_services() -> list[tuple[str, str]]:
+    """(code, label) of the services shown in coverage columns and matrices."""
+    return [(str(service), str(service.label)) for service in COVERAGE_SERVICES]
+
+
+def coverage_cells(matrix: dict[str, str] | None) -> list[dict[str, str]]:
+    """A coverage matrix as an ordered list of cells for templates."""
+    matrix = matrix or {}
+    cells = []
+    for code, label in coverage_services():
+        state = matrix.get(code, CoverageState.MISSING)
+        cells.append(
+            {"service": code, "label": label, "state": state, "state_label": _STATE_LABELS[state]}
+        )
+    return cells
+
+
+# --------------------------------------------------------------------------- officines
 
 
 class OfficineList(ScopedViewMixin, FilterView):
@@ -27,6 +88,128 @@ class OfficineList(ScopedViewMixin, FilterView):
     def get_queryset(self):
         return super().get_queryset().select_related("technical_administrator")
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        officines = list(context["object_list"])
+        # One query for the coverage of the whole page.
+        coverage = coverage_for_officines([o.pk for o in officines])
+        for officine in officines:
+            officine.coverage_cells = coverage_cells(coverage.get(officine.pk))
+        context["object_list"] = officines
+        context["services"] = coverage_services()
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["filter_query"] = query.urlencode()
+        return context
+
+
+class OfficineExport(ScopedViewMixin, View):
+    """The filtered officine list as CSV (same columns as the import, plus coverage)."""
+
+    model = Officine
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        queryset = self.get_queryset().select_related("technical_administrator")
+        filterset = OfficineFilter(request.GET, queryset=queryset, request=request)
+        rows = filterset.qs if filterset.is_valid() else queryset.none()
+        audit_record(
+            action="officine.export",
+            actor=request.user,
+            editor=self.scope.editor_id,
+            request=request,
+            details={"filters": {k: v for k, v in request.GET.items() if k != "page" and v}},
+        )
+        stamp = timezone.localdate().isoformat()
+        return csv_response(f"officines-{stamp}.csv", export_rows(rows))
+
+
+def export_rows(queryset: QuerySet) -> Iterator[list[object]]:
+    """Header then one line per officine; coverage computed per batch of 1000 (one query each)."""
+    services = coverage_services()
+    yield [
+        *csv_import.TEMPLATE_HEADER,
+        _("Département"),
+        _("Environment"),
+        _("Status"),
+        _("Technical administrator"),
+        *(_("Coverage %(service)s") % {"service": label} for _code, label in services),
+    ]
+    batch: list[Officine] = []
+    for officine in queryset.iterator(chunk_size=EXPORT_BATCH):
+        batch.append(officine)
+        if len(batch) == EXPORT_BATCH:
+            yield from _export_batch(batch, services)
+            batch = []
+    if batch:
+        yield from _export_batch(batch, services)
+
+
+def _export_batch(batch: list[Officine], services: list[tuple[str, str]]) -> Iterator[list[object]]:
+    coverage = coverage_for_officines([o.pk for o in batch])
+    for o in batch:
+        administrator = o.technical_administrator
+        matrix = coverage.get(o.pk, {})
+        yield [
+            o.finess,
+            o.finess_juridique,
+            o.raison_sociale,
+            o.address,
+            o.postal_code,
+            o.city,
+            o.notification_email,
+            o.cc_email,
+            o.delegation_mode,
+            administrator.card_number if administrator else "",
+            o.department,
+            o.environment,
+            _("Active") if o.is_active else _("Inactive"),
+            administrator.full_name if administrator else "",
+            *(_STATE_LABELS[matrix.get(code, CoverageState.MISSING)] for code, _label in services),
+        ]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Geometry of one certificate bar on a shared time axis (percentages as SVG strings)."""
+
+    certificate: Certificate
+    x: str
+    width: str
+    today: str
+    label: str
+
+
+def certificate_timelines(certificates: list[Certificate], now: datetime) -> list[Timeline]:
+    """Bars from not_before to not_after on one axis covering every certificate and today."""
+    if not certificates:
+        return []
+    start = min([c.not_before for c in certificates] + [now])
+    end = max([c.not_after for c in certificates] + [now])
+    span = (end - start).total_seconds() or 1.0
+
+    def pct(moment: datetime) -> float:
+        return (moment - start).total_seconds() / span * 100
+
+    today = f"{pct(now):.2f}"
+    timelines = []
+    for certificate in certificates:
+        x = pct(certificate.not_before)
+        width = max(pct(certificate.not_after) - x, 0.5)
+        label = _("Valid from %(start)s to %(end)s; today is marked.") % {
+            "start": date_format(timezone.localtime(certificate.not_before), "SHORT_DATE_FORMAT"),
+            "end": date_format(timezone.localtime(certificate.not_after), "SHORT_DATE_FORMAT"),
+        }
+        timelines.append(Timeline(certificate, f"{x:.2f}", f"{width:.2f}", today, label))
+    return timelines
+
+
+def _alert_log_template() -> str | None:
+    """The alert-history include of the notifications app, when it ships one."""
+    try:
+        return select_template(["notifications/_alert_log.html"]).template.name
+    except TemplateDoesNotExist:
+        return None
+
 
 class OfficineDetail(ScopedViewMixin, DetailView):
     model = Officine
@@ -38,8 +221,60 @@ class OfficineDetail(ScopedViewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["can_act"] = can_act_on_officine(self.request.user, self.object)
+        officine = self.object
+        user = self.request.user
+        now = timezone.now()
+        context["can_act"] = can_act_on_officine(user, officine)
+        context["coverage"] = coverage_cells(coverage_for_officines([officine.pk]).get(officine.pk))
+        certificates = list(
+            Certificate.objects.visible_to(user)
+            .filter(officine=officine)
+            .with_status(now)
+            .order_by("-not_after", "-id")[:CERTIFICATES_ON_DETAIL]
+        )
+        context["timelines"] = certificate_timelines(certificates, now)
+        context["certificate_count"] = len(certificates)
+        context["certificates_truncated"] = len(certificates) == CERTIFICATES_ON_DETAIL
+        context["open_requests"] = list(
+            CertificateRequest.objects.visible_to(user)
+            .filter(officine=officine, status__in=OPEN_REQUEST_STATUSES)
+            .order_by("-created_at")[:50]
+        )
+        context["installations"] = list(
+            Installation.objects.visible_to(user)
+            .filter(certificate__officine=officine)
+            .select_related("certificate")
+            .order_by("-installed_at")[:50]
+        )
+        context.update(self._alert_context(officine, certificates))
         return context
+
+    def _alert_context(self, officine: Officine, certificates: list[Certificate]) -> dict:
+        """Alert history per certificate, through the notifications app's selector and include.
+
+        One query finds the certificates that have alerts; the selector then runs only for
+        those (a handful per officine), so the page stays bounded by the certificates shown.
+        """
+        template = _alert_log_template()
+        if template is None:
+            return {}
+        from notifications.models import AlertLog, AlertStatus
+        from notifications.selectors import alert_log_for
+
+        shown = {certificate.pk: certificate for certificate in certificates}
+        with_alerts = set(
+            AlertLog.objects.visible_to(self.request.user)
+            .filter(certificate_id__in=list(shown))
+            .exclude(status=AlertStatus.SKIPPED)
+            .values_list("certificate_id", flat=True)
+            .distinct()
+        )
+        histories = [
+            (certificate, alert_log_for(certificate, user=self.request.user))
+            for certificate in certificates
+            if certificate.pk in with_alerts
+        ]
+        return {"alert_log_template": template, "alert_histories": histories}
 
 
 class OfficineFormMixin(ScopedViewMixin):
@@ -76,22 +311,133 @@ class OfficineDeactivate(ScopedViewMixin, View):
         return HttpResponseRedirect(officine.get_absolute_url())
 
 
+# --------------------------------------------------------------------------- administrator change
+
+
+class OfficineReassign(ScopedViewMixin, View):
+    """Change the technical administrator of officines picked by checkbox or by filter.
+
+    GET shows the selection and the choice; a first POST asks for confirmation; the second
+    POST (with `confirm`) applies it through `officines_assign_administrator` (form 503).
+    """
+
+    model = Officine
+    roles = WRITE_ROLES
+    template_name = "officines/officine_reassign.html"
+
+    def _selection(self, data: QueryDict) -> tuple[QuerySet, list[tuple[str, str]]]:
+        """The chosen officines (scoped) and the hidden fields that carry the choice."""
+        queryset = self.get_queryset()
+        if data.get("all"):
+            carried = [
+                (key, value)
+                for key, values in data.lists()
+                if key not in ("page", "csrfmiddlewaretoken", "administrator", "confirm")
+                for value in values
+            ]
+            filterset = OfficineFilter(data, queryset=queryset, request=self.request)
+            selected = filterset.qs if filterset.is_valid() else queryset.none()
+            return selected.order_by("raison_sociale", "id"), carried
+        ids = sorted({int(v) for v in data.getlist("officine") if v.isdigit()})
+        return queryset.filter(pk__in=ids), [("officine", str(pk)) for pk in ids]
+
+    def _administrators(self) -> QuerySet:
+        return TechnicalAdministrator.objects.visible_to(self.request.user).order_by(
+            "full_name", "id"
+        )
+
+    def _render(self, request, *, selected, carried, form, confirming=False, administrator=None):
+        count = selected.count()
+        if count == 0:
+            messages.error(request, _("Select at least one officine."))
+            return redirect("officines:list")
+        context = {
+            "form": form,
+            "count": count,
+            "sample": list(selected.select_related("technical_administrator")[:SELECTION_PREVIEW]),
+            "carried": carried,
+            "confirming": confirming,
+            "administrator": administrator,
+        }
+        return render(request, self.template_name, context)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        selected, carried = self._selection(request.GET)
+        form = AdministratorChoiceForm(administrators=self._administrators())
+        return self._render(request, selected=selected, carried=carried, form=form)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        selected, carried = self._selection(request.POST)
+        form = AdministratorChoiceForm(request.POST, administrators=self._administrators())
+        if not form.is_valid():
+            return self._render(request, selected=selected, carried=carried, form=form)
+        administrator = form.cleaned_data["administrator"]
+        if not request.POST.get("confirm"):
+            return self._render(
+                request,
+                selected=selected,
+                carried=carried,
+                form=form,
+                confirming=True,
+                administrator=administrator,
+            )
+        count = officines_assign_administrator(
+            officines=selected.only("id", "editor_id"),
+            administrator=administrator,
+            actor=request.user,
+            request=request,
+        )
+        messages.success(
+            request,
+            _("%(count)d officine(s) now have %(name)s as technical administrator.")
+            % {"count": count, "name": administrator.full_name},
+        )
+        messages.warning(
+            request,
+            _(
+                "Remember to file form 503 (change of technical administrator) at ANS: "
+                "the change is effective there only once the form is processed."
+            ),
+        )
+        return redirect(f"{reverse('officines:list')}?technical_administrator={administrator.pk}")
+
+
+# --------------------------------------------------------------------------- administrators
+
+
+def _with_officine_count(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(
+        officine_count=Count("officines", filter=Q(officines__is_active=True), distinct=True)
+    )
+
+
 class AdministratorList(ScopedViewMixin, FilterView):
     model = TechnicalAdministrator
-    filterset_fields = ["card_type", "habilitation"]
+    filterset_class = AdministratorFilter
     paginate_by = 50
     template_name = "officines/administrator_list.html"
+
+    def get_queryset(self):
+        return _with_officine_count(super().get_queryset()).order_by("full_name", "id")
 
 
 class AdministratorDetail(ScopedViewMixin, DetailView):
     model = TechnicalAdministrator
     template_name = "officines/administrator_detail.html"
+    officines_shown = 200
+
+    def get_queryset(self):
+        return _with_officine_count(super().get_queryset())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["officines"] = Officine.objects.visible_to(self.request.user).filter(
-            technical_administrator=self.object
-        )[:500]
+        officines = list(
+            Officine.objects.visible_to(self.request.user)
+            .filter(technical_administrator=self.object)
+            .order_by("-is_active", "raison_sociale", "id")[: self.officines_shown + 1]
+        )
+        context["officines"] = officines[: self.officines_shown]
+        context["officines_truncated"] = len(officines) > self.officines_shown
         return context
 
 
@@ -120,3 +466,161 @@ class AdministratorCreate(AdministratorFormMixin, CreateView):
 
 class AdministratorUpdate(AdministratorFormMixin, UpdateView):
     pass
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+def _imports(user) -> QuerySet:
+    """Imports of the user's editor, without the (large) file content."""
+    return OfficineImport.objects.visible_to(user).defer("content")
+
+
+class ImportUpload(ScopedViewMixin, FormView):
+    model = OfficineImport
+    roles = WRITE_ROLES
+    form_class = OfficineImportForm
+    template_name = "officines/import_upload.html"
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["max_size"] = settings.MAX_UPLOAD_SIZE
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["recent"] = list(
+            _imports(self.request.user).defer("errors", "preview").select_related("created_by")[:10]
+        )
+        context["columns"] = list(zip(csv_import.TEMPLATE_HEADER, _column_notes(), strict=True))
+        context["max_mb"] = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
+        context["sync_max_rows"] = csv_import.SYNC_MAX_ROWS
+        return context
+
+    def form_valid(self, form):
+        upload = form.cleaned_data["file"]
+        try:
+            with transaction.atomic():
+                officine_import = csv_import.officine_import_create(
+                    editor_id=self.scope.editor_id,
+                    actor=self.request.user,
+                    data=upload.read(),
+                    filename=upload.name or "",
+                )
+                if csv_import.runs_in_worker(officine_import):
+                    outbox.enqueue(
+                        "officines.tasks.officine_import_validate", import_id=officine_import.pk
+                    )
+        except csv_import.CsvFileError as exc:
+            form.add_error("file", str(exc))
+            return self.form_invalid(form)
+        if not csv_import.runs_in_worker(officine_import):
+            csv_import.officine_import_validate(import_id=officine_import.pk)
+        return redirect(officine_import)
+
+
+def _column_notes() -> list[str]:
+    return [
+        _("Required. 9 characters with the check digit; the key of the officine."),
+        _("Optional."),
+        _("Required for a new officine."),
+        _("Optional."),
+        _("Optional."),
+        _("Optional."),
+        _("Optional. Where alerts are sent."),
+        _("Optional. Copied on every alert."),
+        _("“editeur” (delegated, default) or “pharmacien”."),
+        _("Optional. Card number of one of your technical administrators."),
+    ]
+
+
+def _error_rows(errors: Iterable[dict]) -> list[dict]:
+    return [{**error, "label": csv_import.column_label(error.get("field", ""))} for error in errors]
+
+
+class ImportDetail(ScopedViewMixin, DetailView):
+    model = OfficineImport
+    roles = WRITE_ROLES
+    template_name = "officines/import_detail.html"
+    context_object_name = "officine_import"
+
+    def get_queryset(self):
+        return _imports(self.request.user).select_related("created_by")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        officine_import = self.object
+        preview = officine_import.preview or {}
+        context["preview_rows"] = preview.get("rows", [])
+        context["ignored_columns"] = preview.get("ignored_columns", [])
+        context["errors"] = _error_rows(officine_import.errors)
+        context["errors_truncated"] = officine_import.error_count > len(officine_import.errors)
+        context["confirm_form"] = ImportConfirmForm()
+        context["can_confirm"] = officine_import.status == ImportStatus.VALIDATED and (
+            officine_import.to_create or officine_import.to_update
+        )
+        return context
+
+
+class ImportProgress(ScopedViewMixin, DetailView):
+    """The progress fragment polled by htmx; a finished import refreshes the whole page."""
+
+    model = OfficineImport
+    roles = WRITE_ROLES
+    template_name = "officines/_import_progress.html"
+    context_object_name = "officine_import"
+
+    def get_queryset(self):
+        return _imports(self.request.user).defer("errors", "preview")
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        if not self.object.is_running:
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Refresh"] = "true"
+                return response
+            return redirect(self.object)
+        return self.render_to_response(self.get_context_data(object=self.object))
+
+
+class ImportConfirm(ScopedViewMixin, View):
+    model = OfficineImport
+    roles = WRITE_ROLES
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        officine_import = get_object_or_404(_imports(request.user), pk=pk)
+        form = ImportConfirmForm(request.POST)
+        valid_only = form.is_valid() and form.cleaned_data["valid_only"]
+        try:
+            with transaction.atomic():
+                claimed = csv_import.officine_import_confirm(
+                    officine_import=officine_import, valid_only=valid_only
+                )
+                if claimed and csv_import.runs_in_worker(officine_import):
+                    outbox.enqueue(
+                        "officines.tasks.officine_import_apply", import_id=officine_import.pk
+                    )
+        except csv_import.ImportRefused as exc:
+            messages.error(request, str(exc))
+            return redirect(officine_import)
+        if claimed and not csv_import.runs_in_worker(officine_import):
+            done = csv_import.officine_import_apply(import_id=officine_import.pk)
+            if done is not None and done.status == ImportStatus.DONE:
+                messages.success(
+                    request,
+                    _("Import done: %(created)d officine(s) created, %(updated)d updated.")
+                    % {"created": done.created_count, "updated": done.updated_count},
+                )
+            elif done is not None and done.failure:
+                messages.error(request, done.failure)
+        return redirect(officine_import)
+
+
+class ImportTemplate(ScopedViewMixin, View):
+    """An empty CSV with the expected header and one example row."""
+
+    model = OfficineImport
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return csv_response("modele-import-officines.csv", csv_import.template_rows())

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "portal",
+    "portal.api",
     "officines",
     "certificates",
     "notifications",
@@ -200,10 +201,13 @@ X_FRAME_OPTIONS = "DENY"
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
+    _control_dir = VAR_DIR / "celery" / "control"
+    for _folder in (_queue_dir, _control_dir):
+        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        "control_folder": str(_control_dir),
     }
 else:
     # Short socket timeouts: a dead Redis must fail fast (the outbox keeps the work).
@@ -230,6 +234,14 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 ALERT_SCAN_HOUR = env.int("ALERT_SCAN_HOUR", default=7)
 ALERT_SCAN_MINUTE = env.int("ALERT_SCAN_MINUTE", default=0)
+# Renewal alerts (notifications app): a digest claim older than this is taken over.
+ALERT_CLAIM_TIMEOUT = env.int("ALERT_CLAIM_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=8)
+# http://localhost webhooks (tests, local LGO development); always allowed when DEBUG.
+WEBHOOK_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOK_ALLOW_HTTP_LOCALHOST", default=False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": 60.0},
     "daily-renewal-alert-scan": {
@@ -251,7 +263,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # API (portal/api): errors as RFC 9457 problems; request rates per API key / session user.
+    "EXCEPTION_HANDLER": "portal.api.problems.problem_exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env("API_RATE_PER_KEY", default="1200/minute"),
+        "api_session": env("API_RATE_PER_SESSION", default="600/minute"),
+        "api_anon": env("API_RATE_ANONYMOUS", default="60/minute"),
+    },
 }
+# Base of the `type` URI of API problems (RFC 9457): <base>/<slug>, e.g. .../validation-error.
+API_PROBLEM_BASE_URL = env("API_PROBLEM_BASE_URL", default="/api/v1/problems/")
+# How long a POST's Idempotency-Key is remembered (seconds).
+API_IDEMPOTENCY_TTL = env.int("API_IDEMPOTENCY_TTL", default=24 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portail certificats officines — API LGO",
     "VERSION": "1.0.0",
@@ -259,6 +283,35 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # API (portal/api)
+    "DESCRIPTION": (
+        "REST API for LGOs (pharmacy-management software): officines, IGC Santé organisation "
+        "certificates, certificate requests and renewal campaigns of one editor. "
+        "Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 problems "
+        "(`application/problem+json`). POST accepts an `Idempotency-Key` header. "
+        "Lists use cursor pagination (`next`/`previous` links, `page_size` up to 100)."
+    ),
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CertificateStatusEnum": "certificates.models.Status",
+        "RequestStatusEnum": "certificates.models.RequestStatus",
+        "CampaignStatusEnum": "certificates.models.CampaignStatus",
+        "ProfileEnum": "certificates.models.Profile",
+        "Pkcs12ProfileEnum": "certificates.exports.PKCS12_PROFILES",
+        "OfficineEnvironmentEnum": "officines.models.Environment",
+        "CertificateEnvironmentEnum": "certificates.models.Environment",
+        "CoverageStateEnum": "certificates.coverage.CoverageState",
+    },
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "TAGS": [
+        {"name": "officines", "description": "Pharmacies, addressed by FINESS géographique."},
+        {"name": "certificates", "description": "Issued certificates: read, download, import."},
+        {"name": "certificate-requests", "description": "Orders prepared for the ANS platform."},
+        {"name": "campaigns", "description": "Many renewals at once, one ZIP for ANS."},
+        {"name": "meta", "description": "Credentials check and discovery."},
+    ],
 }
 
 LOGGING = {

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import views
+from portal import audit_views, dashboard, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,7 +18,25 @@ urlpatterns = [
         views.InvitationRevoke.as_view(),
         name="invitation_revoke",
     ),
+    path("dashboard/", dashboard.Dashboard.as_view(), name="dashboard"),
+    path("settings/", audit_views.SettingsHub.as_view(), name="settings"),
+    path("settings/audit/", audit_views.AuditLog.as_view(), name="audit_log"),
+    path("settings/audit/export/", audit_views.AuditExport.as_view(), name="audit_export"),
+    path("settings/api-keys/", settings_views.ApiKeys.as_view(), name="settings_api_keys"),
+    path(
+        "settings/api-keys/<int:pk>/revoke/",
+        settings_views.ApiKeyRevoke.as_view(),
+        name="settings_api_key_revoke",
+    ),
+    path("settings/alerts/", settings_views.SettingsAlerts.as_view(), name="settings_alerts"),
+    path("settings/webhooks/", settings_views.SettingsWebhooks.as_view(), name="settings_webhooks"),
     path("officines/", include("officines.urls")),
     path("certificates/", include("certificates.urls")),
+    path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("portal.api.urls")),
 ]
+
+# Under /api/ errors are RFC 9457 problem JSON; elsewhere Django's pages (portal.api.problems).
+handler404 = "portal.api.problems.handler404"
+handler500 = "portal.api.problems.handler500"

@@ -24,7 +24,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("account_login")
     scope = user_scope(request.user)
-    if scope.is_member or scope.is_pharmacist:
+    if scope.is_member:
+        return redirect("dashboard")
+    if scope.is_pharmacist:
         return redirect("officines:list")
     if request.user.is_staff:
         return redirect("admin:index")

@@ -12,7 +12,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 pytestmark = pytest.mark.django_db
 
 # Routes outside the tenant data (auth, static, admin, i18n).
-PUBLIC_PREFIXES = ("admin:", "account_", "mfa_", "set_language", "invitation_accept")
+PUBLIC_PREFIXES = (
+    "admin:",
+    "account_",
+    "mfa_",
+    "set_language",
+    "invitation_accept",
+    "notifications:calendar_feed",  # a secret token, no session (tests/notifications)
+)
 
 
 def route_names(
@@ -34,10 +41,13 @@ def objects_of(tenant) -> dict[str, object]:
     """For each route taking an id, the object of `tenant` it addresses."""
     from portal.models import Invitation, Membership
     from portal.services import invitation_create
+    from tests.notifications.isolation import notification_objects
+    from tests.ui.isolation_objects import certificate_ui_objects
 
     invitation = Invitation.objects.filter(editor=tenant.editor).first()
     if invitation is None:
         invitation, _ = invitation_create(editor=tenant.editor, email="pending@x.fr")
+    officine_import = ui_import_of(tenant)
     return {
         "officines:detail": tenant.officine,
         "officines:update": tenant.officine,
@@ -47,7 +57,28 @@ def objects_of(tenant) -> dict[str, object]:
         "membership_role": Membership.objects.get(user=tenant.viewer),
         "membership_remove": Membership.objects.get(user=tenant.viewer),
         "invitation_revoke": invitation,
+        "officines:import_detail": officine_import,
+        "officines:import_progress": officine_import,
+        "officines:import_confirm": officine_import,
+        **notification_objects(tenant),
+        **certificate_ui_objects(tenant),
     }
+
+
+def ui_import_of(tenant):
+    """A checked CSV import of `tenant`, waiting for confirmation (officines import pages)."""
+    from officines.models import ImportStatus, OfficineImport
+
+    officine_import = OfficineImport.objects.filter(editor=tenant.editor).first()
+    if officine_import is None:
+        officine_import = OfficineImport.objects.create(
+            editor=tenant.editor,
+            content="FINESS;Raison sociale\n760021832;PHARMACIE IMPORTEE\n",
+            status=ImportStatus.VALIDATED,
+            total=1,
+            to_create=1,
+        )
+    return officine_import
 
 
 def tenant_routes() -> list[tuple[str, list[str]]]:
@@ -80,6 +111,13 @@ def test_other_tenant_objects_are_404_on_every_route(tenant_a, tenant_b, client_
                 assert getattr(client, method)(reverse(name, args=[own.pk])).status_code == 403
 
 
+def body_of(response) -> str:
+    """The text of a response, streamed ones (CSV exports) included."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
 @pytest.mark.parametrize("role", ["admin", "operator", "viewer", "pharmacist"])
 def test_lists_never_show_other_tenant_rows(tenant_a, tenant_b, client_for, role):
     client = client_for(getattr(tenant_b, role))
@@ -94,11 +132,11 @@ def test_lists_never_show_other_tenant_rows(tenant_a, tenant_b, client_for, role
         if params:
             continue
         response = client.get(reverse(name), follow=True)
-        body = response.content.decode()
+        body = body_of(response)
         for secret in secrets:
             assert secret not in body, (role, name, secret)
         for query in (tenant_a.officine.finess, tenant_a.officine.raison_sociale):
-            searched = client.get(reverse(name), {"q": query}, follow=True).content.decode()
+            searched = body_of(client.get(reverse(name), {"q": query}, follow=True))
             assert tenant_a.officine.get_absolute_url() not in searched
 
 

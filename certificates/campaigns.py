@@ -1,0 +1,511 @@
+"""Renewal campaigns: renew many certificates at once and hand ANS one ZIP of CSRs.
+
+`campaign_create` fixes the selection (a many-to-many on the campaign) in the web
+request; the worker (`campaign_run`) then creates the renewal requests and generates
+keys and CSRs one certificate at a time, saving progress after each. Everything it
+does is idempotent (one open renewal per certificate is a database constraint,
+`csr_generate` locks its row and does nothing twice), so a crashed or duplicated run
+simply finishes the remaining work.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import BooleanField, Case, Exists, OuterRef, Value, When
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from certificates.exports import export_basename, safe_filename_part
+from certificates.models import (
+    OPEN_REQUEST_STATUSES,
+    CampaignStatus,
+    Certificate,
+    CertificateRequest,
+    KeyMode,
+    Profile,
+    RenewalCampaign,
+    RequestStatus,
+)
+from portal.audit import audit_record
+from portal.models import Editor
+from portal.tenancy import user_scope
+
+MAX_WITHIN_DAYS = 3 * 366 + 31  # longer than any certificate's validity
+WORKSHEET_NAME = "fiche-ans.csv"
+ANS_OFFER = "ORG"
+_SPOOL_MAX_SIZE = 16 * 1024 * 1024
+_CHUNK_SIZE = 64 * 1024
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_user(actor: Any) -> bool:
+    return bool(getattr(actor, "_meta", None)) and actor._meta.label == "portal.User"
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def _validate(
+    *,
+    name: str,
+    requester_email: str,
+    contact_email: str,
+    certificate_ids: Iterable[int] | None,
+    within_days: int | None,
+) -> tuple[set[int] | None, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = [_("Give the campaign a name.")]
+    elif len(name) > 200:
+        errors["name"] = [_("The name may not exceed 200 characters.")]
+    for field, value, required in (
+        ("requester_email", requester_email, True),
+        ("contact_email", contact_email, False),
+    ):
+        if not value:
+            if required:
+                errors[field] = [_("This e-mail address is required by the ANS form.")]
+            continue
+        try:
+            validate_email(value)
+        except ValidationError:
+            errors[field] = [_("Enter a valid e-mail address.")]
+    ids: set[int] | None = None
+    if certificate_ids is not None:
+        try:
+            ids = {int(pk) for pk in certificate_ids}
+        except (TypeError, ValueError):
+            errors["certificate_ids"] = [_("Invalid certificate selection.")]
+    if within_days is not None and (
+        isinstance(within_days, bool)
+        or not isinstance(within_days, int)
+        or not 1 <= within_days <= MAX_WITHIN_DAYS
+    ):
+        errors["within_days"] = [
+            _("Give a number of days between 1 and %(max)d.") % {"max": MAX_WITHIN_DAYS}
+        ]
+    if certificate_ids is None and within_days is None:
+        errors["certificate_ids"] = [
+            _("Select certificates, or renew all those expiring within a number of days.")
+        ]
+    return ids, errors
+
+
+def _enqueue_run(campaign_id: int) -> None:
+    from certificates.tasks import run_campaign
+
+    run_campaign.delay(campaign_id)
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    editor: Editor,
+    actor: Any,
+    name: str,
+    requester_email: str,
+    contact_email: str = "",
+    certificate_ids: Iterable[int] | None = None,
+    within_days: int | None = None,
+    http_request: HttpRequest | None = None,
+) -> RenewalCampaign:
+    """Fix the selection and enqueue the worker; nothing heavy happens in the web request.
+
+    Ids the actor cannot see (another editor's) are silently ignored, as are revoked
+    or replaced certificates. A certificate that already has an open renewal keeps
+    it: the request is linked to the campaign (no second request), unless it belongs
+    to another campaign already.
+    """
+    name = (name or "").strip()
+    requester_email = (requester_email or "").strip()
+    contact_email = (contact_email or "").strip()
+    ids, errors = _validate(
+        name=name,
+        requester_email=requester_email,
+        contact_email=contact_email,
+        certificate_ids=certificate_ids,
+        within_days=within_days,
+    )
+    if errors:
+        raise ValidationError(errors)
+    if _is_user(actor):
+        scope = user_scope(actor)
+        if not scope.can_write or scope.editor_id != editor.pk:
+            raise PermissionDenied
+        certificates = Certificate.objects.visible_to(actor)
+    else:
+        if getattr(actor, "editor_id", None) not in (None, editor.pk):
+            raise PermissionDenied  # an API key of another editor
+        certificates = Certificate.objects.of_editor(editor.pk)
+        if getattr(actor, "officine_id", None) is not None:  # a key limited to one officine
+            certificates = certificates.filter(officine_id=actor.officine_id)
+    certificates = certificates.filter(editor_id=editor.pk, officine__is_active=True).live()
+    if ids is not None:
+        certificates = certificates.filter(pk__in=ids)
+    now = timezone.now()
+    if within_days is not None:
+        certificates = certificates.expiring_within(within_days, now=now)
+    in_other_campaign = CertificateRequest.objects.filter(
+        renews_id=OuterRef("pk"), status__in=OPEN_REQUEST_STATUSES, campaign__isnull=False
+    )
+    rows = list(
+        certificates.annotate(busy=Exists(in_other_campaign))
+        .order_by("pk")
+        .values_list("pk", "busy")
+    )
+    selected = [pk for pk, busy in rows if not busy]
+    if not selected:
+        raise ValidationError(
+            {"certificate_ids": [_("No certificate to renew in this selection.")]},
+            code="empty",
+        )
+    campaign = RenewalCampaign.objects.create(
+        editor=editor,
+        name=name,
+        within_days=within_days,
+        requester_email=requester_email,
+        contact_email=contact_email,
+        total=len(selected),
+        created_by=actor if _is_user(actor) else None,
+    )
+    through = RenewalCampaign.certificates.through
+    through.objects.bulk_create(
+        [through(renewalcampaign_id=campaign.pk, certificate_id=pk) for pk in selected],
+        batch_size=1000,
+    )
+    linked = (
+        CertificateRequest.objects.of_editor(editor.pk)
+        .filter(
+            renews__in=campaign.certificates.all(),
+            status__in=OPEN_REQUEST_STATUSES,
+            campaign__isnull=True,
+        )
+        .update(campaign=campaign)
+    )
+    audit_record(
+        action="campaign.create",
+        actor=actor,
+        editor=editor,
+        target=campaign,
+        request=http_request,
+        details={
+            "certificates": len(selected),
+            "within_days": within_days,
+            "linked_open_requests": linked,
+            "in_other_campaign": len(rows) - len(selected),
+            "ignored_ids": len(ids) - len(rows) if ids is not None else 0,
+        },
+    )
+    transaction.on_commit(lambda: _enqueue_run(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(
+    *, campaign: RenewalCampaign, actor: Any, http_request: HttpRequest | None = None
+) -> RenewalCampaign:
+    """Enqueue the worker again for a failed or stuck campaign; it only does what is left."""
+    if _is_user(actor):
+        scope = user_scope(actor)
+        if not scope.can_write or scope.editor_id != campaign.editor_id:
+            raise PermissionDenied
+    if campaign.status == CampaignStatus.DONE:
+        raise ValidationError(_("This campaign is already finished."), code="done")
+    audit_record(action="campaign.resume", actor=actor, target=campaign, request=http_request)
+    campaign_id = campaign.pk
+    transaction.on_commit(lambda: _enqueue_run(campaign_id))
+    return campaign
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def _campaign_requests(campaign: RenewalCampaign):
+    return (
+        CertificateRequest.objects.of_editor(campaign.editor_id)
+        .filter(campaign_id=campaign.pk)
+        .exclude(status=RequestStatus.CANCELLED)
+    )
+
+
+def _completed_count(campaign: RenewalCampaign) -> int:
+    """Certificates of the campaign whose renewal request has its CSR: the true progress."""
+    return (
+        _campaign_requests(campaign)
+        .filter(renews__in=campaign.certificates.all())
+        .exclude(csr_pem="")
+        .values("renews_id")
+        .distinct()
+        .count()
+    )
+
+
+def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> RenewalCampaign:
+    """Task body: create missing renewal requests and CSRs, saving progress after each.
+
+    Deliberately not one transaction: each request and each CSR commits on its own
+    so progress is visible and a crash loses at most the certificate in hand. With
+    `time_budget` (seconds) it stops early and leaves the campaign RUNNING: the task
+    re-enqueues itself, so 10,000 key generations never hit the Celery time limit.
+    """
+    from certificates import requests
+
+    started = time.monotonic()
+    campaign = RenewalCampaign.objects.select_related("created_by").get(pk=campaign_id)
+    if campaign.status == CampaignStatus.DONE:
+        return campaign
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING, error="")
+    actor = campaign.created_by
+    if actor is not None and user_scope(actor).editor_id != campaign.editor_id:
+        actor = None  # the creator left the editor: the portal finishes the work itself
+
+    certificate_ids = list(campaign.certificates.order_by("pk").values_list("pk", flat=True))
+    existing = {
+        renews_id: (pk, key_mode, has_csr)
+        for renews_id, pk, key_mode, has_csr in _campaign_requests(campaign)
+        .filter(renews_id__in=campaign.certificates.values("pk"))
+        .annotate(
+            has_csr=Case(
+                When(csr_pem="", then=Value(False)),
+                default=Value(True),
+                output_field=BooleanField(),
+            )
+        )
+        .order_by("pk")
+        .values_list("renews_id", "pk", "key_mode", "has_csr")
+    }
+    # A renewal the user cancelled inside the campaign is not re-created by a resume.
+    cancelled = set(
+        CertificateRequest.objects.of_editor(campaign.editor_id)
+        .filter(campaign_id=campaign.pk, status=RequestStatus.CANCELLED)
+        .values_list("renews_id", flat=True)
+    )
+    completed = sum(1 for pk in certificate_ids if pk in existing and existing[pk][2])
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(completed=completed)
+    skipped = progressed = 0
+    try:
+        for certificate_id in certificate_ids:
+            entry = existing.get(certificate_id)
+            if entry is not None and entry[2]:
+                continue  # done before a crash or by an earlier run
+            if entry is None and certificate_id in cancelled:
+                skipped += 1
+                continue
+            # Stop only after some progress: skipped certificates are retried by every run,
+            # so a run that stopped on them alone would loop forever.
+            if progressed and time_budget is not None and time.monotonic() - started > time_budget:
+                return _refreshed(campaign)  # still RUNNING: the task enqueues the rest
+            if _prepare_one(campaign, certificate_id, entry, actor, requests):
+                progressed += 1
+                completed += 1
+                RenewalCampaign.objects.filter(pk=campaign.pk).update(completed=completed)
+            else:
+                skipped += 1
+    except Exception:
+        RenewalCampaign.objects.filter(pk=campaign.pk).update(
+            status=CampaignStatus.FAILED,
+            error=_("Interrupted by an internal error; resume the campaign to finish it."),
+            completed=completed,
+        )
+        raise
+    error = ""
+    if skipped:
+        error = _(
+            "%(count)d certificate(s) could not be prepared (revoked, replaced, cancelled, "
+            "invalid officine data or awaiting a CSR)."
+        ) % {"count": skipped}
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.DONE,
+        completed=_completed_count(campaign),
+        error=error[:255],
+        finished_at=timezone.now(),
+    )
+    return _refreshed(campaign)
+
+
+def _refreshed(campaign: RenewalCampaign) -> RenewalCampaign:
+    campaign.refresh_from_db()
+    return campaign
+
+
+def _prepare_one(
+    campaign: RenewalCampaign,
+    certificate_id: int,
+    entry: tuple[int, str, bool] | None,
+    actor: Any,
+    requests: Any,
+) -> bool:
+    """Make sure the certificate has a renewal request with a CSR; False if it cannot."""
+    try:
+        if entry is None:
+            entry = _create_request(campaign, certificate_id, actor, requests)
+            if entry is None:
+                return False
+        request_id, key_mode, has_csr = entry
+        if has_csr:
+            return True
+        if key_mode != KeyMode.SERVER:
+            return False  # CSR-mode request still waiting for the LGO's upload
+        # csr_generate records a refusal (e.g. officine data) on the request, no exception.
+        return bool(requests.csr_generate(request_id=request_id).csr_pem)
+    except (ValidationError, PermissionDenied):
+        return False
+
+
+def _create_request(
+    campaign: RenewalCampaign, certificate_id: int, actor: Any, requests: Any
+) -> tuple[int, str, bool] | None:
+    """The certificate's renewal request, created for the campaign if there is none."""
+    certificate = (
+        Certificate.objects.of_editor(campaign.editor_id)
+        .select_related("officine")
+        .filter(pk=certificate_id)
+        .first()
+    )
+    if certificate is None:
+        return None
+    request = requests.request_create_renewal(
+        certificate=certificate,
+        actor=actor,
+        key_mode=KeyMode.SERVER,
+        requester_email=campaign.requester_email,
+        contact_email=campaign.contact_email,
+        campaign=campaign,
+        enqueue=False,
+    )
+    if request.campaign_id is None:
+        # An open renewal made by hand since the campaign was created: adopt it.
+        CertificateRequest.objects.filter(pk=request.pk, campaign__isnull=True).update(
+            campaign=campaign
+        )
+    elif request.campaign_id != campaign.pk:
+        return None  # another campaign prepares this renewal
+    return request.pk, request.key_mode, bool(request.csr_pem)
+
+
+# --------------------------------------------------------------------------- ZIP for ANS
+
+
+@dataclass(frozen=True)
+class CampaignEntry:
+    filename: str
+    csr_pem: str
+    row: list[str]
+
+
+def worksheet_header() -> list[str]:
+    """Columns of the ANS ordering form, per certificate (plus what helps the operator)."""
+    return [
+        _("Geographic FINESS"),
+        _("Legal name (raison sociale)"),
+        _("Offer"),
+        _("Profile"),
+        _("Application service (CN)"),
+        _("Requester e-mail"),
+        _("E-mail of a person to inform"),
+        _("CSR file"),
+        _("Renewed certificate (serial number)"),
+        _("Renewed certificate expires on"),
+    ]
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
+    return "'" + value if value.startswith(_CSV_FORMULA_START) else value
+
+
+def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
+    """Each CSR of the campaign with its file name and worksheet row, in one query."""
+    requests = (
+        _campaign_requests(campaign)
+        .exclude(csr_pem="")
+        .select_related("officine", "renews")
+        .defer("encrypted_private_key", "renews__pem", "renews__chain_pem")
+        .order_by("officine__finess", "profile", "common_name", "pk")
+    )
+    used: dict[str, int] = {}
+    for request in requests.iterator(chunk_size=1000):
+        base = export_basename(
+            finess=request.officine.finess,
+            profile=request.profile,
+            common_name=request.common_name,
+        )
+        used[base] = used.get(base, 0) + 1
+        filename = f"{base}.csr" if used[base] == 1 else f"{base}_{used[base]}.csr"
+        renews = request.renews
+        row = [
+            request.officine.finess,
+            _cell(request.officine.raison_sociale),
+            ANS_OFFER,
+            str(Profile(request.profile).label),
+            _cell(request.common_name),
+            request.requester_email,
+            request.contact_email,
+            filename,
+            renews.serial if renews else "",
+            timezone.localdate(renews.not_after).isoformat() if renews else "",
+        ]
+        yield CampaignEntry(filename=filename, csr_pem=request.csr_pem, row=row)
+
+
+def campaign_worksheet_rows(campaign: RenewalCampaign) -> list[list[str]]:
+    """The worksheet, header first: one row per CSR in the ZIP."""
+    return [worksheet_header(), *(entry.row for entry in campaign_entries(campaign))]
+
+
+def worksheet_csv(rows: Iterable[list[str]]) -> bytes:
+    """`;`-separated UTF-8 with BOM: what French Excel opens without an import wizard."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def campaign_zip_write(campaign: RenewalCampaign, fileobj: Any) -> int:
+    """Write the ZIP (CSRs + fiche-ans.csv) to a seekable file; returns the number of CSRs."""
+    rows = [worksheet_header()]
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for entry in campaign_entries(campaign):
+            archive.writestr(entry.filename, entry.csr_pem)
+            rows.append(entry.row)
+        archive.writestr(WORKSHEET_NAME, worksheet_csv(rows))
+    return len(rows) - 1
+
+
+def campaign_zip(campaign: RenewalCampaign, *, chunk_size: int = _CHUNK_SIZE) -> Iterator[bytes]:
+    """The ZIP as chunks for a StreamingHttpResponse; spooled to disk past 16 MiB."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_MAX_SIZE) as spool:
+        campaign_zip_write(campaign, spool)
+        spool.seek(0)
+        while chunk := spool.read(chunk_size):
+            yield chunk
+
+
+def campaign_zip_filename(campaign: RenewalCampaign) -> str:
+    return f"campagne-{campaign.pk}-{safe_filename_part(campaign.name)}.zip"
+
+
+def campaign_export(
+    *, campaign: RenewalCampaign, actor: Any, http_request: HttpRequest | None = None
+) -> Iterator[bytes]:
+    """Audited download of the campaign ZIP (CSRs are public, but every export is audited)."""
+    audit_record(
+        action="campaign.download",
+        actor=actor,
+        target=campaign,
+        request=http_request,
+        details={"completed": campaign.completed, "total": campaign.total},
+    )
+    return campaign_zip(campaign)

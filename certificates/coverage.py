@@ -1,0 +1,227 @@
+"""Which services each officine can reach with its live certificates.
+
+A service is covered by one or more *requirements* (DMP needs a signing AND an
+authentication certificate). Each requirement takes its best candidate (latest
+expiry) among live certificates; the service state is the worst requirement state.
+The same rules are evaluated in Python (bulk matrices, one query) and in SQL
+(list filters that paginate in the database), from the single `RULES` table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import and_, or_
+
+from django.db import models
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from certificates.models import (
+    EXPIRING_DAYS,
+    Certificate,
+    Profile,
+    Service,
+)
+from officines.identifiers import INSI_COMMON_NAMES
+from officines.models import Officine
+
+
+class CoverageState(models.TextChoices):
+    COVERED = "covered", _("Covered")
+    EXPIRING = "expiring", _("Expiring")
+    EXPIRED = "expired", _("Expired")
+    MISSING = "missing", _("Missing")
+
+
+# Worst last: the state of a service is the max of its requirements' states.
+_SEVERITY = {
+    CoverageState.COVERED: 0,
+    CoverageState.EXPIRING: 1,
+    CoverageState.EXPIRED: 2,
+    CoverageState.MISSING: 3,
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One certificate a service needs: profile(s), the service tag, optionally fixed CNs."""
+
+    profiles: tuple[str, ...]
+    service: str
+    common_names: tuple[str, ...] | None = None
+
+    def matches(self, profile: str, services: Iterable[str], common_name: str) -> bool:
+        return (
+            profile in self.profiles
+            and self.service in services
+            and (self.common_names is None or common_name in self.common_names)
+        )
+
+    def q(self) -> Q:
+        condition = Q(profile__in=self.profiles, services__contains=f",{self.service},")
+        if self.common_names is not None:
+            condition &= Q(common_name__in=self.common_names)
+        return condition
+
+
+# domain.md, "Which certificates each service needs".
+RULES: Mapping[str, tuple[Requirement, ...]] = {
+    Service.DMP: (
+        Requirement((Profile.ORG_SIGN,), Service.DMP),
+        Requirement((Profile.ORG_AUTH_CLI,), Service.DMP),
+    ),
+    Service.INSI: (Requirement((Profile.ORG_AUTH_CLI,), Service.INSI, tuple(INSI_COMMON_NAMES)),),
+    Service.PSC: (Requirement((Profile.ORG_AUTH_CLI,), Service.PSC),),
+    # SERV SSL counts for MSSanté operators.
+    Service.MSSANTE: (Requirement((Profile.ORG_AUTH_CLI, Profile.SERV_SSL), Service.MSSANTE),),
+}
+
+
+def _state_of(not_after: datetime | None, now: datetime) -> CoverageState:
+    if not_after is None:
+        return CoverageState.MISSING
+    if not_after <= now:
+        return CoverageState.EXPIRED
+    if not_after <= now + timedelta(days=EXPIRING_DAYS):
+        return CoverageState.EXPIRING
+    return CoverageState.COVERED
+
+
+def _empty_best() -> dict[str, list[datetime | None]]:
+    return {service: [None] * len(reqs) for service, reqs in RULES.items()}
+
+
+def _fold(
+    best: dict[str, list[datetime | None]],
+    profile: str,
+    services: list[str],
+    common_name: str,
+    not_after: datetime,
+) -> None:
+    """Keep, per requirement, the latest expiry among matching certificates."""
+    for service, requirements in RULES.items():
+        for index, requirement in enumerate(requirements):
+            if requirement.matches(profile, services, common_name):
+                current = best[service][index]
+                if current is None or not_after > current:
+                    best[service][index] = not_after
+
+
+def _matrix(best: dict[str, list[datetime | None]], now: datetime) -> dict[str, str]:
+    return {
+        str(service): str(
+            max((_state_of(value, now) for value in values), key=_SEVERITY.__getitem__)
+        )
+        for service, values in best.items()
+    }
+
+
+def _live_rows(certificates: QuerySet) -> QuerySet:
+    # No ORDER BY: the rules fold rows in any order, and sorting 30,000 rows is waste.
+    return (
+        certificates.live()
+        .order_by()
+        .values_list("officine_id", "profile", "services", "common_name", "not_after")
+    )
+
+
+def coverage_for_officines(
+    officine_ids: Iterable[int] | QuerySet, *, now: datetime | None = None
+) -> dict[int, dict[str, str]]:
+    """{officine_id: {service: state}} in one query; a queryset of officines becomes a subquery.
+
+    Callers pass ids (or an officine queryset) already scoped with `visible_to`.
+    """
+    now = now or timezone.now()
+    if isinstance(officine_ids, QuerySet):
+        ids_filter: Iterable[int] | QuerySet = officine_ids.order_by().values("pk")
+        best: dict[int, dict[str, list[datetime | None]]] = {}
+    else:
+        ids_filter = list(officine_ids)
+        best = {pk: _empty_best() for pk in ids_filter}
+        if not ids_filter:
+            return {}
+    rows = _live_rows(Certificate.objects.filter(officine_id__in=ids_filter))
+    for officine_id, profile, services, common_name, not_after in rows:
+        _fold(
+            best.setdefault(officine_id, _empty_best()), profile, services, common_name, not_after
+        )
+    if isinstance(officine_ids, QuerySet):
+        # Officines without any live certificate do not appear in the rows.
+        return {
+            pk: _matrix(best.get(pk) or _empty_best(), now)
+            for pk in officine_ids.values_list("pk", flat=True)
+        }
+    return {pk: _matrix(values, now) for pk, values in best.items()}
+
+
+def coverage_for_officine(officine: Officine, now: datetime | None = None) -> dict[str, str]:
+    return coverage_for_officines([officine.pk], now=now)[officine.pk]
+
+
+def _best_expiry(requirement: Requirement) -> Subquery:
+    """Latest not_after of the officine's live certificates meeting `requirement`."""
+    return Subquery(
+        Certificate.objects.live()
+        .filter(requirement.q(), officine_id=OuterRef("pk"))
+        .order_by("-not_after")
+        .values("not_after")[:1],
+        output_field=models.DateTimeField(),
+    )
+
+
+def officines_with_coverage_state(
+    queryset: QuerySet, *, service: str, state: str, now: datetime | None = None
+) -> QuerySet:
+    """Filter an officine queryset on one service's coverage state, in SQL (paginates)."""
+    if service not in RULES:
+        raise ValueError(f"no coverage rule for service {service!r}")
+    state = CoverageState(state)
+    now = now or timezone.now()
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    names = [f"_coverage_{service.lower()}_{i}" for i in range(len(RULES[service]))]
+    queryset = queryset.alias(
+        **{name: _best_expiry(req) for name, req in zip(names, RULES[service], strict=True)}
+    )
+    # A comparison with NULL is false in SQL, so "all > x" already implies "all present":
+    # each alias is referenced as few times as possible (each reference is a subquery).
+    conditions = {
+        CoverageState.MISSING: reduce(or_, (Q(**{f"{n}__isnull": True}) for n in names)),
+        CoverageState.EXPIRED: reduce(or_, (Q(**{f"{n}__lte": now}) for n in names)),
+        CoverageState.EXPIRING: reduce(and_, (Q(**{f"{n}__gt": now}) for n in names))
+        & reduce(or_, (Q(**{f"{n}__lte": soon}) for n in names)),
+        CoverageState.COVERED: reduce(and_, (Q(**{f"{n}__gt": soon}) for n in names)),
+    }
+    if len(names) > 1:  # expired needs the other requirements present (else: missing)
+        conditions[CoverageState.EXPIRED] &= reduce(
+            and_, (Q(**{f"{n}__isnull": False}) for n in names)
+        )
+    return queryset.filter(conditions[state])
+
+
+def coverage_summary(editor_id: int, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
+    """Dashboard counts {service: {state: officines}} over active officines, in two queries."""
+    now = now or timezone.now()
+    officine_count = Officine.objects.of_editor(editor_id).active().count()
+    best: dict[int, dict[str, list[datetime | None]]] = {}
+    rows = _live_rows(
+        Certificate.objects.of_editor(editor_id).filter(
+            officine__editor_id=editor_id, officine__is_active=True
+        )
+    )
+    for officine_id, profile, services, common_name, not_after in rows:
+        _fold(
+            best.setdefault(officine_id, _empty_best()), profile, services, common_name, not_after
+        )
+    summary = {str(s): {str(state): 0 for state in CoverageState} for s in RULES}
+    for values in best.values():
+        for service, state in _matrix(values, now).items():
+            summary[service][state] += 1
+    # Officines without any live certificate miss every service.
+    for service in summary:
+        summary[service][CoverageState.MISSING] += officine_count - len(best)
+    return summary

@@ -1,0 +1,868 @@
+"""Certificate requests: naming rules, CSR checks, key generation and the request lifecycle.
+
+Every entry point (forms, API, campaigns, renewals) goes through these services, so the
+rules of the ANS guide (INSi CN, DMP pair, SERV SSL for operators, key per certificate)
+hold whatever the caller. Errors are `ValidationError`s keyed by field, with codes.
+
+Lifecycle: pending → csr_ready → submitted (uploaded to ANS) → issued; cancelled from any
+open state. Server mode generates the key in a Celery task (`csr_generate`); CSR mode
+takes the LGO's CSR, whose private key never reaches the portal.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cryptography import x509 as cx509
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from certificates import keystore, x509
+from certificates.models import (
+    OPEN_REQUEST_STATUSES,
+    Certificate,
+    CertificateRequest,
+    KeyMode,
+    Profile,
+    RenewalCampaign,
+    RequestStatus,
+    Service,
+)
+from officines.models import Officine
+from officines.validators import validate_insi_common_name
+from portal.audit import audit_record
+from portal.models import Editor
+from portal.tenancy import user_scope
+
+logger = logging.getLogger(__name__)
+
+# Certificates each service needs (domain.md): what `request_create_for_service` prepares.
+PROFILES_FOR_SERVICE: dict[str, tuple[str, ...]] = {
+    Service.DMP: (Profile.ORG_SIGN, Profile.ORG_AUTH_CLI),
+    Service.INSI: (Profile.ORG_AUTH_CLI,),
+    Service.PSC: (Profile.ORG_AUTH_CLI,),
+    Service.MSSANTE: (Profile.ORG_AUTH_CLI,),
+    Service.ROR: (Profile.ORG_AUTH_CLI,),
+    Service.ROC: (Profile.ORG_AUTH_CLI,),
+    Service.OTHER: (Profile.ORG_AUTH_CLI,),
+}
+COMMON_NAME_MAX_LENGTH = 64
+MAX_CSR_SIZE = 64 * 1024
+
+# Progress shown while a server-mode request waits for its key.
+PROGRESS_QUEUED = 0
+PROGRESS_STARTED = 10
+PROGRESS_DONE = 100
+
+
+def profiles_for_service(*, editor: Editor, service: str) -> tuple[str, ...]:
+    """Profiles a request serving `service` may have; MSSanté operators may add SERV SSL."""
+    profiles = PROFILES_FOR_SERVICE[Service(service)]
+    if service == Service.MSSANTE and editor.is_mssante_operator:
+        profiles = (*profiles, Profile.SERV_SSL)
+    return tuple(str(p) for p in profiles)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _error(field: str, message: str, code: str, params: dict | None = None) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code=code, params=params)})
+
+
+def _merge(errors: dict[str, list[ValidationError]], exc: ValidationError) -> None:
+    for field, messages in exc.error_dict.items():
+        errors.setdefault(field, []).extend(messages)
+
+
+def validate_request_naming(
+    *,
+    editor: Editor,
+    officine: Officine,
+    profile: str,
+    services: Sequence[str],
+    common_name: str,
+) -> None:
+    """The ANS naming rules for one request; raises one ValidationError listing every field."""
+    errors: dict[str, list[ValidationError]] = {}
+
+    def add(field: str, message: str, code: str, params: dict | None = None) -> None:
+        errors.setdefault(field, []).append(ValidationError(message, code=code, params=params))
+
+    if officine.editor_id != editor.pk:
+        add("officine", _("Unknown officine."), "not_found")
+    services = list(services or [])
+    unknown = [s for s in services if s not in Service.values]
+    if unknown:
+        add(
+            "services",
+            _("Unknown service: %(services)s."),
+            "unknown_service",
+            {"services": ", ".join(unknown)},
+        )
+    if profile not in Profile.values:
+        add("profile", _("Unknown certificate profile."), "unknown_profile")
+
+    if Service.INSI in services:
+        if len(set(services)) > 1:
+            add(
+                "services",
+                _("An INSi certificate serves INSi alone: request other services separately."),
+                "insi_exclusive",
+            )
+        try:
+            validate_insi_common_name(common_name)
+        except ValidationError as exc:  # its message explains the mistake; no second one
+            errors.setdefault("common_name", []).extend(exc.error_list)
+    if "common_name" not in errors:
+        _check_common_name(common_name, add)
+
+    if profile == Profile.SERV_SSL and not editor.is_mssante_operator:
+        add(
+            "profile",
+            _("SERV SSL certificates are reserved for MSSanté operators."),
+            "serv_ssl_operator_only",
+        )
+    elif profile in Profile.values and not unknown:
+        for service in services:
+            if profile not in profiles_for_service(editor=editor, service=service):
+                add(
+                    "profile",
+                    _(
+                        "A %(profile)s certificate does not serve %(service)s (expected: %(allowed)s)."
+                    ),
+                    "profile_service",
+                    {
+                        "profile": Profile(profile).label,
+                        "service": Service(service).label,
+                        "allowed": ", ".join(
+                            Profile(p).label
+                            for p in profiles_for_service(editor=editor, service=service)
+                        ),
+                    },
+                )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_common_name(common_name: str, add) -> None:
+    if not common_name or not common_name.strip():
+        add("common_name", _("Give the application name (CN)."), "required")
+        return
+    # X.509 counts UTF-8 bytes (ub-common-name): an accented letter takes two.
+    if len(common_name.encode("utf-8")) > COMMON_NAME_MAX_LENGTH:
+        add(
+            "common_name",
+            _(
+                "The application name (CN) has at most %(limit)d characters "
+                "(accented letters count twice)."
+            ),
+            "max_length",
+            {"limit": COMMON_NAME_MAX_LENGTH},
+        )
+    if not common_name.isprintable():
+        add(
+            "common_name",
+            _("The application name (CN) contains a non-printable character."),
+            "not_printable",
+        )
+    elif common_name != common_name.strip():
+        add(
+            "common_name",
+            _("The application name (CN) must not start or end with a space."),
+            "whitespace",
+        )
+
+
+def _actor_editor_id(actor: Any) -> tuple[bool, int | None]:
+    """(is_user, editor id) of an actor: a portal user, an API key (has editor_id) or None."""
+    meta = getattr(actor, "_meta", None)
+    if meta is not None and meta.label == "portal.User":
+        return True, user_scope(actor).editor_id
+    return False, getattr(actor, "editor_id", None)
+
+
+def _check_actor_tenant(actor: Any, officine: Officine) -> None:
+    """Defensive: callers pass objects found through visible_to, but never cross a tenant here."""
+    if actor is None:
+        return
+    is_user, editor_id = _actor_editor_id(actor)
+    if editor_id is not None:
+        allowed = editor_id == officine.editor_id
+    elif is_user:  # a pharmacist (no membership): only their own officines
+        allowed = officine.pharmacist_links.filter(user_id=actor.pk).exists()
+    else:
+        allowed = False
+    if not allowed:
+        raise _error("officine", _("Unknown officine."), "not_found")
+
+
+def _fold(value: str) -> str:
+    """Case-, accent- and space-insensitive form, to compare a CSR's O with the raison sociale."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+_CSR_MESSAGES = {
+    "empty": lambda: _("The CSR file is empty."),
+    "not_a_csr": lambda: _("This file does not contain a CSR (certificate signing request)."),
+    "corrupt": lambda: _("The CSR is unreadable (damaged file or unknown format)."),
+    "bad_signature": lambda: _("The CSR signature is invalid: the file was altered."),
+}
+
+
+def _allowed_keys() -> dict[str, int]:
+    return dict(getattr(settings, "CSR_ALLOWED_KEYS", None) or x509.DEFAULT_ALLOWED_KEYS)
+
+
+def _load_csr_object(data: bytes) -> cx509.CertificateSigningRequest:
+    if b"-----BEGIN " in data:
+        return cx509.load_pem_x509_csr(data)
+    return cx509.load_der_x509_csr(data)
+
+
+def _csr_key_error(data: bytes, code: str) -> ValidationError:
+    allowed = _allowed_keys()
+    accepted = ", ".join(f"{k} ≥ {v} bits" for k, v in allowed.items())
+    try:
+        key_type, key_size = x509._key_type_and_size(_load_csr_object(data).public_key())
+    except ValueError:
+        key_type, key_size = "?", 0
+    if code == "weak_key":
+        message = _(
+            "The CSR key (%(type)s, %(size)d bits) is too short: at least %(minimum)d bits."
+        )
+        params = {"type": key_type, "size": key_size, "minimum": allowed.get(key_type, 0)}
+    else:
+        message = _("The CSR key type %(type)s is not accepted (accepted: %(accepted)s).")
+        params = {"type": key_type, "accepted": accepted}
+    return _error("csr", message % params, code)
+
+
+def validate_csr(
+    *, csr: bytes, officine: Officine, exclude_request_id: int | None = None
+) -> x509.CsrInfo:
+    """Parse an uploaded CSR and refuse what contradicts the officine or reuses a key."""
+    if isinstance(csr, str):
+        csr = csr.encode("utf-8")
+    if len(csr) > MAX_CSR_SIZE:
+        raise _error("csr", _("The CSR file is too large for a CSR."), "too_large")
+    try:
+        info = x509.load_csr(csr, allowed_keys=_allowed_keys())
+    except x509.X509Error as exc:
+        if exc.code in ("weak_key", "unsupported_key"):
+            raise _csr_key_error(csr, exc.code) from exc
+        message = _CSR_MESSAGES.get(exc.code, _CSR_MESSAGES["corrupt"])()
+        raise _error("csr", message, exc.code) from exc
+
+    subject = cx509.load_pem_x509_csr(info.pem.encode("ascii")).subject
+    expected_ou = "1" + officine.finess
+    for attribute in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME):
+        if str(attribute.value).upper() != expected_ou.upper():
+            raise _error(
+                "csr",
+                _(
+                    'The CSR names the structure "%(ou)s" (OU) but this officine is %(expected)s '
+                    "(1 + FINESS)."
+                ),
+                "csr_ou_mismatch",
+                {"ou": attribute.value, "expected": expected_ou},
+            )
+    for attribute in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME):
+        if _fold(str(attribute.value)) != _fold(officine.raison_sociale):
+            raise _error(
+                "csr",
+                _(
+                    'The CSR names the organisation "%(o)s" (O) but this officine\'s raison '
+                    'sociale is "%(expected)s".'
+                ),
+                "csr_o_mismatch",
+                {"o": attribute.value, "expected": officine.raison_sociale},
+            )
+    _check_key_unused(info.public_key_sha256, exclude_request_id=exclude_request_id)
+    return info
+
+
+def _check_key_unused(public_key_hash: str, *, exclude_request_id: int | None = None) -> None:
+    """A key certifies once: portal-wide, so the message says nothing about whose it is."""
+    requests = CertificateRequest.objects.filter(public_key_sha256=public_key_hash).exclude(
+        status=RequestStatus.CANCELLED
+    )
+    if exclude_request_id is not None:
+        requests = requests.exclude(pk=exclude_request_id)
+    if requests.exists() or Certificate.objects.filter(public_key_sha256=public_key_hash).exists():
+        raise _error(
+            "csr",
+            _(
+                "This CSR's key is already used by another certificate or request: "
+                "every certificate, renewals included, needs a new key."
+            ),
+            "key_reuse",
+        )
+
+
+def _check_subject_buildable(officine: Officine, common_name: str) -> None:
+    """Server mode builds the DN from the officine: refuse now what would fail in the task."""
+    try:
+        x509.build_subject(
+            department=officine.department_label,
+            raison_sociale=officine.raison_sociale,
+            finess=officine.finess,
+            common_name=common_name,
+        )
+    except (x509.X509Error, ValueError) as exc:
+        raise _error(
+            "officine",
+            _(
+                "The officine's data cannot make a certificate subject (check its "
+                "département, raison sociale of at most 64 characters and FINESS)."
+            ),
+            "invalid_subject",
+        ) from exc
+
+
+# --------------------------------------------------------------------------- creation
+
+
+class _OpenRenewalExistsError(Exception):
+    def __init__(self, existing: CertificateRequest) -> None:
+        super().__init__("open renewal exists")
+        self.existing = existing
+
+
+def _open_renewal(certificate: Certificate) -> CertificateRequest | None:
+    return (
+        CertificateRequest.objects.of_editor(certificate.editor_id)
+        .filter(renews=certificate, status__in=OPEN_REQUEST_STATUSES)
+        .first()
+    )
+
+
+def _audit(
+    action: str,
+    request: CertificateRequest,
+    actor: Any,
+    http_request: HttpRequest | None,
+    **details: Any,
+) -> None:
+    audit_record(
+        action=action,
+        actor=keystore.audit_actor(actor, http_request),
+        target=request,
+        request=http_request,
+        details=details,
+    )
+
+
+def _enqueue_generation(request_id: int) -> None:
+    # Imported here: tasks.py imports this module (tasks are thin wrappers of services).
+    from certificates.tasks import generate_csr
+
+    transaction.on_commit(lambda: generate_csr.delay(request_id))
+
+
+def _user_or_none(actor: Any) -> Any:
+    meta = getattr(actor, "_meta", None)
+    return actor if meta is not None and meta.label == "portal.User" else None
+
+
+def _validated_request(
+    *,
+    officine: Officine,
+    profile: str,
+    services: Iterable[str],
+    common_name: str,
+    key_mode: str,
+    requester_email: str,
+    contact_email: str,
+    csr: bytes | None,
+    renews: Certificate | None,
+    campaign: RenewalCampaign | None,
+    actor: Any,
+) -> CertificateRequest:
+    """Every check, no write: returns an unsaved request or raises one ValidationError."""
+    _check_actor_tenant(actor, officine)
+    services = sorted(set(services or []))
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        validate_request_naming(
+            editor=officine.editor,
+            officine=officine,
+            profile=profile,
+            services=services,
+            common_name=common_name,
+        )
+    except ValidationError as exc:
+        _merge(errors, exc)
+    if not officine.is_active:
+        _merge(errors, _error("officine", _("This officine is deactivated."), "inactive"))
+    requester_email = (requester_email or "").strip()
+    contact_email = (contact_email or "").strip() or officine.cc_email
+    for field, value, required in (
+        ("requester_email", requester_email, True),
+        ("contact_email", contact_email, False),
+    ):
+        if not value:
+            if required:
+                _merge(errors, _error(field, _("Give the requester's e-mail."), "required"))
+            continue
+        try:
+            validate_email(value)
+        except ValidationError:
+            _merge(errors, _error(field, _("Enter a valid e-mail address."), "invalid"))
+    if renews is not None and renews.officine_id != officine.pk:
+        _merge(errors, _error("renews", _("This certificate is not the officine's."), "not_found"))
+    if campaign is not None and campaign.editor_id != officine.editor_id:
+        _merge(errors, _error("campaign", _("Unknown campaign."), "not_found"))
+    if key_mode not in KeyMode.values:
+        _merge(errors, _error("key_mode", _("Unknown key mode."), "invalid"))
+    elif key_mode == KeyMode.SERVER and csr:
+        _merge(
+            errors,
+            _error(
+                "csr",
+                _("A CSR is uploaded only when the key stays with the LGO (CSR mode)."),
+                "csr_not_expected",
+            ),
+        )
+    if errors:  # the CSR is judged once the rest is right: its messages assume a sane request
+        raise ValidationError(errors)
+
+    request = CertificateRequest(
+        editor_id=officine.editor_id,
+        officine=officine,
+        profile=profile,
+        services=services,
+        common_name=common_name,
+        key_mode=key_mode,
+        requester_email=requester_email,
+        contact_email=contact_email,
+        status=RequestStatus.PENDING,
+        progress=PROGRESS_QUEUED,
+        renews=renews,
+        campaign=campaign,
+        created_by=_user_or_none(actor),
+    )
+    if key_mode == KeyMode.SERVER:
+        _check_subject_buildable(officine, common_name)
+    elif csr:
+        info = validate_csr(csr=csr, officine=officine)
+        request.csr_pem = info.pem
+        request.public_key_sha256 = info.public_key_sha256
+        request.status = RequestStatus.CSR_READY
+        request.progress = PROGRESS_DONE
+    # Field rules (lengths, e-mail syntax); relations were checked above without queries.
+    request.full_clean(
+        exclude=["editor", "officine", "renews", "campaign", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    return request
+
+
+def _save_new(request: CertificateRequest) -> None:
+    """Insert in a savepoint: the open-renewal constraint turns into _OpenRenewalExistsError."""
+    try:
+        with transaction.atomic():
+            request.save(force_insert=True)
+    except IntegrityError:
+        existing = _open_renewal(request.renews) if request.renews_id else None
+        if existing is None:
+            raise
+        request.pk = None
+        logger.info(
+            "Concurrent renewal of certificate %s: joined request %s",
+            request.renews_id,
+            existing.pk,
+        )
+        raise _OpenRenewalExistsError(existing) from None
+
+
+def _request_create(
+    *,
+    officine: Officine,
+    profile: str,
+    services: Iterable[str],
+    common_name: str,
+    key_mode: str,
+    requester_email: str,
+    contact_email: str = "",
+    csr: bytes | None = None,
+    renews: Certificate | None = None,
+    campaign: RenewalCampaign | None = None,
+    actor: Any = None,
+    http_request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> CertificateRequest:
+    request = _validated_request(
+        officine=officine,
+        profile=profile,
+        services=services,
+        common_name=common_name,
+        key_mode=key_mode,
+        requester_email=requester_email,
+        contact_email=contact_email,
+        csr=csr,
+        renews=renews,
+        campaign=campaign,
+        actor=actor,
+    )
+    with transaction.atomic():
+        _save_new(request)
+        _audit(
+            "request.create",
+            request,
+            actor,
+            http_request,
+            profile=request.profile,
+            services=request.services,
+            key_mode=request.key_mode,
+            renews=request.renews_id,
+        )
+        if request.key_mode == KeyMode.SERVER and enqueue:
+            _enqueue_generation(request.pk)
+    return request
+
+
+def request_create(
+    *,
+    officine: Officine,
+    profile: str,
+    services: Iterable[str],
+    common_name: str,
+    key_mode: str,
+    requester_email: str,
+    contact_email: str = "",
+    csr: bytes | None = None,
+    renews: Certificate | None = None,
+    campaign: RenewalCampaign | None = None,
+    actor: Any = None,
+    http_request: HttpRequest | None = None,
+    enqueue: bool = True,
+) -> CertificateRequest:
+    """Validate, save and audit one request; server mode enqueues key generation on commit.
+
+    `enqueue=False` leaves a server-mode request pending for a caller that runs
+    `csr_generate` itself (campaigns). In CSR mode with a CSR the request is csr_ready.
+    """
+    try:
+        return _request_create(
+            officine=officine,
+            profile=profile,
+            services=services,
+            common_name=common_name,
+            key_mode=key_mode,
+            requester_email=requester_email,
+            contact_email=contact_email,
+            csr=csr,
+            renews=renews,
+            campaign=campaign,
+            actor=actor,
+            http_request=http_request,
+            enqueue=enqueue,
+        )
+    except _OpenRenewalExistsError as exc:
+        raise _error(
+            "renews",
+            _("A renewal of this certificate is already in progress."),
+            "renewal_exists",
+            {"request_id": exc.existing.pk},
+        ) from None
+
+
+def request_create_for_service(
+    *,
+    officine: Officine,
+    service: str,
+    common_name: str,
+    key_mode: str,
+    requester_email: str,
+    contact_email: str = "",
+    csr: bytes | None = None,
+    actor: Any = None,
+    http_request: HttpRequest | None = None,
+) -> list[CertificateRequest]:
+    """Every certificate a service needs (DMP: ORG SIGN + ORG AUTH_CLI), all or none.
+
+    For an MSSanté operator's SERV SSL certificate call `request_create` with that profile.
+    """
+    if service not in Service.values:
+        raise _error("service", _("Unknown service."), "unknown_service")
+    profiles = PROFILES_FOR_SERVICE[Service(service)]
+    if csr and len(profiles) > 1:
+        raise _error(
+            "csr",
+            _(
+                "%(service)s needs %(count)d certificates, each with its own key: create the "
+                "requests without a CSR, then upload one CSR per request."
+            )
+            % {"service": Service(service).label, "count": len(profiles)},
+            "csr_one_per_request",
+        )
+    with transaction.atomic():
+        return [
+            request_create(
+                officine=officine,
+                profile=profile,
+                services=[service],
+                common_name=common_name,
+                key_mode=key_mode,
+                requester_email=requester_email,
+                contact_email=contact_email,
+                csr=csr,
+                actor=actor,
+                http_request=http_request,
+            )
+            for profile in profiles
+        ]
+
+
+def request_create_renewal(
+    *,
+    certificate: Certificate,
+    actor: Any = None,
+    key_mode: str = KeyMode.SERVER,
+    csr: bytes | None = None,
+    requester_email: str | None = None,
+    contact_email: str | None = None,
+    campaign: RenewalCampaign | None = None,
+    enqueue: bool = True,
+    http_request: HttpRequest | None = None,
+) -> CertificateRequest:
+    """A new request (new key) replacing `certificate`; returns the open one if it exists.
+
+    Two operators renewing at once get the same request: the database constraint
+    `one_open_renewal_per_certificate` decides and the loser fetches the winner's row.
+    """
+    _check_actor_tenant(actor, certificate.officine)
+    existing = _open_renewal(certificate)
+    if existing is not None:
+        return existing
+    if certificate.revoked_at or certificate.superseded_at:
+        raise _error(
+            "renews",
+            _("A revoked or replaced certificate is not renewed: create a new request."),
+            "not_renewable",
+        )
+    officine = certificate.officine
+    if requester_email is None:
+        administrator = officine.technical_administrator
+        requester_email = administrator.email if administrator else ""
+        requester_email = requester_email or getattr(_user_or_none(actor), "email", "")
+    try:
+        return _request_create(
+            officine=officine,
+            profile=certificate.profile,
+            services=certificate.services,
+            common_name=certificate.common_name,
+            key_mode=key_mode,
+            requester_email=requester_email,
+            contact_email=contact_email or "",
+            csr=csr,
+            renews=certificate,
+            campaign=campaign,
+            actor=actor,
+            http_request=http_request,
+            enqueue=enqueue,
+        )
+    except _OpenRenewalExistsError as exc:
+        return exc.existing
+
+
+# --------------------------------------------------------------------------- key generation
+
+
+def csr_generate(*, request_id: int) -> CertificateRequest:
+    """Generate key + CSR for a server-mode request, once: safe to run twice or concurrently.
+
+    The row is locked while the key is made, so two workers never make two keys; a
+    request that already has a CSR (or is no longer pending) is returned unchanged.
+    """
+    CertificateRequest.objects.filter(
+        pk=request_id, status=RequestStatus.PENDING, key_mode=KeyMode.SERVER, csr_pem=""
+    ).update(progress=PROGRESS_STARTED, updated_at=timezone.now())
+    with transaction.atomic():
+        request = (
+            CertificateRequest.objects.select_for_update()
+            .select_related("officine")
+            .get(pk=request_id)
+        )
+        if (
+            request.csr_pem
+            or request.status != RequestStatus.PENDING
+            or request.key_mode != KeyMode.SERVER
+        ):
+            return request
+        officine = request.officine
+        try:
+            subject = x509.build_subject(
+                department=officine.department_label,
+                raison_sociale=officine.raison_sociale,
+                finess=officine.finess,
+                common_name=request.common_name,
+            )
+            private_key = x509.generate_private_key(
+                algorithm=settings.CERTIFICATE_KEY_ALGORITHM,
+                key_size=settings.CERTIFICATE_KEY_SIZE,
+            )
+        except (x509.X509Error, ValueError) as exc:
+            # Officine data changed since the request was validated, or bad settings.
+            logger.warning("CSR generation refused for request %s: %s", request_id, exc)
+            request.error = _("The key could not be generated: %(reason)s") % {"reason": exc}
+            request.error = request.error[:255]
+            request.progress = PROGRESS_QUEUED
+            request.save(update_fields=["error", "progress", "updated_at"])
+            return request
+        request.csr_pem = x509.build_csr(private_key=private_key, subject=subject).decode("ascii")
+        request.public_key_sha256 = x509.public_key_sha256(private_key.public_key())
+        keystore.encrypt_private_key(private_key=private_key, request=request)
+        request.status = RequestStatus.CSR_READY
+        request.progress = PROGRESS_DONE
+        request.error = ""
+        request.save(
+            update_fields=[
+                "csr_pem",
+                "public_key_sha256",
+                "encrypted_private_key",
+                "key_encryption_key_id",
+                "status",
+                "progress",
+                "error",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            action="key.generate",
+            actor=keystore.SYSTEM,
+            target=request,
+            details={"key_id": request.key_encryption_key_id},
+        )
+    logger.info("CSR generated for request %s", request_id)
+    return request
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _locked(request: CertificateRequest) -> CertificateRequest:
+    return CertificateRequest.objects.select_for_update().get(pk=request.pk)
+
+
+def _refuse_transition(current: str, wanted: str) -> ValidationError:
+    return _error(
+        "status",
+        _('A request in status "%(current)s" cannot become "%(wanted)s".'),
+        "invalid_transition",
+        {"current": RequestStatus(current).label, "wanted": RequestStatus(wanted).label},
+    )
+
+
+def _copy_state(target: CertificateRequest, source: CertificateRequest, fields: list[str]) -> None:
+    for field in fields:
+        setattr(target, field, getattr(source, field))
+
+
+def request_cancel(
+    *, request: CertificateRequest, actor: Any = None, http_request: HttpRequest | None = None
+) -> CertificateRequest:
+    """Stop an open request; an issued or cancelled one stays as it is (error)."""
+    with transaction.atomic():
+        locked = _locked(request)
+        if locked.status not in OPEN_REQUEST_STATUSES:
+            raise _refuse_transition(locked.status, RequestStatus.CANCELLED)
+        locked.status = RequestStatus.CANCELLED
+        locked.save(update_fields=["status", "updated_at"])
+        _audit("request.cancel", locked, actor, http_request)
+    _copy_state(request, locked, ["status", "updated_at"])
+    return request
+
+
+def request_mark_submitted(
+    *, request: CertificateRequest, actor: Any = None, http_request: HttpRequest | None = None
+) -> CertificateRequest:
+    """The administrator uploaded the CSR to the ANS platform (only once, from csr_ready)."""
+    with transaction.atomic():
+        locked = _locked(request)
+        if locked.status != RequestStatus.CSR_READY:
+            raise _refuse_transition(locked.status, RequestStatus.SUBMITTED)
+        locked.status = RequestStatus.SUBMITTED
+        locked.submitted_at = timezone.now()
+        locked.save(update_fields=["status", "submitted_at", "updated_at"])
+        _audit("request.submit", locked, actor, http_request)
+    _copy_state(request, locked, ["status", "submitted_at", "updated_at"])
+    return request
+
+
+def request_upload_csr(
+    *,
+    request: CertificateRequest,
+    csr: bytes,
+    actor: Any = None,
+    http_request: HttpRequest | None = None,
+) -> CertificateRequest:
+    """Attach the LGO's CSR to a pending CSR-mode request (same checks as at creation)."""
+    _check_actor_tenant(actor, request.officine)
+    if request.key_mode != KeyMode.CSR:
+        raise _error(
+            "csr",
+            _("This request's key is generated by the portal: no CSR to upload."),
+            "csr_not_expected",
+        )
+    info = validate_csr(csr=csr, officine=request.officine, exclude_request_id=request.pk)
+    with transaction.atomic():
+        locked = _locked(request)
+        if locked.status != RequestStatus.PENDING or locked.csr_pem:
+            raise _refuse_transition(locked.status, RequestStatus.CSR_READY)
+        locked.csr_pem = info.pem
+        locked.public_key_sha256 = info.public_key_sha256
+        locked.status = RequestStatus.CSR_READY
+        locked.progress = PROGRESS_DONE
+        locked.save(
+            update_fields=["csr_pem", "public_key_sha256", "status", "progress", "updated_at"]
+        )
+        _audit("request.upload_csr", locked, actor, http_request)
+    _copy_state(
+        request, locked, ["csr_pem", "public_key_sha256", "status", "progress", "updated_at"]
+    )
+    return request
+
+
+def request_mark_issued(
+    *, request: CertificateRequest, certificate: Certificate
+) -> CertificateRequest:
+    """Link an imported certificate to the request holding its key (same public key)."""
+    if (
+        certificate.editor_id != request.editor_id
+        or certificate.public_key_sha256 != request.public_key_sha256
+    ):
+        raise _error(
+            "certificate",
+            _("This certificate does not carry the request's public key."),
+            "key_mismatch",
+        )
+    with transaction.atomic():
+        locked = _locked(request)
+        if locked.status == RequestStatus.ISSUED and certificate.request_id == locked.pk:
+            _copy_state(request, locked, ["status", "issued_at"])
+            return request  # imported twice: nothing to do
+        if locked.status not in (RequestStatus.CSR_READY, RequestStatus.SUBMITTED):
+            raise _refuse_transition(locked.status, RequestStatus.ISSUED)
+        locked.status = RequestStatus.ISSUED
+        locked.issued_at = timezone.now()
+        locked.progress = PROGRESS_DONE
+        locked.save(update_fields=["status", "issued_at", "progress", "updated_at"])
+        certificate.request = locked
+        certificate.save(update_fields=["request"])
+        _audit("request.issue", locked, None, None, certificate=certificate.pk)
+    _copy_state(request, locked, ["status", "issued_at", "progress", "updated_at"])
+    return request

@@ -1,0 +1,61 @@
+"""Celery tasks of the certificates app: thin wrappers over services, taking ids only.
+
+Keep each helper's tasks grouped; key generation (requests.py) comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+from certificates.models import CertificateRequest
+from certificates.requests import csr_generate
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- keys and CSRs
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def generate_csr(self, request_id: int) -> None:
+    """Make the key pair and CSR of a server-mode request; safe to run twice (idempotent)."""
+    try:
+        csr_generate(request_id=request_id)
+    except CertificateRequest.DoesNotExist:
+        logger.info("CSR generation skipped: request %s no longer exists", request_id)
+
+
+# --------------------------------------------------------------------------- renewal campaigns
+
+# Seconds of work per task run, well under CELERY_TASK_SOFT_TIME_LIMIT: a large campaign
+# continues in a fresh task instead of being killed mid-way.
+CAMPAIGN_TIME_BUDGET = 5 * 60
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def run_campaign(self, campaign_id: int) -> None:
+    """Prepare a campaign's renewals (requests, keys, CSRs); resumes where a run stopped."""
+    from certificates.campaigns import campaign_run
+    from certificates.models import CampaignStatus, RenewalCampaign
+
+    try:
+        campaign = campaign_run(campaign_id=campaign_id, time_budget=CAMPAIGN_TIME_BUDGET)
+    except RenewalCampaign.DoesNotExist:
+        logger.info("Campaign run skipped: campaign %s no longer exists", campaign_id)
+        return
+    if campaign.status == CampaignStatus.RUNNING:
+        run_campaign.delay(campaign_id)

@@ -1,0 +1,292 @@
+"""Send one digest e-mail per recipient: claim, render, send, mark — safe under at-least-once.
+
+The send is two-phase, because SMTP has no transaction we could join:
+
+1. Record (the scan, one transaction): the `AlertLog` rows are inserted "pending" and
+   attached to an `AlertDigest`; the unique constraint on the rows forbids a second alert.
+2. Claim: `UPDATE digest SET claimed_at=now, claimed_by=worker WHERE status='pending' AND
+   (claimed_at IS NULL OR claimed_at < now - ALERT_CLAIM_TIMEOUT)`. Exactly one worker wins;
+   a second delivery of the same task, or a concurrent one, sees 0 rows and stops.
+3. Send, with `Message-ID: <alert-digest.<digest key>@host>` — the digest's idempotency key.
+4. Mark the digest and its rows "sent" in one transaction (and write the in-app copy).
+
+What a crash does:
+
+* before 2 or between 2 and 3: the claim expires after ALERT_CLAIM_TIMEOUT (longer than the
+  Celery hard time limit, so a live worker is never overtaken); the task is redelivered
+  (acks_late + reject_on_worker_lost) or the next scan re-enqueues every pending digest.
+  Nothing is lost.
+* between 3 and 4 (mail handed to the SMTP server, mark not committed): the digest is sent
+  again after the timeout, with the *same* Message-ID, so mail servers and clients that
+  de-duplicate on Message-ID drop it. This window — a few milliseconds per digest, only on
+  a crash — is the one place a duplicate can reach a mailbox; we accept it rather than the
+  alternative (marking before sending), which would lose the alert on the same crash.
+  A renewal alert lost is worse than one read twice.
+
+An SMTP error releases the claim and re-raises: Celery retries with backoff, and the next
+daily scan re-enqueues whatever is still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from certificates.models import Installation
+from notifications.links import certificate_path, certificate_url
+from notifications.models import AlertDigest, AlertKind, AlertLog, AlertStatus, Notification
+
+logger = logging.getLogger(__name__)
+
+NOTIFICATION_BODY_LINES = 20
+
+
+def claim_timeout() -> timedelta:
+    default = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 900)) + 300
+    return timedelta(seconds=int(getattr(settings, "ALERT_CLAIM_TIMEOUT", default)))
+
+
+def worker_label() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+@dataclass
+class DigestItem:
+    """One line of a digest, formatted for the recipient's language."""
+
+    alert_id: int
+    certificate_id: int
+    kind: str
+    days_left: int
+    threshold: int
+    expires_on: str
+    when: str
+    officine: str
+    finess: str
+    common_name: str
+    profile: str
+    services: str
+    url: str
+    renewal_url: str
+
+
+@dataclass
+class DigestOutcome:
+    status: str  # "sent", "busy" (claimed elsewhere or already sent), "cancelled"
+    digest_id: int
+    count: int = 0
+
+
+def still_due(alerts: list[AlertLog]) -> tuple[list[AlertLog], list[AlertLog]]:
+    """Split alerts into those to send and those the certificate's new state cancels."""
+    renewal_ids = {a.renewal_id for a in alerts if a.kind == AlertKind.INSTALL and a.renewal_id}
+    installed = set(
+        Installation.objects.filter(certificate_id__in=renewal_ids).values_list(
+            "certificate_id", flat=True
+        )
+        if renewal_ids
+        else ()
+    )
+    keep, cancel = [], []
+    for alert in alerts:
+        certificate = alert.certificate
+        if certificate.revoked_at is not None:
+            cancel.append(alert)
+        elif alert.kind == AlertKind.EXPIRY and certificate.superseded_at is not None:
+            cancel.append(alert)
+        elif alert.kind == AlertKind.INSTALL and (
+            alert.renewal is None
+            or alert.renewal.revoked_at is not None
+            or alert.renewal_id in installed
+        ):
+            cancel.append(alert)
+        else:
+            keep.append(alert)
+    return keep, cancel
+
+
+def when_label(days: int) -> str:
+    if days > 0:
+        return ngettext("in %(days)d day", "in %(days)d days", days) % {"days": days}
+    if days == 0:
+        return _("today")
+    return ngettext("expired %(days)d day ago", "expired %(days)d days ago", -days) % {
+        "days": -days
+    }
+
+
+def digest_items(alerts: list[AlertLog]) -> list[DigestItem]:
+    """Digest lines sorted by urgency (fewest days left first). Call inside the language."""
+    items = []
+    for alert in alerts:
+        certificate = alert.certificate
+        officine = certificate.officine
+        items.append(
+            DigestItem(
+                alert_id=alert.pk,
+                certificate_id=certificate.pk,
+                kind=alert.kind,
+                days_left=alert.days_left,
+                threshold=alert.threshold,
+                expires_on=formats.date_format(
+                    timezone.localdate(certificate.not_after), "SHORT_DATE_FORMAT"
+                ),
+                when=when_label(alert.days_left),
+                officine=officine.raison_sociale,
+                finess=officine.finess,
+                common_name=certificate.common_name,
+                profile=certificate.get_profile_display(),
+                services=", ".join(certificate.services),
+                url=certificate_url(certificate.pk),
+                renewal_url=certificate_url(alert.renewal_id) if alert.renewal_id else "",
+            )
+        )
+    items.sort(key=lambda i: (i.days_left, i.officine, i.common_name, i.certificate_id))
+    return items
+
+
+def digest_subject(items: list[DigestItem], alerts: list[AlertLog]) -> str:
+    """E.g. "3 certificates expire — the nearest on 12/01/2027" (call inside the language)."""
+    expiring = [i for i in items if i.kind == AlertKind.EXPIRY]
+    chosen = expiring or items
+    count = len({i.certificate_id for i in chosen})
+    nearest = min(
+        (a.certificate.not_after for a in alerts if not expiring or a.kind == AlertKind.EXPIRY)
+    )
+    date = formats.date_format(timezone.localdate(nearest), "SHORT_DATE_FORMAT")
+    if expiring:
+        return ngettext(
+            "%(count)d certificate expires on %(date)s",
+            "%(count)d certificates expire — the nearest on %(date)s",
+            count,
+        ) % {"count": count, "date": date}
+    return ngettext(
+        "%(count)d renewed certificate to install before %(date)s",
+        "%(count)d renewed certificates to install — the nearest deadline on %(date)s",
+        count,
+    ) % {"count": count, "date": date}
+
+
+def render_digest(digest: AlertDigest, alerts: list[AlertLog]) -> EmailMultiAlternatives:
+    """One message, HTML and plain text, in the digest's language; one template each."""
+    with translation.override(digest.language or settings.LANGUAGE_CODE):
+        items = digest_items(alerts)
+        subject = digest_subject(items, alerts)
+        context = {
+            "subject": subject,
+            "language": digest.language,
+            "expiring": [i for i in items if i.kind == AlertKind.EXPIRY],
+            "to_install": [i for i in items if i.kind == AlertKind.INSTALL],
+            "count": len(items),
+            "site_url": settings.SITE_URL,
+        }
+        text = render_to_string("emails/alerts/digest.txt", context)
+        html = render_to_string("emails/alerts/digest.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[digest.recipient],
+        headers={
+            "Message-ID": digest.message_id,
+            "Content-Language": digest.language,
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    message.digest_items = items  # for the in-app copy
+    return message
+
+
+def _claim(digest_id: int, worker: str, now) -> bool:
+    return bool(
+        AlertDigest.objects.filter(pk=digest_id, status=AlertDigest.Status.PENDING)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
+        .update(claimed_at=now, claimed_by=worker)
+    )
+
+
+def _notification_body(items: list[DigestItem]) -> str:
+    lines = [
+        f"{i.expires_on} ({i.when}) — {i.officine} ({i.finess}) — {i.common_name}"
+        for i in items[:NOTIFICATION_BODY_LINES]
+    ]
+    more = len(items) - NOTIFICATION_BODY_LINES
+    if more > 0:
+        lines.append(ngettext("… and %(n)d more", "… and %(n)d more", more) % {"n": more})
+    return "\n".join(lines)
+
+
+def digest_send(*, digest_id: int, worker: str = "", now=None) -> DigestOutcome:
+    """Claim, render, send and mark one digest; a no-op if it is sent or claimed elsewhere."""
+    now = now or timezone.now()
+    if not _claim(digest_id, worker or worker_label(), now):
+        return DigestOutcome("busy", digest_id)
+    digest = AlertDigest.objects.get(pk=digest_id)
+    alerts = list(
+        AlertLog.objects.filter(digest_id=digest_id, status=AlertStatus.PENDING)
+        .select_related("certificate__officine", "renewal")
+        .defer("certificate__pem", "certificate__chain_pem", "renewal__pem", "renewal__chain_pem")
+    )
+    keep, cancel = still_due(alerts)
+    if cancel:
+        AlertLog.objects.filter(pk__in=[a.pk for a in cancel]).update(
+            status=AlertStatus.CANCELLED, error="certificate revoked, replaced or installed"
+        )
+    if not keep:
+        AlertDigest.objects.filter(pk=digest_id).update(
+            status=AlertDigest.Status.CANCELLED, claimed_at=None
+        )
+        return DigestOutcome("cancelled", digest_id)
+    message = render_digest(digest, keep)
+    try:
+        message.send()
+    except Exception as exc:
+        AlertDigest.objects.filter(pk=digest_id).update(
+            claimed_at=None, last_error=str(exc)[:500]
+        )
+        logger.warning("digest %s to %s failed: %s", digest_id, digest.recipient, exc)
+        raise
+    sent_at = timezone.now()
+    with transaction.atomic():
+        AlertDigest.objects.filter(pk=digest_id).update(
+            status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(keep), last_error=""
+        )
+        sent_ids = [a.pk for a in keep]
+        AlertLog.objects.filter(pk__in=sent_ids).update(status=AlertStatus.SENT, sent_at=sent_at)
+        # Rows attached while we rendered go back to the pool for the next digest.
+        AlertLog.objects.filter(digest_id=digest_id, status=AlertStatus.PENDING).exclude(
+            pk__in=sent_ids
+        ).update(digest=None)
+        if digest.user_id:
+            with translation.override(digest.language or settings.LANGUAGE_CODE):
+                items = message.digest_items
+                single = len({i.certificate_id for i in items}) == 1
+                Notification.objects.get_or_create(
+                    user_id=digest.user_id,
+                    digest_id=digest_id,
+                    defaults={
+                        "title": str(message.subject)[:255],
+                        "body": _notification_body(items),
+                        "certificate_id": items[0].certificate_id,
+                        "url": certificate_path(items[0].certificate_id) if single else "",
+                    },
+                )
+    return DigestOutcome("sent", digest_id, len(keep))
+
+
+def digests_send(digest_ids: list[int], *, worker: str = "") -> list[DigestOutcome]:
+    """Send several digests in this process (the management command, the benchmark)."""
+    return [digest_send(digest_id=pk, worker=worker) for pk in digest_ids]

@@ -1,0 +1,22 @@
+"""Absolute links put in e-mails, webhooks and calendars."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def certificate_path(pk: int) -> str:
+    """The certificate page; built by hand while the `certificates:detail` route is absent."""
+    try:
+        return reverse("certificates:detail", args=[pk])
+    except NoReverseMatch:
+        return f"/certificates/{pk}/"
+
+
+def certificate_url(pk: int) -> str:
+    return absolute(certificate_path(pk))

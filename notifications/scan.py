@@ -1,0 +1,411 @@
+"""The daily scan: find due (certificate, threshold) pairs, record them, group them in digests.
+
+How it stays correct when it runs late, twice, or twice at the same time:
+
+* Due: an alert for threshold T is due when days_left <= T. Per (certificate, recipient,
+  channel) only the most urgent due threshold M is sent, and only when no alert at M or a
+  more urgent threshold was recorded before. The less urgent thresholds passed over on
+  catch-up are recorded "skipped", so a scan missed for a week sends one alert, not three.
+* Never twice: rows are inserted with the database's unique constraint on (certificate,
+  threshold, recipient, channel) and ON CONFLICT DO NOTHING; two concurrent scans insert
+  each row once. Insertions are sorted so concurrent transactions lock in the same order.
+* Stop at once: only live certificates (neither revoked nor superseded) get expiry alerts.
+  A superseded certificate whose renewal (the certificate that `replaces` it, not revoked)
+  has no `Installation` yet gets the softer "install the new certificate" reminder on
+  positive thresholds only, i.e. until it is installed or the old one expires. The digest
+  sender re-checks this just before sending (a revocation at 9:00 cancels the 7:00 rows).
+* Grouping: once every editor is scanned, each recipient's pending e-mail alerts are
+  attached to one new `AlertDigest` (one UPDATE); the digests are then enqueued (tasks take
+  the digest id). Pending webhook alerts become `WebhookDelivery` rows in the same
+  transaction as the alerts.
+
+Queries: per editor, one query for the due certificates (with their officine and technical
+administrator), then per chunk of 2,000 certificates one for pharmacists and one for the
+alerts already recorded — never a query per certificate.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from certificates.models import Certificate, Installation
+from notifications.models import (
+    AlertDigest,
+    AlertKind,
+    AlertLog,
+    AlertPolicy,
+    AlertStatus,
+    AlertSubscription,
+    Channel,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from notifications.policy import days_left as compute_days_left
+from notifications.policy import due_thresholds, is_weekly, policy_thresholds
+from officines.models import Habilitation, PharmacistAccess
+from portal.models import Editor, User
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    user_id: int | None = None
+
+
+@dataclass
+class ScanReport:
+    """What a scan recorded (or, in a dry run, would record)."""
+
+    today: date
+    dry_run: bool
+    alerts: list[AlertLog] = field(default_factory=list)
+    certificates_due: int = 0
+    digest_ids: list[int] = field(default_factory=list)
+    delivery_ids: list[int] = field(default_factory=list)
+
+    @property
+    def to_send(self) -> list[AlertLog]:
+        return [a for a in self.alerts if a.status == AlertStatus.PENDING]
+
+    def by_recipient(self, channel: str = Channel.EMAIL) -> dict[str, list[AlertLog]]:
+        grouped: dict[str, list[AlertLog]] = defaultdict(list)
+        for alert in self.to_send:
+            if alert.channel == channel:
+                grouped[alert.recipient].append(alert)
+        for alerts in grouped.values():
+            alerts.sort(key=lambda a: (a.days_left, a.certificate_id))
+        return dict(sorted(grouped.items()))
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _renewals_to_install():
+    """Renewals (certificates replacing the outer one) not revoked and not yet installed."""
+    return Certificate.objects.filter(replaces=OuterRef("pk"), revoked_at__isnull=True).filter(
+        ~Exists(Installation.objects.filter(certificate=OuterRef("pk")))
+    )
+
+
+def due_certificates(editor_id: int, today: date, max_threshold: int):
+    """One query: live certificates within the largest threshold (or expired), and superseded
+    ones still waiting for their renewal to be installed, with what the recipients need."""
+    cutoff = _local_midnight(today + timedelta(days=max_threshold + 1))
+    tomorrow = _local_midnight(today + timedelta(days=1))
+    renewals = _renewals_to_install()
+    live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
+    waiting_install = Q(
+        Exists(renewals), revoked_at__isnull=True, superseded_at__isnull=False
+    ) & Q(not_after__gte=tomorrow)
+    return (
+        Certificate.objects.of_editor(editor_id)
+        .filter(not_after__lt=cutoff, officine__is_active=True)
+        .filter(live | waiting_install)
+        .annotate(renewal_pk=Subquery(renewals.order_by("-not_after", "-pk").values("pk")[:1]))
+        .select_related("officine__technical_administrator")
+        .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
+        .order_by("not_after", "pk")
+    )
+
+
+def officine_recipients(officine, pharmacists: Iterable[Recipient]) -> list[Recipient]:
+    """Who hears about an officine's certificates (besides the editor's subscribers).
+
+    The technical administrator's notification e-mail (unless their habilitation is revoked),
+    the officine's notification e-mail (the pharmacy's own mailbox), the person to inform
+    (CC), and the pharmacists with portal access to this officine.
+    """
+    found: dict[str, int | None] = {}
+
+    def add(email: str, user_id: int | None = None) -> None:
+        email = (email or "").strip().lower()
+        if email and found.get(email) is None:
+            found[email] = user_id
+
+    ta = officine.technical_administrator
+    if ta is not None and ta.habilitation != Habilitation.REVOKED:
+        add(ta.email)
+    add(officine.notification_email)
+    add(officine.cc_email)
+    for pharmacist in pharmacists:
+        add(pharmacist.email, pharmacist.user_id)
+    return [Recipient(email, user_id) for email, user_id in found.items()]
+
+
+def _subscribers(editor_id: int) -> list[Recipient]:
+    rows = AlertSubscription.objects.filter(
+        editor_id=editor_id, user__is_active=True, user__membership__editor_id=editor_id
+    ).values_list("user_id", "user__email")
+    return [Recipient(email.lower(), user_id) for user_id, email in rows]
+
+
+def _pharmacists(officine_ids: set[int]) -> dict[int, list[Recipient]]:
+    found: dict[int, list[Recipient]] = defaultdict(list)
+    rows = PharmacistAccess.objects.filter(
+        officine_id__in=officine_ids, user__is_active=True
+    ).values_list("officine_id", "user_id", "user__email")
+    for officine_id, user_id, email in rows:
+        found[officine_id].append(Recipient(email.lower(), user_id))
+    return found
+
+
+def _recorded(certificate_ids: list[int]) -> dict[tuple[int, str, str], set[int]]:
+    recorded: dict[tuple[int, str, str], set[int]] = defaultdict(set)
+    rows = AlertLog.objects.filter(certificate_id__in=certificate_ids).values_list(
+        "certificate_id", "recipient", "channel", "threshold"
+    )
+    for certificate_id, recipient, channel, threshold in rows:
+        recorded[(certificate_id, recipient, channel)].add(threshold)
+    return recorded
+
+
+def _plan(
+    *,
+    certificate: Certificate,
+    kind: str,
+    due: list[int],
+    left: int,
+    today: date,
+    recipient: str,
+    user_id: int | None,
+    channel: str,
+    endpoint_id: int | None,
+    recorded: dict[tuple[int, str, str], set[int]],
+) -> list[AlertLog]:
+    """The rows to write for one (certificate, recipient, channel): nothing, or the alert at
+    the most urgent due threshold plus the passed-over thresholds marked skipped."""
+    logged = recorded.get((certificate.pk, recipient, channel), set())
+    urgent = due[0]
+    if any(t <= urgent for t in logged):
+        return []
+    common = {
+        "certificate": certificate,
+        "kind": kind,
+        "recipient": recipient,
+        "user_id": user_id,
+        "channel": channel,
+        "endpoint_id": endpoint_id,
+        "days_left": left,
+        "scan_date": today,
+        "renewal_id": certificate.renewal_pk if kind == AlertKind.INSTALL else None,
+    }
+    rows = [AlertLog(threshold=urgent, status=AlertStatus.PENDING, **common)]
+    rows.extend(
+        AlertLog(threshold=t, status=AlertStatus.SKIPPED, **common)
+        for t in due[1:]
+        if t not in logged and not is_weekly(t)
+    )
+    return rows
+
+
+def _scan_editor(editor: Editor, today: date, report: ScanReport) -> None:
+    policy = AlertPolicy.objects.filter(editor=editor).first()
+    thresholds = policy_thresholds(policy.extra_thresholds if policy else None)
+    subscribers = _subscribers(editor.pk)
+    endpoints = list(WebhookEndpoint.objects.of_editor(editor.pk).filter(is_active=True))
+    certificates = due_certificates(editor.pk, today, thresholds[0])
+    chunk: list[Certificate] = []
+    for certificate in certificates.iterator(chunk_size=CHUNK):
+        chunk.append(certificate)
+        if len(chunk) >= CHUNK:
+            _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report)
+            chunk = []
+    if chunk:
+        _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report)
+
+
+def _scan_chunk(
+    chunk: list[Certificate],
+    thresholds: list[int],
+    subscribers: list[Recipient],
+    endpoints: list[WebhookEndpoint],
+    today: date,
+    report: ScanReport,
+) -> None:
+    pharmacists = _pharmacists({c.officine_id for c in chunk})
+    recorded = _recorded([c.pk for c in chunk])
+    per_officine: dict[int, list[Recipient]] = {}
+    rows: list[AlertLog] = []
+    for certificate in chunk:
+        left = compute_days_left(certificate.not_after, today)
+        kind = AlertKind.INSTALL if certificate.superseded_at else AlertKind.EXPIRY
+        due = due_thresholds(left, thresholds, weekly=kind == AlertKind.EXPIRY)
+        if kind == AlertKind.INSTALL:
+            due = [t for t in due if t > 0]
+        if not due:
+            continue
+        report.certificates_due += 1
+        recipients = per_officine.get(certificate.officine_id)
+        if recipients is None:
+            recipients = officine_recipients(
+                certificate.officine, pharmacists.get(certificate.officine_id, ())
+            )
+            per_officine[certificate.officine_id] = recipients
+        seen: set[str] = set()
+        for recipient in [*recipients, *subscribers]:
+            if recipient.email in seen:
+                continue
+            seen.add(recipient.email)
+            rows += _plan(
+                certificate=certificate,
+                kind=kind,
+                due=due,
+                left=left,
+                today=today,
+                recipient=recipient.email,
+                user_id=recipient.user_id,
+                channel=Channel.EMAIL,
+                endpoint_id=None,
+                recorded=recorded,
+            )
+        if kind == AlertKind.EXPIRY:
+            event = WebhookEvent.EXPIRING if due[0] > 0 else WebhookEvent.EXPIRED
+            for endpoint in endpoints:
+                if event in endpoint.events:
+                    rows += _plan(
+                        certificate=certificate,
+                        kind=kind,
+                        due=due,
+                        left=left,
+                        today=today,
+                        recipient=endpoint.recipient,
+                        user_id=None,
+                        channel=Channel.WEBHOOK,
+                        endpoint_id=endpoint.pk,
+                        recorded=recorded,
+                    )
+    report.alerts.extend(rows)
+    if report.dry_run or not rows:
+        return
+    rows.sort(key=lambda r: (r.certificate_id, r.threshold, r.recipient, r.channel))
+    with transaction.atomic():
+        AlertLog.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        if endpoints:
+            from notifications.webhooks import deliveries_for_alerts
+
+            deliveries_for_alerts(certificate_ids=[c.pk for c in chunk])
+
+
+def digests_prepare() -> list[int]:
+    """Attach every recipient's pending, unattached e-mail alerts to one new digest each.
+
+    Two queries whatever the number of recipients (plus one to find their language), so a
+    concurrent scan cannot attach a row twice: the UPDATE only takes rows with no digest.
+    """
+    unattached = AlertLog.objects.filter(
+        channel=Channel.EMAIL, status=AlertStatus.PENDING, digest__isnull=True
+    )
+    groups = list(unattached.values("recipient").annotate(user=Max("user_id"), n=Count("id")))
+    if not groups:
+        return []
+    missing = [g["recipient"] for g in groups if g["user"] is None]
+    users: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(missing), CHUNK):
+        for pk, email, language in User.objects.filter(
+            email__in=missing[start : start + CHUNK], is_active=True
+        ).values_list("pk", "email", "language"):
+            users[email.lower()] = (pk, language)
+    languages = dict(
+        User.objects.filter(pk__in=[g["user"] for g in groups if g["user"]]).values_list(
+            "pk", "language"
+        )
+    )
+    batch = uuid.uuid4()
+    digests = []
+    for group in groups:
+        user_id = group["user"]
+        language = languages.get(user_id) if user_id else None
+        if user_id is None and group["recipient"] in users:
+            user_id, language = users[group["recipient"]]
+        digests.append(
+            AlertDigest(
+                batch=batch,
+                recipient=group["recipient"],
+                user_id=user_id,
+                language=language or settings.LANGUAGE_CODE,
+            )
+        )
+    with transaction.atomic():
+        AlertDigest.objects.bulk_create(digests, batch_size=1000)
+        unattached.update(
+            digest=Subquery(
+                AlertDigest.objects.filter(batch=batch, recipient=OuterRef("recipient")).values(
+                    "pk"
+                )[:1]
+            )
+        )
+        # A concurrent scan may have taken every row of some recipient first.
+        mine = AlertDigest.objects.filter(batch=batch)
+        mine.filter(~Exists(AlertLog.objects.filter(digest=OuterRef("pk")))).delete()
+    return list(mine.values_list("pk", flat=True))
+
+
+def pending_digest_ids() -> list[int]:
+    """Digests not sent yet, including those of an earlier run that crashed or failed."""
+    return list(
+        AlertDigest.objects.filter(status=AlertDigest.Status.PENDING)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def alert_scan(
+    *,
+    today: date | None = None,
+    dry_run: bool = False,
+    editor_ids: Iterable[int] | None = None,
+    enqueue: bool = True,
+) -> ScanReport:
+    """Scan every active editor for due alerts; record them, prepare digests and (on commit)
+    enqueue their sending. `today` defaults to the local date; a dry run writes nothing."""
+    today = today or timezone.localdate()
+    report = ScanReport(today=today, dry_run=dry_run)
+    editors = Editor.objects.filter(is_active=True).order_by("pk")
+    if editor_ids is not None:
+        editors = editors.filter(pk__in=list(editor_ids))
+    for editor in editors:
+        _scan_editor(editor, today, report)
+    if dry_run:
+        return report
+    digests_prepare()
+    from notifications.webhooks import deliveries_due
+
+    report.digest_ids = pending_digest_ids()
+    report.delivery_ids = deliveries_due()
+    if enqueue:
+        _enqueue(report.digest_ids, report.delivery_ids)
+    logger.info(
+        "alert scan %s: %d certificates due, %d alerts to send, %d digests, %d deliveries",
+        today,
+        report.certificates_due,
+        len(report.to_send),
+        len(report.digest_ids),
+        len(report.delivery_ids),
+    )
+    return report
+
+
+def _enqueue(digest_ids: list[int], delivery_ids: list[int]) -> None:
+    """Through the transactional outbox: a broker hiccup delays the mail, never loses it."""
+    from portal import outbox
+
+    with transaction.atomic():
+        for digest_id in digest_ids:
+            outbox.enqueue("notifications.tasks.send_digest", digest_id=digest_id)
+        for delivery_id in delivery_ids:
+            outbox.enqueue("notifications.tasks.deliver_webhook", delivery_id=delivery_id)

@@ -1,0 +1,56 @@
+"""Celery tasks for alerts: thin, take ids (or an ISO date), safe to run twice (acks_late).
+
+Why each is idempotent: the scan inserts under a unique constraint; a digest and a webhook
+delivery are claimed with a conditional UPDATE before any side effect (notifications.digests
+explains the crash windows).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from smtplib import SMTPException
+
+from celery import shared_task
+from django.db import OperationalError
+
+from notifications.digests import digest_send
+from notifications.scan import alert_scan
+from notifications.webhooks import delivery_attempt
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),  # e.g. a deadlock with a concurrent scan
+    retry_backoff=30,
+    max_retries=3,
+)
+def daily_scan(today: str | None = None) -> dict:
+    """The beat entry: scan all editors, record due alerts, enqueue digests and webhooks."""
+    report = alert_scan(today=date.fromisoformat(today) if today else None)
+    return {
+        "today": report.today.isoformat(),
+        "certificates_due": report.certificates_due,
+        "digests": len(report.digest_ids),
+        "deliveries": len(report.delivery_ids),
+    }
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=60,
+    retry_backoff_max=3600,
+    max_retries=6,
+)
+def send_digest(self, digest_id: int) -> str:
+    worker = f"{self.request.hostname or 'worker'}:{self.request.id or ''}"
+    return digest_send(digest_id=digest_id, worker=worker).status
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    attempt = delivery_attempt(delivery_id=delivery_id)
+    if attempt.retry_in is not None:
+        raise self.retry(countdown=attempt.retry_in)
+    return attempt.outcome

@@ -1,0 +1,225 @@
+"""REST API for officines: `/api/v1/officines/`, addressed by FINESS."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as DrfValidationError
+
+from certificates.coverage import RULES, CoverageState, coverage_for_officines
+from certificates.coverage import officines_with_coverage_state
+from certificates.models import Service
+from officines.models import DelegationMode, Environment, Officine
+from officines.serializers import OfficineSerializer
+from officines.services import officine_save
+from portal.api.schema import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, problem_responses
+from portal.api.views import ApiViewMixin
+
+COVERAGE_SERVICES = [(str(s), Service(s).label) for s in RULES]
+
+
+class OfficineApiFilter(django_filters.FilterSet):
+    finess = django_filters.CharFilter(
+        method="filter_finess", label=_("FINESS géographique (exact)")
+    )
+    department = django_filters.CharFilter(label=_("Département code (69, 2A, 974...)"))
+    environment = django_filters.ChoiceFilter(choices=Environment.choices)
+    delegation_mode = django_filters.ChoiceFilter(choices=DelegationMode.choices)
+    coverage_service = django_filters.ChoiceFilter(
+        choices=COVERAGE_SERVICES,
+        method="filter_noop",
+        label=_("Service whose coverage `coverage_state` filters on"),
+    )
+    coverage_state = django_filters.ChoiceFilter(
+        choices=CoverageState.choices,
+        method="filter_noop",
+        label=_("Coverage state of `coverage_service` (both are needed)"),
+    )
+    search = django_filters.CharFilter(
+        method="filter_search", label=_("FINESS, raison sociale or city")
+    )
+
+    class Meta:
+        model = Officine
+        fields: list[str] = []
+
+    def filter_finess(self, queryset, name, value):
+        return queryset.filter(finess=value.replace(" ", "").upper())
+
+    def filter_noop(self, queryset, name, value):
+        return queryset  # applied together in filter_queryset
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        compact = value.replace(" ", "")
+        if compact.isalnum() and len(compact) == 9:
+            return queryset.filter(finess=compact.upper())
+        return queryset.filter(
+            Q(raison_sociale__icontains=value)
+            | Q(city__icontains=value)
+            | Q(finess__startswith=value)
+        )
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        service = self.form.cleaned_data.get("coverage_service")
+        state = self.form.cleaned_data.get("coverage_state")
+        if bool(service) != bool(state):
+            raise DrfValidationError(
+                {"coverage_state": [_("Give coverage_service and coverage_state together.")]}
+            )
+        if service and state:
+            queryset = officines_with_coverage_state(queryset, service=service, state=state)
+        return queryset
+
+
+_OFFICINE_EXAMPLE = {
+    "id": 12,
+    "url": "https://portal.example/api/v1/officines/690001001/",
+    "finess": "690001001",
+    "finess_juridique": "",
+    "raison_sociale": "PHARMACIE DE LA PLACE",
+    "address": "1 place Bellecour",
+    "postal_code": "69002",
+    "city": "Lyon",
+    "department": "69",
+    "environment": "production",
+    "delegation_mode": "editeur",
+    "technical_administrator": 4,
+    "notification_email": "officine@example.fr",
+    "cc_email": "",
+    "is_active": True,
+    "coverage": {"DMP": "missing", "INSI": "covered", "PSC": "expiring", "MSSANTE": "missing"},
+    "created_at": "2026-01-05T09:30:00Z",
+    "updated_at": "2026-01-05T09:30:00Z",
+}
+_CREATE_EXAMPLE = {
+    "finess": "690001001",
+    "raison_sociale": "PHARMACIE DE LA PLACE",
+    "postal_code": "69002",
+    "city": "Lyon",
+    "notification_email": "officine@example.fr",
+}
+_FINESS = OpenApiParameter(
+    "finess",
+    str,
+    OpenApiParameter.PATH,
+    description="FINESS géographique of the officine (9 characters).",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List officines",
+        description=(
+            "Officines of the caller's editor (or the one officine of an officine-limited key), "
+            "ordered by id, cursor-paginated, each with its service coverage."
+        ),
+        responses={200: OfficineSerializer(many=True), **problem_responses(*LIST_ERRORS)},
+        examples=[OpenApiExample("An officine", value=_OFFICINE_EXAMPLE, response_only=True)],
+    ),
+    retrieve=extend_schema(
+        summary="Get an officine by FINESS",
+        description="The officine with this FINESS géographique, with its coverage matrix.",
+        parameters=[_FINESS],
+        responses={200: OfficineSerializer, **problem_responses(*READ_ERRORS)},
+        examples=[OpenApiExample("An officine", value=_OFFICINE_EXAMPLE, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Create an officine",
+        description=(
+            "Registers an officine for the caller's editor. The FINESS is checked (Luhn key, "
+            "département) and must be new for the editor. Needs the `write` scope; refused to "
+            "officine-limited keys."
+        ),
+        responses={201: OfficineSerializer, **problem_responses(*WRITE_ERRORS)},
+        examples=[
+            OpenApiExample("New officine", value=_CREATE_EXAMPLE, request_only=True),
+            OpenApiExample("Created", value=_OFFICINE_EXAMPLE, response_only=True),
+        ],
+    ),
+    update=extend_schema(
+        summary="Replace an officine's details",
+        description="Every writable field; the FINESS itself cannot change.",
+        parameters=[_FINESS],
+        responses={200: OfficineSerializer, **problem_responses(*WRITE_ERRORS)},
+        examples=[OpenApiExample("Details", value=_CREATE_EXAMPLE, request_only=True)],
+    ),
+    partial_update=extend_schema(
+        summary="Change some details of an officine",
+        description="Only the given fields; the FINESS itself cannot change.",
+        parameters=[_FINESS],
+        responses={200: OfficineSerializer, **problem_responses(*WRITE_ERRORS)},
+        examples=[
+            OpenApiExample(
+                "New notification address",
+                value={"notification_email": "pharmacie@example.fr"},
+                request_only=True,
+            )
+        ],
+    ),
+)
+class OfficineViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = OfficineSerializer
+    filterset_class = OfficineApiFilter
+    lookup_field = "finess"
+    lookup_value_converter = "str"
+    officine_limited_forbidden = ("create",)
+    queryset = Officine.objects.none()  # for the schema; get_queryset scopes
+
+    def get_queryset(self):
+        return self.scoped(Officine.objects.all()).order_by("id")
+
+    def get_object(self) -> Officine:
+        finess = self.kwargs["finess"].replace(" ", "").upper()
+        if not (finess.isascii() and finess.isalnum() and len(finess) == 9):
+            raise NotFound(_("No officine with this FINESS."))
+        # FINESS is unique per editor; a pharmacist linked to two editors sees the first.
+        officine = self.get_queryset().filter(finess=finess).first()
+        if officine is None:
+            raise NotFound(_("No officine with this FINESS."))
+        return officine
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            # One query for the whole page's coverage, whatever the page size.
+            self.coverage = coverage_for_officines([o.pk for o in page])
+        return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["coverage"] = getattr(self, "coverage", {})
+        return context
+
+    def perform_create(self, serializer) -> None:
+        officine = Officine(editor_id=self.editor_id(), **serializer.validated_data)
+        serializer.instance = officine_save(
+            officine=officine, actor=self.actor, request=self.http_request
+        )
+
+    def perform_update(self, serializer) -> None:
+        officine = serializer.instance
+        for field, value in serializer.validated_data.items():
+            setattr(officine, field, value)
+        serializer.instance = officine_save(
+            officine=officine, actor=self.actor, request=self.http_request
+        )

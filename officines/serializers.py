@@ -1,0 +1,96 @@
+"""API representation of officines. Rules (FINESS, uniqueness) stay in the model and services."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from certificates.coverage import RULES, CoverageState, coverage_for_officine
+from officines import identifiers
+from officines.models import Officine, TechnicalAdministrator
+from portal.api.fields import OptionalEmailField
+
+
+class CoverageSerializer(serializers.Serializer):
+    """State of each service for the officine's live certificates (see certificates.coverage)."""
+
+    def get_fields(self):
+        return {
+            str(service): serializers.ChoiceField(
+                choices=CoverageState.choices, read_only=True, help_text=str(service.label)
+            )
+            for service in RULES
+        }
+
+
+class OfficineSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(
+        view_name="api:officine-detail", lookup_field="finess", read_only=True
+    )
+    technical_administrator = serializers.PrimaryKeyRelatedField(
+        queryset=TechnicalAdministrator.objects.none(),
+        allow_null=True,
+        required=False,
+        help_text=_("Id of the technical administrator (habilitated at ANS) of the officine."),
+    )
+    finess = serializers.CharField(
+        max_length=20,
+        help_text=_("FINESS géographique: 9 characters with the Luhn key (spaces are ignored)."),
+    )
+    notification_email = OptionalEmailField(max_length=254)
+    cc_email = OptionalEmailField(max_length=254)
+    coverage = serializers.SerializerMethodField(
+        help_text=_("Coverage of each service by the officine's live certificates.")
+    )
+
+    class Meta:
+        model = Officine
+        fields = [
+            "id",
+            "url",
+            "finess",
+            "finess_juridique",
+            "raison_sociale",
+            "address",
+            "postal_code",
+            "city",
+            "department",
+            "environment",
+            "delegation_mode",
+            "technical_administrator",
+            "notification_email",
+            "cc_email",
+            "is_active",
+            "coverage",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "is_active", "created_at", "updated_at"]
+        extra_kwargs = {
+            "department": {
+                "help_text": _("Département code; deduced from the FINESS when left empty.")
+            },
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        view = self.context.get("view")
+        if view is not None and hasattr(view, "scoped"):
+            self.fields["technical_administrator"].queryset = view.scoped(
+                TechnicalAdministrator.objects.all()
+            )
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            # The FINESS is the officine's identity (URL, certificate OU): fixed once created.
+            self.fields["finess"].read_only = True
+
+    @extend_schema_field(CoverageSerializer)
+    def get_coverage(self, officine: Officine) -> dict[str, str]:
+        """Computed in bulk by the view (`coverage` in the context): no query per officine."""
+        known = self.context.get("coverage") or {}
+        if officine.pk in known:
+            return known[officine.pk]
+        return coverage_for_officine(officine)
+
+    def validate_finess(self, value: str) -> str:
+        return identifiers.normalize_finess(value or "")

@@ -1,0 +1,204 @@
+"""Settings hub and audit log viewer of editor admins (read-only: audit events are never edited)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView, View
+from django_filters.views import FilterView
+
+from portal.audit import audit_record
+from portal.csv_stream import csv_response
+from portal.models import AuditEvent
+from portal.permissions import ADMIN_ROLES, ScopedViewMixin
+
+_DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    action = django_filters.ChoiceFilter(
+        label=gettext_lazy("Action"), empty_label=gettext_lazy("All")
+    )
+    actor = django_filters.CharFilter(
+        field_name="actor_label", lookup_expr="icontains", label=gettext_lazy("Actor")
+    )
+    start = django_filters.DateFilter(
+        method="filter_start", label=gettext_lazy("From"), widget=_DATE_WIDGET
+    )
+    end = django_filters.DateFilter(
+        method="filter_end", label=gettext_lazy("To (included)"), widget=_DATE_WIDGET
+    )
+    outcome = django_filters.ChoiceFilter(
+        choices=AuditEvent.Outcome.choices,
+        label=gettext_lazy("Outcome"),
+        empty_label=gettext_lazy("All"),
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor", "start", "end", "outcome"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The actions that occur in this editor's log (one query, on the scoped queryset).
+        actions = self.queryset.order_by("action").values_list("action", flat=True).distinct()
+        self.filters["action"].extra["choices"] = [(a, a) for a in actions]
+
+    def filter_start(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
+        return queryset.filter(created_at__gte=_start_of(value))
+
+    def filter_end(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
+        return queryset.filter(created_at__lt=_start_of(value + timedelta(days=1)))
+
+
+class AuditLog(ScopedViewMixin, FilterView):
+    model = AuditEvent
+    roles = ADMIN_ROLES
+    filterset_class = AuditEventFilter
+    paginate_by = 50
+    template_name = "portal/audit_log.html"
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("-created_at", "-id")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context["filter_query"] = query.urlencode()
+        return context
+
+
+class AuditExport(ScopedViewMixin, View):
+    """The filtered audit log as CSV, streamed."""
+
+    model = AuditEvent
+    roles = ADMIN_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        queryset = self.get_queryset().order_by("-created_at", "-id")
+        filterset = AuditEventFilter(request.GET, queryset=queryset, request=request)
+        rows = filterset.qs if filterset.is_valid() else queryset.none()
+        audit_record(
+            action="audit.export",
+            actor=request.user,
+            editor=self.scope.editor_id,
+            request=request,
+            details={"filters": {k: v for k, v in request.GET.items() if k != "page" and v}},
+        )
+        stamp = timezone.localdate().isoformat()
+        return csv_response(f"journal-audit-{stamp}.csv", audit_rows(rows))
+
+
+def audit_rows(queryset: QuerySet) -> Iterator[list[object]]:
+    yield [
+        _("Time"),
+        _("Actor"),
+        _("Action"),
+        _("Target type"),
+        _("Target"),
+        _("Target name"),
+        _("Outcome"),
+        _("Reason"),
+        _("IP address"),
+        _("Details"),
+    ]
+    for event in queryset.iterator(chunk_size=2000):
+        yield [
+            timezone.localtime(event.created_at).isoformat(timespec="seconds"),
+            event.actor_label,
+            event.action,
+            event.target_type,
+            event.target_id,
+            event.target_label,
+            event.get_outcome_display(),
+            event.reason,
+            event.ip_address or "",
+            json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else "",
+        ]
+
+
+# Settings pages: some are built by other parts of the portal; a link appears once its
+# route exists (the first resolvable name of each entry).
+SETTINGS_ENTRIES = (
+    (
+        gettext_lazy("Team"),
+        gettext_lazy("Invite colleagues and pharmacists, change roles, remove access."),
+        ("team",),
+    ),
+    (
+        gettext_lazy("Audit log"),
+        gettext_lazy("Who did what and when: logins, changes, key use, exports."),
+        ("audit_log",),
+    ),
+    (
+        gettext_lazy("API keys"),
+        gettext_lazy("Keys your LGO uses to call the portal API."),
+        ("api_keys", "api_key_list", "portal:api_keys", "api:keys", "api_keys_list"),
+    ),
+    (
+        gettext_lazy("Webhooks"),
+        gettext_lazy("Addresses the portal calls when a certificate needs attention."),
+        (
+            "notifications:webhooks",
+            "notifications:webhook_list",
+            "notifications:webhook_endpoints",
+            "webhooks",
+            "webhook_list",
+        ),
+    ),
+    (
+        gettext_lazy("Alert thresholds"),
+        gettext_lazy("When expiry alerts are sent, and to whom."),
+        (
+            "notifications:policy",
+            "notifications:alert_policy",
+            "notifications:thresholds",
+            "notifications:settings",
+            "alert_policy",
+        ),
+    ),
+)
+
+
+def _first_url(names: tuple[str, ...]) -> str:
+    for name in names:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return ""
+
+
+def settings_links() -> list[dict[str, str]]:
+    links = []
+    for title, description, names in SETTINGS_ENTRIES:
+        url = _first_url(names)
+        if url:
+            links.append({"title": str(title), "description": str(description), "url": url})
+    return links
+
+
+class SettingsHub(ScopedViewMixin, TemplateView):
+    model = AuditEvent
+    roles = ADMIN_ROLES
+    template_name = "portal/settings.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["links"] = settings_links()
+        return context

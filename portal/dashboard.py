@@ -1,0 +1,280 @@
+"""The editor dashboard: what expires, what is urgent, which officines lack coverage, alerts sent.
+
+Every section is one or two queries whatever the number of officines or certificates
+(tests/ui/test_dashboard.py guards the total).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.generic import TemplateView
+
+from certificates.coverage import CoverageState, coverage_for_officines
+from certificates.models import COVERAGE_SERVICES, EXPIRING_DAYS, Certificate
+from officines.models import Officine
+from portal.permissions import READ_ROLES, ScopedViewMixin
+
+HORIZON_MONTHS = 18
+URGENT_LIMIT = 20
+INCOMPLETE_LIMIT = 20
+ALERTS_LIMIT = 10
+# States that leave an officine unable to use a service today.
+GAP_STATES = (CoverageState.MISSING, CoverageState.EXPIRED)
+
+
+def _live_of_active_officines(user: Any):
+    return Certificate.objects.visible_to(user).live().filter(officine__is_active=True)
+
+
+def status_counts(user: Any, *, now: datetime) -> dict[str, int]:
+    """Live certificates of active officines by status, in one query (same rules as `in_status`)."""
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    return _live_of_active_officines(user).aggregate(
+        valid=Count("pk", filter=Q(not_after__gt=soon)),
+        expiring=Count("pk", filter=Q(not_after__gt=now, not_after__lte=soon)),
+        expired=Count("pk", filter=Q(not_after__lte=now)),
+    )
+
+
+def add_months(day: date, months: int) -> date:
+    """First day of the month `months` after `day`'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def expiries_by_month(
+    user: Any, *, now: datetime, months: int = HORIZON_MONTHS
+) -> list[tuple[date, int]]:
+    """(first day of month, live certificates expiring that month) from now on, one query."""
+    tz = timezone.get_current_timezone()
+    first = timezone.localtime(now, tz).date().replace(day=1)
+    end = datetime.combine(add_months(first, months), datetime.min.time(), tzinfo=tz)
+    rows = (
+        _live_of_active_officines(user)
+        .filter(not_after__gt=now, not_after__lt=end)
+        .order_by()
+        .annotate(month=TruncMonth("not_after", tzinfo=tz))
+        .values("month")
+        .annotate(count=Count("pk"))
+    )
+    counts = {(row["month"].year, row["month"].month): row["count"] for row in rows}
+    buckets = []
+    for offset in range(months):
+        month = add_months(first, offset)
+        buckets.append((month, counts.get((month.year, month.month), 0)))
+    return buckets
+
+
+@dataclass(frozen=True)
+class Bar:
+    month: date
+    count: int
+    x: str
+    y: str
+    width: str
+    height: str
+    center: str
+    value_y: str
+    title: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An SVG bar chart computed server-side (numbers pre-formatted: no locale decimal commas)."""
+
+    width: int
+    height: int
+    baseline: str
+    label_y: str
+    bars: list[Bar]
+    total: int
+    peak: Bar | None
+    description: str
+
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 240
+_TOP, _BOTTOM, _SIDE = 22, 34, 6
+
+
+def expiry_chart(buckets: list[tuple[date, int]]) -> Chart:
+    plot_height = CHART_HEIGHT - _TOP - _BOTTOM
+    slot = (CHART_WIDTH - 2 * _SIDE) / max(len(buckets), 1)
+    highest = max((count for _month, count in buckets), default=0) or 1
+    bars = []
+    for index, (month, count) in enumerate(buckets):
+        height = plot_height * count / highest
+        x = _SIDE + index * slot + slot * 0.15
+        width = slot * 0.7
+        month_name = date_format(month, "F Y")
+        title = ngettext(
+            "%(month)s: %(count)d certificate expires",
+            "%(month)s: %(count)d certificates expire",
+            count,
+        ) % {"month": month_name, "count": count}
+        bars.append(
+            Bar(
+                month=month,
+                count=count,
+                x=f"{x:.1f}",
+                y=f"{_TOP + plot_height - height:.1f}",
+                width=f"{width:.1f}",
+                height=f"{height:.1f}",
+                center=f"{x + width / 2:.1f}",
+                value_y=f"{_TOP + plot_height - height - 4:.1f}",
+                title=title,
+                label=date_format(month, "m/y"),
+            )
+        )
+    total = sum(count for _month, count in buckets)
+    peak = max(bars, key=lambda bar: bar.count) if total else None
+    if peak is None:
+        description = _("No certificate expires in the next %(months)d months.") % {
+            "months": len(buckets)
+        }
+    else:
+        description = _(
+            "%(total)d certificates expire in the next %(months)d months; "
+            "the busiest month is %(peak)s."
+        ) % {"total": total, "months": len(buckets), "peak": peak.title}
+    return Chart(
+        width=CHART_WIDTH,
+        height=CHART_HEIGHT,
+        baseline=f"{_TOP + plot_height:.1f}",
+        label_y=f"{CHART_HEIGHT - 12:.1f}",
+        bars=bars,
+        total=total,
+        peak=peak,
+        description=description,
+    )
+
+
+def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) -> list:
+    """The live certificates that end first (already expired ones first), with their officine."""
+    return list(
+        _live_of_active_officines(user)
+        .with_status(now)
+        .select_related("officine")
+        .order_by("not_after", "id")[:limit]
+    )
+
+
+@dataclass
+class CoverageOverview:
+    services: list[dict[str, Any]]  # per service: code, label, counts per state
+    incomplete: list[dict[str, Any]]  # capped: officine + services in a gap state
+    incomplete_count: int
+    missing_count: int  # officines missing at least one service entirely
+    officine_count: int
+
+
+def coverage_overview(
+    user: Any, *, now: datetime, limit: int = INCOMPLETE_LIMIT
+) -> CoverageOverview:
+    """Coverage of the active officines per service, and the officines with gaps (3 queries)."""
+    officines = Officine.objects.visible_to(user).active()
+    matrix = coverage_for_officines(officines, now=now)
+    labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
+    counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
+    gaps: list[tuple[int, int, list[str]]] = []
+    missing = 0
+    for officine_id, states in matrix.items():
+        for code, state in states.items():
+            if code in counts:
+                counts[code][state] += 1
+        in_gap = [code for code in labels if states.get(code) in GAP_STATES]
+        if in_gap:
+            gaps.append((len(in_gap), officine_id, in_gap))
+        if any(states.get(code) == CoverageState.MISSING for code in labels):
+            missing += 1
+    gaps.sort(key=lambda item: (-item[0], item[1]))
+    chosen = gaps[:limit]
+    rows = Officine.objects.visible_to(user).in_bulk(
+        [officine_id for _n, officine_id, _s in chosen]
+    )
+    state_labels = dict(CoverageState.choices)
+    incomplete = []
+    for _n, officine_id, codes in chosen:
+        officine = rows.get(officine_id)
+        if officine is None:
+            continue
+        incomplete.append(
+            {
+                "officine": officine,
+                "gaps": [
+                    {
+                        "service": code,
+                        "label": labels[code],
+                        "state": matrix[officine_id][code],
+                        "state_label": state_labels[matrix[officine_id][code]],
+                    }
+                    for code in codes
+                ],
+            }
+        )
+    services = [
+        {
+            "code": code,
+            "label": label,
+            "cells": [
+                {"state": str(state), "label": state.label, "count": counts[code][str(state)]}
+                for state in CoverageState
+            ],
+        }
+        for code, label in labels.items()
+    ]
+    return CoverageOverview(
+        services=services,
+        incomplete=incomplete,
+        incomplete_count=len(gaps),
+        missing_count=missing,
+        officine_count=len(matrix),
+    )
+
+
+def latest_alerts(user: Any, *, limit: int = ALERTS_LIMIT) -> list:
+    """The last alerts sent (or failed) for the editor's certificates, one query."""
+    from notifications.models import AlertLog, AlertStatus
+
+    return list(
+        AlertLog.objects.visible_to(user)
+        .exclude(status=AlertStatus.SKIPPED)
+        .select_related("certificate__officine")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+class Dashboard(ScopedViewMixin, TemplateView):
+    """Home page of editor staff."""
+
+    model = Certificate
+    roles = READ_ROLES
+    template_name = "portal/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        now = timezone.now()
+        coverage = coverage_overview(user, now=now)
+        counts = status_counts(user, now=now)
+        counts["missing"] = coverage.missing_count
+        context.update(
+            counts=counts,
+            expiring_days=EXPIRING_DAYS,
+            chart=expiry_chart(expiries_by_month(user, now=now)),
+            urgent=urgent_certificates(user, now=now),
+            coverage=coverage,
+            alerts=latest_alerts(user),
+            now=now,
+        )
+        return context
