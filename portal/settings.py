@@ -301,6 +301,8 @@ SPECTACULAR_SETTINGS = {
         "OfficineEnvironmentEnum": "officines.models.Environment",
         "CertificateEnvironmentEnum": "certificates.models.Environment",
         "CoverageStateEnum": "certificates.coverage.CoverageState",
+        "WebhookEventEnum": "notifications.models.WebhookEvent",
+        "WebhookDeliveryStatusEnum": "notifications.models.WebhookDelivery.Status",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -310,6 +312,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "certificates", "description": "Issued certificates: read, download, import."},
         {"name": "certificate-requests", "description": "Orders prepared for the ANS platform."},
         {"name": "campaigns", "description": "Many renewals at once, one ZIP for ANS."},
+        {"name": "webhooks", "description": "Signed certificate events sent to the LGO."},
         {"name": "meta", "description": "Credentials check and discovery."},
     ],
 }

@@ -46,9 +46,19 @@ def test_create_editor_refuses_bad_siren_and_creates_nothing():
     assert not Editor.objects.exists()
 
 
-def test_seed_demo_builds_the_demo_tenant_once():
+def test_seed_demo_builds_the_demo_tenant_once(settings, tmp_path):
+    from certificates.models import Certificate, CertificateRequest
+
+    settings.VAR_DIR = tmp_path
+    settings.TRUST_ANCHORS_DIR = tmp_path / "anchors"
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
     editor = Editor.objects.get()
     assert editor.officines.count() == 50
     assert editor.memberships.count() == 3
+    statuses = {c.current_status for c in Certificate.objects.with_status()}
+    assert statuses == {"valid", "expiring", "expired", "revoked", "superseded"}
+    assert set(Certificate.objects.values_list("chain_status", flat=True)) == {"trusted_production"}
+    assert {"pending", "csr_ready", "submitted"} <= set(
+        CertificateRequest.objects.values_list("status", flat=True)
+    )

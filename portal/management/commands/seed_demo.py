@@ -4,6 +4,7 @@ from allauth.mfa.totp.internal.auth import TOTP
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from certificates.demo import seed_certificates
 from officines.demo import seed_officines
 from officines.models import PharmacistAccess
 from portal.models import Editor, Membership, Role, User
@@ -41,4 +42,7 @@ class Command(BaseCommand):
         pharmacist = User.objects.create_user(email, DEMO_PASSWORD, full_name=name)
         pharmacist_officine = next(o for o in officines if o.delegation_mode == "pharmacien")
         PharmacistAccess.objects.create(user=pharmacist, officine=pharmacist_officine)
-        self.stdout.write(f"Demo editor {editor.name} with {len(officines)} officines created.")
+        certificates = seed_certificates(editor, officines)
+        self.stdout.write(
+            f"Demo editor {editor.name}: {len(officines)} officines, {certificates} certificates."
+        )
