@@ -307,6 +307,7 @@ class RequestWizardForm(forms.Form):
                 "hx-get": reverse_lazy("certificates:wizard_check_cn"),
                 "hx-trigger": "input changed delay:300ms, blur",
                 "hx-target": "#cn-feedback",
+                "hx-swap": "innerHTML",
                 "hx-include": "closest form",
                 "hx-sync": "this:replace",
             }

@@ -98,9 +98,11 @@ def validate_request_naming(
     def add(field: str, message: str, code: str, params: dict | None = None) -> None:
         errors.setdefault(field, []).append(ValidationError(message, code=code, params=params))
 
+    if not isinstance(common_name, str):  # None from a careless caller: "required", not a 500
+        common_name = ""
     if officine.editor_id != editor.pk:
         add("officine", _("Unknown officine."), "not_found")
-    services = list(services or [])
+    services = _service_codes(services)
     unknown = [s for s in services if s not in Service.values]
     if unknown:
         add(
@@ -152,6 +154,15 @@ def validate_request_naming(
                 )
     if errors:
         raise ValidationError(errors)
+
+
+def _service_codes(services: Iterable[str] | str | None) -> list[str]:
+    """Sorted distinct codes; a lone string is one code (not its letters)."""
+    if not services:
+        return []
+    if isinstance(services, str):
+        services = [services]
+    return sorted({str(code) for code in services})
 
 
 def _check_common_name(common_name: str, add) -> None:
@@ -392,7 +403,7 @@ def _validated_request(
 ) -> CertificateRequest:
     """Every check, no write: returns an unsaved request or raises one ValidationError."""
     _check_actor_tenant(actor, officine)
-    services = sorted(set(services or []))
+    services = _service_codes(services)
     errors: dict[str, list[ValidationError]] = {}
     try:
         validate_request_naming(
@@ -406,8 +417,8 @@ def _validated_request(
         _merge(errors, exc)
     if not officine.is_active:
         _merge(errors, _error("officine", _("This officine is deactivated."), "inactive"))
-    requester_email = (requester_email or "").strip()
-    contact_email = (contact_email or "").strip() or officine.cc_email
+    requester_email = str(requester_email or "").strip()
+    contact_email = str(contact_email or "").strip() or officine.cc_email
     for field, value, required in (
         ("requester_email", requester_email, True),
         ("contact_email", contact_email, False),

@@ -1065,6 +1065,8 @@ class RequestWizard(WizardMixin, View):
         if form.step == "review":
             context["key_mode_label"] = KeyMode(values.get("key_mode") or KeyMode.SERVER).label
             context["has_csr"] = bool(values.get("csr_pem"))
+        if getattr(self.request, "htmx", False):
+            status = 200  # htmx swaps 2xx answers only; the errors are in the fragment
         return render_partial(
             self.request, self.template_name, self.partial_name, context, status=status
         )

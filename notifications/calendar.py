@@ -31,6 +31,7 @@ from certificates.models import Certificate
 from notifications.links import absolute, certificate_url
 from notifications.models import CalendarFeed
 from officines.models import Officine
+from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor
 
@@ -224,7 +225,7 @@ def feed_create(
         officine=officine,
         token_hash=_token_hash(token),
         language=language,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=user_or_none(actor),
     )
     audit_record(
         action="calendar_feed.create",

@@ -210,12 +210,28 @@ def render_digest(digest: AlertDigest, alerts: list[AlertLog]) -> EmailMultiAlte
     return message
 
 
+def relaxed_commit() -> None:
+    """Inside a transaction: do not wait for the WAL flush at COMMIT (PostgreSQL only).
+
+    Only for claim and "sent" marks. A worker crash cannot lose such a commit; a database
+    server crash can lose the last few hundred milliseconds of them, which the design
+    already tolerates: a lost claim is claimed again, a lost mark re-sends the digest with
+    the same Message-ID. It saves an fsync per digest (2,500 digests a day: seconds).
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _claim(digest_id: int, worker: str, now) -> bool:
-    return bool(
-        AlertDigest.objects.filter(pk=digest_id, status=AlertDigest.Status.PENDING)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
-        .update(claimed_at=now, claimed_by=worker)
-    )
+    with transaction.atomic():
+        relaxed_commit()
+        return bool(
+            AlertDigest.objects.filter(pk=digest_id, status=AlertDigest.Status.PENDING)
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
+            .update(claimed_at=now, claimed_by=worker)
+        )
 
 
 def _notification_body(items: list[DigestItem]) -> str:
@@ -261,6 +277,7 @@ def digest_send(*, digest_id: int, worker: str = "", now=None) -> DigestOutcome:
         raise
     sent_at = timezone.now()
     with transaction.atomic():
+        relaxed_commit()
         AlertDigest.objects.filter(pk=digest_id).update(
             status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(keep), last_error=""
         )

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+
+
+def user_or_none(actor: Any) -> Any:
+    """The actor when it is a portal user (an API key or None is recorded as no user)."""
+    meta = getattr(actor, "_meta", None)
+    return actor if meta is not None and meta.label == settings.AUTH_USER_MODEL else None
 
 
 def absolute(path: str) -> str:

@@ -23,6 +23,7 @@ from notifications.models import (
     Notification,
 )
 from notifications.policy import PolicyError, clean_extra_thresholds
+from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor, Membership
 
@@ -51,7 +52,7 @@ def alert_policy_update(
     policy, _created = AlertPolicy.objects.select_for_update().get_or_create(editor=editor)
     before = list(policy.extra_thresholds)
     policy.extra_thresholds = extra
-    policy.updated_by = actor if getattr(actor, "pk", None) else None
+    policy.updated_by = user_or_none(actor)
     policy.save()
     audit_record(
         action="alert_policy.update",

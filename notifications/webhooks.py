@@ -59,6 +59,7 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor, Membership, Role
 
@@ -205,7 +206,7 @@ def endpoint_create(
         events=_clean_events(events),
         description=(description or "").strip()[:200],
         secret=new_secret(),
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by=user_or_none(actor),
     )
     audit_record(
         action="webhook.create",

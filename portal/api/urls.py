@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from certificates.api import CampaignViewSet, CertificateRequestViewSet, CertificateViewSet
+from notifications.api import WebhookEndpointViewSet
 from officines.api import OfficineViewSet
 from portal.api import views
 
@@ -17,12 +18,14 @@ router.register(
     "certificate-requests", CertificateRequestViewSet, basename="certificate-request"
 )
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 views.ROOT_LINKS[:] = [
     ("officines", "api:officine-list"),
     ("certificates", "api:certificate-list"),
     ("certificate_requests", "api:certificate-request-list"),
     ("campaigns", "api:campaign-list"),
+    ("webhooks", "api:webhook-list"),
     ("ping", "api:ping"),
     ("schema", "api:schema"),
     ("docs", "api:docs"),

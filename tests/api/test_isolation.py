@@ -11,12 +11,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from certificates.models import CertificateRequest, RenewalCampaign
+from notifications.models import WebhookEndpoint
 from tests.api.conftest import bearer
 from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
-POST_ONLY = ("-pkcs12", "-installations", "-revocation", "-cancel", "-mark-submitted")
+POST_ONLY = (
+    "-pkcs12", "-installations", "-revocation", "-cancel", "-mark-submitted", "-secret"
+)
 
 
 def api_routes(resolver: URLResolver | None = None, namespace: str = "") -> list[tuple[str, list]]:
@@ -49,10 +52,15 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
     campaign = RenewalCampaign.objects.create(
         editor=tenant.editor, name="c", requester_email="a@b.fr", status="done"
     )
+    webhook = WebhookEndpoint.objects.create(
+        editor=tenant.editor, url="https://lgo.example/h", events=["certificate.issued"],
+        secret="whsec_x",
+    )
     officine = {"finess": tenant.officine.finess}
     cert = {"pk": certificate.pk}
     req = {"pk": request.pk}
     camp = {"pk": campaign.pk}
+    hook = {"pk": webhook.pk}
     return {
         "api:officine-detail": officine,
         "api:certificate-detail": cert,
@@ -69,6 +77,9 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         "api:certificate-request-csr": req,
         "api:campaign-detail": camp,
         "api:campaign-zip": camp,
+        "api:webhook-detail": hook,
+        "api:webhook-secret": hook,
+        "api:webhook-deliveries": hook,
     }
 
 
@@ -98,7 +109,7 @@ def test_other_editors_objects_are_404_on_every_route(
         not_found = 0
         for name, kwargs in foreign.items():
             url = reverse(name, kwargs=kwargs)
-            for method in ("get", "post", "patch", "put"):
+            for method in ("get", "post", "patch", "put", "delete"):
                 response = getattr(client, method)(url, {}, content_type="application/json")
                 status = response.status_code
                 # Refused before any look-up (method or scope), never 2xx/3xx nor 400/409.
@@ -132,6 +143,7 @@ def test_lists_never_show_other_editors_rows(tenant_a, tenant_b, keys_b, make_ce
         "/api/v1/certificates/",
         "/api/v1/certificate-requests/",
         "/api/v1/campaigns/",
+        "/api/v1/webhooks/",
     ]
     for who, client in callers(tenant_b, keys_b).items():
         for url in lists:

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from certificates.models import Certificate, CertificateRequest, RenewalCampaign
+from notifications.models import WebhookEndpoint
 from officines.identifiers import generate_finess
 from officines.models import Officine
 from tests.api.conftest import bearer
@@ -46,6 +47,11 @@ def many_rows(tenant_a, make_certificate):
         )
         for o in officines
     )
+    WebhookEndpoint.objects.bulk_create(
+        WebhookEndpoint(editor=tenant_a.editor, url=f"https://lgo.example/{n}",
+                        events=["certificate.issued"], secret="whsec_x")
+        for n in range(ROWS)
+    )
     RenewalCampaign.objects.bulk_create(
         RenewalCampaign(editor=tenant_a.editor, name=f"c{n}", requester_email="a@b.fr")
         for n in range(ROWS)
@@ -57,6 +63,7 @@ LISTS = [
     "/api/v1/certificates/",
     "/api/v1/certificate-requests/",
     "/api/v1/campaigns/",
+    "/api/v1/webhooks/",
 ]
 
 

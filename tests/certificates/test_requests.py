@@ -904,3 +904,22 @@ def test_real_worker_generates_from_an_id_only_message(officine, settings, monke
     assert "PRIVATE KEY" not in output
     key = keystore.private_key_for(request=request, actor=None, reason="test")
     assert x509.public_key_sha256(key.public_key()) == request.public_key_sha256
+
+
+def test_careless_input_is_a_field_error_not_a_crash(officine):
+    with refused("common_name", "required"):
+        create(officine, common_name=None)
+    with refused("common_name", "insi_unknown"):
+        create(officine, services=[Service.INSI], common_name=None)
+    with refused("requester_email", "required"):
+        create(officine, requester_email=None)
+    with refused("services", "unknown_service"):
+        create(officine, services=[["DMP"]])
+    assert create(officine, services="PSC").services == [Service.PSC]
+
+
+def test_generation_query_budget(officine, django_assert_max_num_queries):
+    request = create(officine)
+    # progress (1), savepoint (2), locked read with officine (1), update (1), audit (1)
+    with django_assert_max_num_queries(6):
+        csr_generate(request_id=request.pk)

@@ -161,21 +161,31 @@ def test_revocation_after_the_scan_cancels_the_mail(cert_in, tenant_a):
 
 
 def test_install_reminder_mail_and_cancel_once_installed(cert_in, tenant_a):
-    old = cert_in(10, common_name="DMP-SIGN")
-    renewal = cert_in(1000, common_name="DMP-SIGN", replaces=old)
+    pharmacist = tenant_a.pharmacist
+    pharmacist.language = "en"
+    pharmacist.save()
+    officine = tenant_a.pharmacist_officine
+    old = cert_in(10, common_name="DMP-SIGN", officine=officine)
+    renewal = cert_in(1000, common_name="DMP-SIGN", replaces=old, officine=officine)
     old.superseded_at = timezone.now()
     old.save()
-    report, _ = run()
-    message = mails_to(tenant_a.administrator.email)[0]
-    assert message.subject == "1 renewed certificate to install before 14/01/2027"
+    run()
+    message = mails_to(pharmacist.email)[0]
+    assert message.subject == "1 renewed certificate to install before 01/14/2027"
     assert f"/certificates/{renewal.pk}/" in message.body
     assert "Renewed certificates not yet installed" in message.body
+    assert "Certificates to renew" not in message.body
+    # French by default for the officine mailbox: same links, French date order.
+    french = mails_to(officine.notification_email)[0]
+    assert "14/01/2027" in french.subject
+    assert f"/certificates/{renewal.pk}/" in french.alternatives[0][0]
     # Next reminder (7 days left) is recorded, then the LGO reports the installation.
     report = alert_scan(today=TODAY + timedelta(days=3), enqueue=False)
     assert report.digest_ids
     Installation.objects.create(certificate=renewal, host="lgo", installed_at=timezone.now())
     digests_send(report.digest_ids)
-    assert len(mails_to(tenant_a.administrator.email)) == 1
+    assert len(mails_to(pharmacist.email)) == 1
+    assert len(mail.outbox) == 2
 
 
 def test_command_dry_run_and_run(cert_in, tenant_a):

@@ -7,6 +7,7 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 
 from notifications.models import AlertPolicy, CalendarFeed, Notification, WebhookEndpoint
 from notifications.scan import alert_scan
@@ -154,7 +155,8 @@ def test_alert_log_include(cert_in, tenant_a, rf=RequestFactory()):
     def render(user):
         request = rf.get("/")
         request.user = user
-        return template.render(Context({"certificate": certificate, "request": request}))
+        with translation.override("en"):
+            return template.render(Context({"certificate": certificate, "request": request}))
 
     staff = render(tenant_a.operator)
     assert tenant_a.administrator.email in staff

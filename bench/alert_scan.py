@@ -1,0 +1,263 @@
+"""Daily renewal-alert scan on a large editor: scan + digest rendering, next to raw SQL.
+
+Target (issue): 100,000 certificates of which 5,000 are due, scanned and every digest
+rendered and "sent" (locmem backend) in under 10 s. The reference is a raw SQL select of
+the due rows in the same run, so the ratio to plain database work is visible.
+
+Setup, not timed: a throwaway editor "bench-alerts-<timestamp>" with 20,000 officines
+(5 certificates each, fake but well-formed PEM/fingerprints, bulk-created), 50 technical
+administrators, one subscribed editor admin; 5,000 certificates expire between 20 days ago
+and 30 days from now, spread over 2,500 officines. Everything is deleted at the end.
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \\
+        .venv/bin/python -m bench.alert_scan [--quick]
+
+`--quick`: 2,000 certificates, 100 due. `run(quick)` returns rows {name, value, unit,
+target, reference, ratio} (ratio = value / target: below 1 is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = (100_000, 5_000)
+QUICK = (2_000, 100)
+TARGET_SECONDS = 10.0
+CERTS_PER_OFFICINE = 5
+OFFICINES_PER_ADMINISTRATOR = 400
+BENCH_DOMAIN = "bench-alerts.example"
+
+
+def _setup_django() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _fake_pem() -> str:
+    body = secrets.token_bytes(900).hex()
+    import base64
+
+    b64 = base64.b64encode(bytes.fromhex(body)).decode()
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def _prepare(editor, total: int, due: int, today) -> None:
+    from django.utils import timezone
+
+    from certificates.models import Certificate
+    from notifications.models import AlertSubscription
+    from officines import identifiers
+    from officines.models import Officine, TechnicalAdministrator
+    from portal.models import Membership, Role, User
+
+    n_officines = total // CERTS_PER_OFFICINE
+    administrators = TechnicalAdministrator.objects.bulk_create(
+        [
+            TechnicalAdministrator(
+                editor=editor,
+                full_name=f"Admin technique {i}",
+                email=f"admin-tech-{i}@{BENCH_DOMAIN}",
+                card_number=f"80{i:08d}",
+                habilitation="habilitated",
+            )
+            for i in range(max(1, n_officines // OFFICINES_PER_ADMINISTRATOR))
+        ]
+    )
+    officines = Officine.objects.bulk_create(
+        [
+            Officine(
+                editor=editor,
+                finess=identifiers.generate_finess("69", 200_000 + i),
+                raison_sociale=f"PHARMACIE ALERTES {i}",
+                department="69",
+                technical_administrator=administrators[i % len(administrators)],
+                notification_email=f"officine-{i}@{BENCH_DOMAIN}",
+            )
+            for i in range(n_officines)
+        ],
+        batch_size=2000,
+    )
+    user = User.objects.create_user(f"abonne@{BENCH_DOMAIN}", password=None, language="fr")
+    Membership.objects.create(user=user, editor=editor, role=Role.ADMIN)
+    AlertSubscription.objects.create(user=user, editor=editor)
+
+    pem = _fake_pem()
+    noon = timezone.make_aware(datetime.combine(today, datetime.min.time())) + timedelta(hours=12)
+    due_officines = max(1, due // 2)  # two due certificates per officine concerned
+    rows = []
+    due_left = due
+    for index, officine in enumerate(officines):
+        for k in range(CERTS_PER_OFFICINE):
+            if due_left and index < due_officines and k < 2:
+                days = -20 + (index * 2 + k) % 51  # -20 .. 30
+                due_left -= 1
+            else:
+                days = 100 + (index * 7 + k * 131) % 900
+            not_after = noon + timedelta(days=days)
+            rows.append(
+                Certificate(
+                    editor=editor,
+                    officine=officine,
+                    profile="ORG_AUTH_CLI",
+                    common_name=f"LGO-{k}",
+                    services=["PSC"],
+                    serial=secrets.token_hex(8),
+                    subject_dn=f"C=FR, O={officine.raison_sociale}, CN=LGO-{k}",
+                    issuer_dn="CN=TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
+                    not_before=not_after - timedelta(days=3 * 365),
+                    not_after=not_after,
+                    fingerprint_sha256=secrets.token_hex(32),
+                    public_key_sha256=secrets.token_hex(32),
+                    chain_status="trusted_production",
+                    pem=pem,
+                )
+            )
+    Certificate.objects.bulk_create(rows, batch_size=2000)
+
+
+def _raw_due_select(editor_id: int, cutoff) -> tuple[int, float]:
+    """The plain database work: due live certificates with their officine, one SELECT."""
+    from django.db import connection
+
+    sql = (
+        "SELECT c.id, c.not_after, c.common_name, o.id, o.finess, o.raison_sociale, "
+        "o.notification_email, t.email "
+        "FROM certificates_certificate c "
+        "JOIN officines_officine o ON o.id = c.officine_id "
+        "LEFT JOIN officines_technicaladministrator t ON t.id = o.technical_administrator_id "
+        "WHERE c.editor_id = %s AND c.revoked_at IS NULL AND c.superseded_at IS NULL "
+        "AND c.not_after < %s AND o.is_active"
+    )
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [editor_id, cutoff])
+        rows = cursor.fetchall()
+    return len(rows), time.perf_counter() - started
+
+
+def _row(name: str, value: float, unit: str, target: float, reference: str) -> dict:
+    return {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "target": round(target, 3),
+        "reference": reference,
+        "ratio": round(value / target, 3) if target else None,
+    }
+
+
+def measure(total: int, due: int) -> list[dict]:
+    _setup_django()
+    from django.conf import settings
+    from django.core import mail
+    from django.db import connection
+    from django.utils import timezone
+
+    from notifications.digests import digests_send
+    from notifications.models import AlertDigest, AlertLog
+    from notifications.scan import alert_scan
+    from portal.models import Editor, User
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+    today = timezone.localdate()
+    editor = Editor.objects.create(name=f"bench-alerts-{time.time_ns()}")
+    try:
+        _prepare(editor, total, due, today)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # what autovacuum does after bulk inserts
+                cursor.execute("ANALYZE")
+        cutoff = timezone.make_aware(
+            datetime.combine(today + timedelta(days=31), datetime.min.time())
+        )
+        raw_rows, raw_seconds = _raw_due_select(editor.pk, cutoff)
+        assert raw_rows == due, (raw_rows, due)
+
+        started = time.perf_counter()
+        report = alert_scan(today=today, editor_ids=[editor.pk], enqueue=False)
+        scan_seconds = time.perf_counter() - started
+        assert report.certificates_due == due, report.certificates_due
+
+        mine = list(
+            AlertDigest.objects.filter(
+                pk__in=report.digest_ids, recipient__endswith=f"@{BENCH_DOMAIN}"
+            ).values_list("pk", flat=True)
+        )
+        started = time.perf_counter()
+        outcomes = digests_send(mine)
+        send_seconds = time.perf_counter() - started
+        assert all(o.status == "sent" for o in outcomes)
+        sent_alerts = sum(o.count for o in outcomes)
+        biggest = max(mail.outbox, key=lambda m: len(m.body))
+        biggest_kb = (len(biggest.body) + len(biggest.alternatives[0][0])) / 1024
+
+        started = time.perf_counter()
+        again = alert_scan(today=today, editor_ids=[editor.pk], enqueue=False)
+        rescan_seconds = time.perf_counter() - started
+        assert again.to_send == []
+    finally:
+        AlertLog.objects.filter(certificate__editor=editor).delete()
+        AlertDigest.objects.filter(recipient__endswith=f"@{BENCH_DOMAIN}").delete()
+        User.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
+        editor.delete()
+    total_seconds = scan_seconds + send_seconds
+    scale = due / FULL[1]
+    reference = (
+        f"raw SQL select of the {due} due rows: {raw_seconds:.3f} s "
+        f"({connection.vendor}, {total} certificates)"
+    )
+    return [
+        _row("alerts.raw_due_select", raw_seconds, "s", 0, f"{due} rows, one SELECT"),
+        _row("alerts.scan", scan_seconds, "s", TARGET_SECONDS * scale, reference),
+        _row(
+            "alerts.digests_send",
+            send_seconds,
+            "s",
+            TARGET_SECONDS * scale,
+            f"{len(outcomes)} digests, {sent_alerts} alerts, locmem backend",
+        ),
+        _row("alerts.scan_and_send", total_seconds, "s", TARGET_SECONDS * scale, reference),
+        _row(
+            "alerts.scan_vs_raw_sql",
+            scan_seconds / raw_seconds if raw_seconds else 0,
+            "x",
+            0,
+            "scan time / raw due select time",
+        ),
+        _row("alerts.rescan_same_day", rescan_seconds, "s", TARGET_SECONDS * scale, "nothing new"),
+        _row("alerts.biggest_digest", biggest_kb, "KB", 0, f"subscriber digest, {due} rows"),
+    ]
+
+
+def run(quick: bool) -> list[dict]:
+    """Entry point for the bench aggregator."""
+    return measure(*(QUICK if quick else FULL))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 certificates, 100 due")
+    args = parser.parse_args()
+    rows = run(args.quick)
+    for row in rows:
+        print(
+            f"{row['name']:<26} {row['value']:>10} {row['unit']:<3} "
+            f"target {row['target']} (ratio {row['ratio']}) — {row['reference']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
