@@ -38,6 +38,7 @@ from certificates.models import (
     RenewalCampaign,
     RequestStatus,
 )
+from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
 from portal.tenancy import user_scope
@@ -104,9 +105,8 @@ def _validate(
 
 
 def _enqueue_run(campaign_id: int) -> None:
-    from certificates.tasks import run_campaign
-
-    run_campaign.delay(campaign_id)
+    """Through the outbox: a dead broker delays the campaign, it never loses it."""
+    outbox.enqueue("certificates.tasks.run_campaign", campaign_id=campaign_id)
 
 
 @transaction.atomic
@@ -208,7 +208,7 @@ def campaign_create(
             "ignored_ids": len(ids) - len(rows) if ids is not None else 0,
         },
     )
-    transaction.on_commit(lambda: _enqueue_run(campaign.pk))
+    _enqueue_run(campaign.pk)
     return campaign
 
 
@@ -225,7 +225,7 @@ def campaign_resume(
         raise ValidationError(_("This campaign is already finished."), code="done")
     audit_record(action="campaign.resume", actor=actor, target=campaign, request=http_request)
     campaign_id = campaign.pk
-    transaction.on_commit(lambda: _enqueue_run(campaign_id))
+    _enqueue_run(campaign_id)
     return campaign
 
 

@@ -39,6 +39,7 @@ from certificates.models import (
 )
 from officines.models import Officine
 from officines.validators import validate_insi_common_name
+from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
 from portal.tenancy import user_scope
@@ -376,10 +377,8 @@ def _audit(
 
 
 def _enqueue_generation(request_id: int) -> None:
-    # Imported here: tasks.py imports this module (tasks are thin wrappers of services).
-    from certificates.tasks import generate_csr
-
-    transaction.on_commit(lambda: generate_csr.delay(request_id))
+    """Through the outbox: a dead broker delays the generation, it never loses it."""
+    outbox.enqueue("certificates.tasks.generate_csr", request_id=request_id)
 
 
 def _user_or_none(actor: Any) -> Any:
