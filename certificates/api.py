@@ -8,6 +8,7 @@ editor's ids are 404.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import django_filters
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -57,6 +59,7 @@ from certificates.models import (
 from certificates.representation import import_result_dict
 from certificates.requests import request_cancel, request_create, request_mark_submitted
 from certificates.serializers import (
+    MAX_ID,
     CampaignCreateSerializer,
     CampaignSerializer,
     CertificateDetailSerializer,
@@ -66,7 +69,6 @@ from certificates.serializers import (
     ImportReportSerializer,
     ImportUploadSerializer,
     InstallationReportSerializer,
-    MAX_ID,
     InstallationSerializer,
     Pkcs12Serializer,
     RevocationSerializer,
@@ -177,6 +179,27 @@ def _file_download(content_type: str) -> dict:
 # --------------------------------------------------------------------------- certificates
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601 date-time, converted to UTC before it reaches the database.
+
+    Python accepts offsets up to ±24 h, PostgreSQL only ±15:59: a value such as
+    `…-19:43` would be a database error instead of a plain comparison.
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise DjangoValidationError(_("Date out of range."), code="overflow") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class CertificateFilter(django_filters.FilterSet):
     finess = django_filters.CharFilter(
         field_name="officine__finess", label=_("FINESS of the officine")
@@ -185,10 +208,10 @@ class CertificateFilter(django_filters.FilterSet):
     service = django_filters.ChoiceFilter(choices=Service.choices, method="filter_service")
     status = django_filters.ChoiceFilter(choices=Status.choices, method="filter_status")
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
-    expires_before = django_filters.IsoDateTimeFilter(
+    expires_before = UtcIsoDateTimeFilter(
         field_name="not_after", lookup_expr="lt", label=_("Expires strictly before (ISO 8601)")
     )
-    expires_after = django_filters.IsoDateTimeFilter(
+    expires_after = UtcIsoDateTimeFilter(
         field_name="not_after", lookup_expr="gte", label=_("Expires at or after (ISO 8601)")
     )
 
@@ -206,7 +229,7 @@ class CertificateFilter(django_filters.FilterSet):
 _CERTIFICATE_EXAMPLE = {
     "id": 41,
     "officine": 12,
-    "finess": "690001001",
+    "finess": "690001003",
     "profile": "ORG_AUTH_CLI",
     "common_name": "INSI-AUTO",
     "serial": "4F1A09",
@@ -258,7 +281,7 @@ def _download_schema(kind: str, summary: str, description: str) -> Any:
                 "A certificate",
                 value={
                     **_CERTIFICATE_EXAMPLE,
-                    "subject_dn": "CN=INSI-AUTO,OU=1690001001,O=PHARMACIE DE LA PLACE,"
+                    "subject_dn": "CN=INSI-AUTO,OU=1690001003,O=PHARMACIE DE LA PLACE,"
                     "ST=Rhône (69),C=FR",
                     "issuer_dn": "CN=AC IGC-SANTE ELEMENTAIRE ORGANISATIONS,…",
                     "revoked_at": None,
@@ -408,7 +431,7 @@ class CertificateViewSet(
                     "rejected": 0,
                     "results": [
                         {
-                            "file": "690001001.pem",
+                            "file": "690001003.pem",
                             "result": "imported",
                             "code": "imported",
                             "reason": "Certificate imported.",
@@ -664,7 +687,7 @@ _REQUEST_EXAMPLE = {
     "id": 7,
     "url": "https://portal.example/api/v1/certificate-requests/7/",
     "officine": 12,
-    "finess": "690001001",
+    "finess": "690001003",
     "profile": "ORG_AUTH_CLI",
     "services": ["INSI"],
     "common_name": "INSI-AUTO",
@@ -745,7 +768,7 @@ class CertificateRequestViewSet(
             OpenApiExample(
                 "CSR mode",
                 value={
-                    "finess": "690001001",
+                    "finess": "690001003",
                     "profile": "ORG_AUTH_CLI",
                     "services": ["INSI"],
                     "common_name": "INSI-AUTO",

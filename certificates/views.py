@@ -400,9 +400,10 @@ class CertificateImport(ScopedViewMixin, View):
 
 
 def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]]:
-    """Coverage, certificates, requests and alerts of a few officines, in four queries."""
+    """Coverage, certificates, requests, alerts and rights on a few officines, in five queries."""
     ids = [o.pk for o in officines]
     coverage = coverage_for_officines(ids) if ids else {}
+    actable = set(actable_officines(user).filter(pk__in=ids).values_list("pk", flat=True))
     certificates: dict[int, list[Certificate]] = {pk: [] for pk in ids}
     for certificate in (
         Certificate.objects.visible_to(user)
@@ -454,7 +455,7 @@ def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]
             "certificates": certificates[officine.pk],
             "open_requests": open_requests[officine.pk],
             "alerts": alerts[officine.pk][:20],
-            "can_act": can_act_on_officine(user, officine),
+            "can_act": officine.pk in actable,
         }
         for officine in officines
     ]
@@ -764,6 +765,17 @@ class WizardMixin(ScopedViewMixin):
             "editor", "technical_administrator"
         )
 
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        # Read-only people (viewers, pharmacists in "éditeur" mode) get a 403, GET or POST.
+        user = request.user
+        if (
+            user.is_authenticated
+            and self.has_role(user_scope(user))
+            and not actable_officines(user).exists()
+        ):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
 
 def search_officines(queryset: QuerySet[Officine], query: str) -> QuerySet[Officine]:
     """FINESS (exact or prefix), raison sociale or city."""
@@ -864,8 +876,6 @@ class RequestWizard(WizardMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         officines = self.officines()
-        if not officines.exists():
-            raise PermissionDenied
         preselected = request.GET.get("officine", "")
         if preselected.isdigit() and officines.filter(pk=int(preselected)).exists():
             form = self.form(step="service", initial={"officine": int(preselected)})

@@ -242,9 +242,7 @@ class WebhookEndpointViewSet(
             200: inline_serializer("NewWebhookSecret", {"secret": serializers.CharField()}),
             **problem_responses(*WRITE_ERRORS),
         },
-        examples=[
-            OpenApiExample("New secret", value={"secret": "whsec_9Zk…"}, response_only=True)
-        ],
+        examples=[OpenApiExample("New secret", value={"secret": "whsec_9Zk…"}, response_only=True)],
     )
     @action(detail=True, methods=["post"])
     def secret(self, request, pk=None):

@@ -10,6 +10,10 @@ The send is two-phase, because SMTP has no transaction we could join:
 3. Send, with `Message-ID: <alert-digest.<digest key>@host>` — the digest's idempotency key.
 4. Mark the digest and its rows "sent" in one transaction (and write the in-app copy).
 
+Digests go in batches of DIGEST_BATCH: one claim UPDATE and one SELECT of the alerts per
+batch, one SMTP connection, then steps 3-4 per digest, so a crash can at most repeat the
+one digest between its send and its mark.
+
 What a crash does:
 
 * before 2 or between 2 and 3: the claim expires after ALERT_CLAIM_TIMEOUT (longer than the
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -51,6 +55,7 @@ from notifications.models import AlertDigest, AlertKind, AlertLog, AlertStatus, 
 logger = logging.getLogger(__name__)
 
 NOTIFICATION_BODY_LINES = 20
+DIGEST_BATCH = 100
 
 
 def claim_timeout() -> timedelta:
@@ -224,16 +229,6 @@ def relaxed_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _claim(digest_id: int, worker: str, now) -> bool:
-    with transaction.atomic():
-        relaxed_commit()
-        return bool(
-            AlertDigest.objects.filter(pk=digest_id, status=AlertDigest.Status.PENDING)
-            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout()))
-            .update(claimed_at=now, claimed_by=worker)
-        )
-
-
 def _notification_body(items: list[DigestItem]) -> str:
     lines = [
         f"{i.expires_on} ({i.when}) — {i.officine} ({i.finess}) — {i.common_name}"
@@ -245,65 +240,112 @@ def _notification_body(items: list[DigestItem]) -> str:
     return "\n".join(lines)
 
 
-def digest_send(*, digest_id: int, worker: str = "", now=None) -> DigestOutcome:
-    """Claim, render, send and mark one digest; a no-op if it is sent or claimed elsewhere."""
-    now = now or timezone.now()
-    if not _claim(digest_id, worker or worker_label(), now):
-        return DigestOutcome("busy", digest_id)
-    digest = AlertDigest.objects.get(pk=digest_id)
+def _claimable(now) -> Q:
+    return Q(status=AlertDigest.Status.PENDING) & (
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - claim_timeout())
+    )
+
+
+def _claim(ids: list[int], worker: str, now) -> dict[int, AlertDigest]:
+    """One UPDATE claims what is free in `ids`; the claimed rows are read back by
+    (worker, timestamp), which no other claimer can share."""
+    with transaction.atomic():
+        relaxed_commit()
+        AlertDigest.objects.filter(_claimable(now), pk__in=ids).update(
+            claimed_at=now, claimed_by=worker
+        )
+    return {
+        d.pk: d
+        for d in AlertDigest.objects.filter(
+            pk__in=ids, claimed_by=worker, claimed_at=now, status=AlertDigest.Status.PENDING
+        )
+    }
+
+
+def _mark_sent(digest: AlertDigest, alerts: list[AlertLog], message: EmailMultiAlternatives) -> None:
+    sent_at = timezone.now()
+    with transaction.atomic():
+        relaxed_commit()
+        AlertDigest.objects.filter(pk=digest.pk).update(
+            status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(alerts), last_error=""
+        )
+        AlertLog.objects.filter(pk__in=[a.pk for a in alerts]).update(
+            status=AlertStatus.SENT, sent_at=sent_at
+        )
+        if digest.user_id:
+            with translation.override(digest.language or settings.LANGUAGE_CODE):
+                items = message.digest_items
+                single = len({i.certificate_id for i in items}) == 1
+                notification = Notification(
+                    user_id=digest.user_id,
+                    digest_id=digest.pk,
+                    title=str(message.subject)[:255],
+                    body=_notification_body(items),
+                    certificate_id=items[0].certificate_id,
+                    url=certificate_path(items[0].certificate_id) if single else "",
+                )
+            Notification.objects.bulk_create([notification], ignore_conflicts=True)
+
+
+def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
+    outcomes = {pk: DigestOutcome("busy", pk) for pk in ids}
+    digests = _claim(ids, worker, now)
+    if not digests:
+        return outcomes
     alerts = list(
-        AlertLog.objects.filter(digest_id=digest_id, status=AlertStatus.PENDING)
+        AlertLog.objects.filter(digest_id__in=list(digests), status=AlertStatus.PENDING)
         .select_related("certificate__officine", "renewal")
         .defer("certificate__pem", "certificate__chain_pem", "renewal__pem", "renewal__chain_pem")
+        .order_by("pk")
     )
     keep, cancel = still_due(alerts)
     if cancel:
         AlertLog.objects.filter(pk__in=[a.pk for a in cancel]).update(
             status=AlertStatus.CANCELLED, error="certificate revoked, replaced or installed"
         )
-    if not keep:
-        AlertDigest.objects.filter(pk=digest_id).update(
+    grouped: dict[int, list[AlertLog]] = {}
+    for alert in keep:
+        grouped.setdefault(alert.digest_id, []).append(alert)
+    empty = [pk for pk in digests if pk not in grouped]
+    if empty:
+        AlertDigest.objects.filter(pk__in=empty).update(
             status=AlertDigest.Status.CANCELLED, claimed_at=None
         )
-        return DigestOutcome("cancelled", digest_id)
-    message = render_digest(digest, keep)
+        outcomes.update({pk: DigestOutcome("cancelled", pk) for pk in empty})
+    pending = list(grouped)
     try:
-        message.send()
+        # One connection for the batch (one SMTP handshake, not one per recipient).
+        with get_connection() as connection:
+            for pk in list(pending):
+                message = render_digest(digests[pk], grouped[pk])
+                message.connection = connection
+                message.send()
+                _mark_sent(digests[pk], grouped[pk], message)
+                pending.remove(pk)
+                outcomes[pk] = DigestOutcome("sent", pk, len(grouped[pk]))
     except Exception as exc:
-        AlertDigest.objects.filter(pk=digest_id).update(
-            claimed_at=None, last_error=str(exc)[:500]
-        )
-        logger.warning("digest %s to %s failed: %s", digest_id, digest.recipient, exc)
+        # Not sent: free the claims at once so a retry does not wait for the timeout.
+        AlertDigest.objects.filter(pk__in=pending).update(claimed_at=None)
+        if pending:
+            AlertDigest.objects.filter(pk=pending[0]).update(last_error=str(exc)[:500])
+        logger.warning("digests %s not sent: %s", pending, exc)
         raise
-    sent_at = timezone.now()
-    with transaction.atomic():
-        relaxed_commit()
-        AlertDigest.objects.filter(pk=digest_id).update(
-            status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(keep), last_error=""
-        )
-        sent_ids = [a.pk for a in keep]
-        AlertLog.objects.filter(pk__in=sent_ids).update(status=AlertStatus.SENT, sent_at=sent_at)
-        # Rows attached while we rendered go back to the pool for the next digest.
-        AlertLog.objects.filter(digest_id=digest_id, status=AlertStatus.PENDING).exclude(
-            pk__in=sent_ids
-        ).update(digest=None)
-        if digest.user_id:
-            with translation.override(digest.language or settings.LANGUAGE_CODE):
-                items = message.digest_items
-                single = len({i.certificate_id for i in items}) == 1
-                Notification.objects.get_or_create(
-                    user_id=digest.user_id,
-                    digest_id=digest_id,
-                    defaults={
-                        "title": str(message.subject)[:255],
-                        "body": _notification_body(items),
-                        "certificate_id": items[0].certificate_id,
-                        "url": certificate_path(items[0].certificate_id) if single else "",
-                    },
-                )
-    return DigestOutcome("sent", digest_id, len(keep))
+    return outcomes
 
 
-def digests_send(digest_ids: list[int], *, worker: str = "") -> list[DigestOutcome]:
-    """Send several digests in this process (the management command, the benchmark)."""
-    return [digest_send(digest_id=pk, worker=worker) for pk in digest_ids]
+def digests_send(
+    digest_ids: list[int], *, worker: str = "", now=None, batch: int = DIGEST_BATCH
+) -> list[DigestOutcome]:
+    """Claim, render, send and mark digests, `batch` at a time (a few queries per batch,
+    one transaction per digest sent). Digests sent or claimed elsewhere are "busy"."""
+    worker = worker or worker_label()
+    outcomes: dict[int, DigestOutcome] = {}
+    for start in range(0, len(digest_ids), batch):
+        chunk = list(digest_ids[start : start + batch])
+        outcomes.update(_send_batch(chunk, worker, now or timezone.now()))
+    return [outcomes[pk] for pk in digest_ids]
+
+
+def digest_send(*, digest_id: int, worker: str = "", now=None) -> DigestOutcome:
+    """One digest (see `digests_send`)."""
+    return digests_send([digest_id], worker=worker, now=now)[0]

@@ -262,6 +262,8 @@ class AlertLog(models.Model):
         indexes = [
             models.Index(fields=["recipient", "channel", "status"], name="alert_recipient_status"),
             models.Index(fields=["channel", "status"], name="alert_channel_status"),
+            # "Latest alerts" of the dashboard: newest first, stopping after a page (bench/).
+            models.Index(fields=["-created_at", "-id"], name="alert_latest"),
         ]
 
     def __str__(self) -> str:

@@ -307,8 +307,12 @@ def digests_prepare() -> list[int]:
     Two queries whatever the number of recipients (plus one to find their language), so a
     concurrent scan cannot attach a row twice: the UPDATE only takes rows with no digest.
     """
+    # Pending rows without a digest, or left in a digest that was sent or cancelled without
+    # them (attached while it was being rendered).
     unattached = AlertLog.objects.filter(
-        channel=Channel.EMAIL, status=AlertStatus.PENDING, digest__isnull=True
+        Q(digest__isnull=True) | ~Q(digest__status=AlertDigest.Status.PENDING),
+        channel=Channel.EMAIL,
+        status=AlertStatus.PENDING,
     )
     groups = list(unattached.values("recipient").annotate(user=Max("user_id"), n=Count("id")))
     if not groups:
@@ -404,8 +408,11 @@ def _enqueue(digest_ids: list[int], delivery_ids: list[int]) -> None:
     """Through the transactional outbox: a broker hiccup delays the mail, never loses it."""
     from portal import outbox
 
+    from notifications.digests import DIGEST_BATCH
+
     with transaction.atomic():
-        for digest_id in digest_ids:
-            outbox.enqueue("notifications.tasks.send_digest", digest_id=digest_id)
+        for start in range(0, len(digest_ids), DIGEST_BATCH):
+            chunk = digest_ids[start : start + DIGEST_BATCH]
+            outbox.enqueue("notifications.tasks.send_digests", digest_ids=chunk)
         for delivery_id in delivery_ids:
             outbox.enqueue("notifications.tasks.deliver_webhook", delivery_id=delivery_id)

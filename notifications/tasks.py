@@ -13,7 +13,7 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.db import OperationalError
 
-from notifications.digests import digest_send
+from notifications.digests import digests_send
 from notifications.scan import alert_scan
 from notifications.webhooks import delivery_attempt
 
@@ -43,9 +43,13 @@ def daily_scan(today: str | None = None) -> dict:
     retry_backoff_max=3600,
     max_retries=6,
 )
-def send_digest(self, digest_id: int) -> str:
+def send_digests(self, digest_ids: list[int]) -> dict[str, int]:
+    """A batch of digests (the scan enqueues them by 100): claimed, sent, marked one by one."""
     worker = f"{self.request.hostname or 'worker'}:{self.request.id or ''}"
-    return digest_send(digest_id=digest_id, worker=worker).status
+    counts: dict[str, int] = {}
+    for outcome in digests_send(list(digest_ids), worker=worker):
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None)

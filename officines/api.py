@@ -15,8 +15,12 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
-from certificates.coverage import RULES, CoverageState, coverage_for_officines
-from certificates.coverage import officines_with_coverage_state
+from certificates.coverage import (
+    RULES,
+    CoverageState,
+    coverage_for_officines,
+    officines_with_coverage_state,
+)
 from certificates.models import Service
 from officines.models import DelegationMode, Environment, Officine
 from officines.serializers import OfficineSerializer
@@ -86,8 +90,8 @@ class OfficineApiFilter(django_filters.FilterSet):
 
 _OFFICINE_EXAMPLE = {
     "id": 12,
-    "url": "https://portal.example/api/v1/officines/690001001/",
-    "finess": "690001001",
+    "url": "https://portal.example/api/v1/officines/690001003/",
+    "finess": "690001003",
     "finess_juridique": "",
     "raison_sociale": "PHARMACIE DE LA PLACE",
     "address": "1 place Bellecour",
@@ -105,7 +109,7 @@ _OFFICINE_EXAMPLE = {
     "updated_at": "2026-01-05T09:30:00Z",
 }
 _CREATE_EXAMPLE = {
-    "finess": "690001001",
+    "finess": "690001003",
     "raison_sociale": "PHARMACIE DE LA PLACE",
     "postal_code": "69002",
     "city": "Lyon",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import reduce
-from operator import or_
 
 import django_filters
 from django.db.models import Q, QuerySet
@@ -85,6 +83,7 @@ class OfficineFilter(django_filters.FilterSet):
             "department": _("Département"),
         },
         label=_("Sort by"),
+        empty_label=_("Raison sociale (default)"),
     )
 
     class Meta:
@@ -129,23 +128,9 @@ class OfficineFilter(django_filters.FilterSet):
         state = self.form.cleaned_data.get("coverage_state")
         if not state:
             return queryset
-        service = self.form.cleaned_data.get("coverage_service")
-        if service:
-            return officines_with_coverage_state(queryset, service=service, state=state)
-        # No service chosen: in this state for at least one service.
-        return queryset.filter(
-            reduce(
-                or_,
-                (
-                    Q(
-                        pk__in=officines_with_coverage_state(
-                            Officine.objects.all(), service=str(s), state=state
-                        ).values("pk")
-                    )
-                    for s in COVERAGE_SERVICES
-                ),
-            )
-        )
+        # No service chosen (None): in this state for at least one service.
+        service = self.form.cleaned_data.get("coverage_service") or None
+        return officines_with_coverage_state(queryset, service=service, state=state)
 
 
 class AdministratorFilter(django_filters.FilterSet):

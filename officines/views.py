@@ -56,6 +56,15 @@ EXPORT_BATCH = 1000
 SELECTION_PREVIEW = 20
 
 _STATE_LABELS = dict(CoverageState.choices)
+# Compact names for list badges (the full name stays in the title and for screen readers).
+_SHORT_LABELS = {"PSC": "PSC"}
+# Shown beside the service name so the state never rests on colour alone.
+_STATE_SYMBOLS = {
+    CoverageState.COVERED: "✓",
+    CoverageState.EXPIRING: "!",
+    CoverageState.EXPIRED: "✗",
+    CoverageState.MISSING: "\u2013",  # en dash
+}
 
 
 def coverage_services() -> list[tuple[str, str]]:
@@ -70,7 +79,14 @@ def coverage_cells(matrix: dict[str, str] | None) -> list[dict[str, str]]:
     for code, label in coverage_services():
         state = matrix.get(code, CoverageState.MISSING)
         cells.append(
-            {"service": code, "label": label, "state": state, "state_label": _STATE_LABELS[state]}
+            {
+                "service": code,
+                "label": label,
+                "state": state,
+                "state_label": _STATE_LABELS[state],
+                "symbol": _STATE_SYMBOLS[state],
+                "short": _SHORT_LABELS.get(code, label),
+            }
         )
     return cells
 
@@ -97,9 +113,17 @@ class OfficineList(ScopedViewMixin, FilterView):
             officine.coverage_cells = coverage_cells(coverage.get(officine.pk))
         context["object_list"] = officines
         context["services"] = coverage_services()
+        context["legend"] = [
+            {"state": state, "label": _STATE_LABELS[state], "symbol": _STATE_SYMBOLS[state]}
+            for state in CoverageState
+        ]
         query = self.request.GET.copy()
         query.pop("page", None)
         context["filter_query"] = query.urlencode()
+        # The secondary filters start folded, unless one is in use (or wrong).
+        context["advanced_filters"] = any(
+            value for key, value in query.items() if key != "q"
+        ) or bool(self.filterset.errors)
         return context
 
 

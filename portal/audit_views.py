@@ -148,29 +148,17 @@ SETTINGS_ENTRIES = (
     (
         gettext_lazy("API keys"),
         gettext_lazy("Keys your LGO uses to call the portal API."),
-        ("api_keys", "api_key_list", "portal:api_keys", "api:keys", "api_keys_list"),
+        ("settings_api_keys", "api_keys"),
     ),
     (
         gettext_lazy("Webhooks"),
         gettext_lazy("Addresses the portal calls when a certificate needs attention."),
-        (
-            "notifications:webhooks",
-            "notifications:webhook_list",
-            "notifications:webhook_endpoints",
-            "webhooks",
-            "webhook_list",
-        ),
+        ("settings_webhooks", "notifications:settings"),
     ),
     (
         gettext_lazy("Alert thresholds"),
         gettext_lazy("When expiry alerts are sent, and to whom."),
-        (
-            "notifications:policy",
-            "notifications:alert_policy",
-            "notifications:thresholds",
-            "notifications:settings",
-            "alert_policy",
-        ),
+        ("settings_alerts", "notifications:settings"),
     ),
 )
 

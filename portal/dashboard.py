@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Window
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -18,7 +18,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from certificates.coverage import CoverageState, coverage_for_officines
+from certificates.coverage import (
+    CoverageState,
+    coverage_states_by_officine,
+    state_field,
+)
 from certificates.models import COVERAGE_SERVICES, EXPIRING_DAYS, Certificate
 from officines.models import Officine
 from portal.permissions import READ_ROLES, ScopedViewMixin
@@ -31,14 +35,15 @@ ALERTS_LIMIT = 10
 GAP_STATES = (CoverageState.MISSING, CoverageState.EXPIRED)
 
 
-def _live_of_active_officines(user: Any):
-    return Certificate.objects.visible_to(user).live().filter(officine__is_active=True)
+def _live(user: Any):
+    return Certificate.objects.visible_to(user).live()
 
 
 def status_counts(user: Any, *, now: datetime) -> dict[str, int]:
-    """Live certificates of active officines by status, in one query (same rules as `in_status`)."""
+    """Live certificates by status in one query: the same rules as `in_status`, so each count
+    matches the certificate list filtered on that status."""
     soon = now + timedelta(days=EXPIRING_DAYS)
-    return _live_of_active_officines(user).aggregate(
+    return _live(user).aggregate(
         valid=Count("pk", filter=Q(not_after__gt=soon)),
         expiring=Count("pk", filter=Q(not_after__gt=now, not_after__lte=soon)),
         expired=Count("pk", filter=Q(not_after__lte=now)),
@@ -59,7 +64,7 @@ def expiries_by_month(
     first = timezone.localtime(now, tz).date().replace(day=1)
     end = datetime.combine(add_months(first, months), datetime.min.time(), tzinfo=tz)
     rows = (
-        _live_of_active_officines(user)
+        _live(user)
         .filter(not_after__gt=now, not_after__lt=end)
         .order_by()
         .annotate(month=TruncMonth("not_after", tzinfo=tz))
@@ -160,9 +165,10 @@ def expiry_chart(buckets: list[tuple[date, int]]) -> Chart:
 
 
 def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) -> list:
-    """The live certificates that end first (already expired ones first), with their officine."""
+    """The live certificates of active officines that end first (expired ones first)."""
     return list(
-        _live_of_active_officines(user)
+        _live(user)
+        .filter(officine__is_active=True)
         .with_status(now)
         .select_related("officine")
         .order_by("not_after", "id")[:limit]
@@ -181,30 +187,51 @@ class CoverageOverview:
 def coverage_overview(
     user: Any, *, now: datetime, limit: int = INCOMPLETE_LIMIT
 ) -> CoverageOverview:
-    """Coverage of the active officines per service, and the officines with gaps (3 queries)."""
-    officines = Officine.objects.visible_to(user).active()
-    matrix = coverage_for_officines(officines, now=now)
+    """Coverage of the active officines per service, and the officines with gaps (3 queries).
+
+    Service states are computed in SQL per officine (`coverage_states_by_officine`): at
+    10,000 officines, folding their ~40,000 live certificates in Python took over a second.
+    """
     labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
+    fields = [state_field(code) for code in labels]
+    per_officine = coverage_states_by_officine(
+        _live(user).filter(officine__is_active=True), now=now
+    )
     counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
-    gaps: list[tuple[int, int, list[str]]] = []
-    missing = 0
-    for officine_id, states in matrix.items():
+    gaps: list[tuple[int, int, dict[str, str]]] = []
+    missing = covered_officines = 0
+    for officine_id, *values in per_officine.values_list("officine_id", *fields):
+        states = dict(zip(labels, values, strict=True))
+        covered_officines += 1
         for code, state in states.items():
-            if code in counts:
-                counts[code][state] += 1
-        in_gap = [code for code in labels if states.get(code) in GAP_STATES]
+            counts[code][state] += 1
+        in_gap = sum(state in GAP_STATES for state in values)
         if in_gap:
-            gaps.append((len(in_gap), officine_id, in_gap))
-        if any(states.get(code) == CoverageState.MISSING for code in labels):
+            gaps.append((in_gap, officine_id, states))
+        if CoverageState.MISSING in values:
             missing += 1
-    gaps.sort(key=lambda item: (-item[0], item[1]))
-    chosen = gaps[:limit]
-    rows = Officine.objects.visible_to(user).in_bulk(
-        [officine_id for _n, officine_id, _s in chosen]
+    # Officines without any live certificate miss every service: their number and the first
+    # of them in one query (NOT IN a hashed subquery read from the live-certificate index).
+    bare = list(
+        Officine.objects.visible_to(user)
+        .active()
+        .exclude(pk__in=_live(user).values("officine_id"))
+        .annotate(total=Window(Count("pk")))
+        .order_by("pk")[:limit]
+    )
+    bare_count = bare[0].total if bare else 0
+    for code in labels:
+        counts[code][CoverageState.MISSING] += bare_count
+    all_missing = dict.fromkeys(labels, str(CoverageState.MISSING))
+    gaps += [(len(labels), o.pk, all_missing) for o in bare]
+    chosen = sorted(gaps, key=lambda item: (-item[0], item[1]))[:limit]
+    rows = {o.pk: o for o in bare}
+    rows.update(
+        Officine.objects.visible_to(user).in_bulk([pk for _n, pk, _s in chosen if pk not in rows])
     )
     state_labels = dict(CoverageState.choices)
     incomplete = []
-    for _n, officine_id, codes in chosen:
+    for _n, officine_id, states in chosen:
         officine = rows.get(officine_id)
         if officine is None:
             continue
@@ -215,10 +242,11 @@ def coverage_overview(
                     {
                         "service": code,
                         "label": labels[code],
-                        "state": matrix[officine_id][code],
-                        "state_label": state_labels[matrix[officine_id][code]],
+                        "state": state,
+                        "state_label": state_labels[state],
                     }
-                    for code in codes
+                    for code, state in states.items()
+                    if state in GAP_STATES
                 ],
             }
         )
@@ -236,9 +264,9 @@ def coverage_overview(
     return CoverageOverview(
         services=services,
         incomplete=incomplete,
-        incomplete_count=len(gaps),
-        missing_count=missing,
-        officine_count=len(matrix),
+        incomplete_count=len(gaps) - len(bare) + bare_count,
+        missing_count=missing + bare_count,
+        officine_count=covered_officines + bare_count,
     )
 
 

@@ -112,6 +112,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if "postgresql" in DATABASES["default"]["ENGINE"]:
+        # JIT compilation cost up to a second on coverage filters of a 10,000-officine editor
+        # and never pays off for web queries (BENCHMARKS.md); override with PG_OPTIONS.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "options", env("PG_OPTIONS", default="-c jit=off")
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -212,7 +218,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Short socket timeouts: a dead Redis must fail fast (the outbox keeps the work).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
+        # Seconds before an unacknowledged task (its worker died) is delivered again.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
         "max_retries": 0,
@@ -286,7 +293,7 @@ SPECTACULAR_SETTINGS = {
     # API (portal/api)
     "DESCRIPTION": (
         "REST API for LGOs (pharmacy-management software): officines, IGC Santé organisation "
-        "certificates, certificate requests and renewal campaigns of one editor. "
+        "certificates, certificate requests, renewal campaigns and webhooks of one editor. "
         "Authenticate with `Authorization: Bearer <API key>`. Errors are RFC 9457 problems "
         "(`application/problem+json`). POST accepts an `Idempotency-Key` header. "
         "Lists use cursor pagination (`next`/`previous` links, `page_size` up to 100)."

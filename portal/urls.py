@@ -5,6 +5,7 @@ from portal import audit_views, dashboard, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz/auth", views.healthz_auth, name="healthz_auth"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

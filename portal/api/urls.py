@@ -14,9 +14,7 @@ app_name = "api"
 router = SimpleRouter(use_regex_path=False)
 router.register("officines", OfficineViewSet, basename="officine")
 router.register("certificates", CertificateViewSet, basename="certificate")
-router.register(
-    "certificate-requests", CertificateRequestViewSet, basename="certificate-request"
-)
+router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 

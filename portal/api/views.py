@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularSwaggerView
@@ -43,6 +45,11 @@ class ApiViewMixin(IdempotencyMixin):
     required_scopes: dict[str, tuple[str, ...]] = {}
     # actions refused to keys limited to one officine
     officine_limited_forbidden: tuple[str, ...] = ()
+
+    def dispatch(self, request, *args, **kwargs):
+        # Dates in UTC ("…Z") everywhere, like certificates.representation; naive inputs are UTC.
+        with timezone.override(UTC):
+            return super().dispatch(request, *args, **kwargs)
 
     def scoped(self, queryset: QuerySet) -> QuerySet:
         """`visible_to(request.user)`, then the officine of an officine-limited key."""
@@ -117,7 +124,7 @@ class Ping(ApiView):
                     "editor": 3,
                     "api_key": "lgo_Zx81kQ2a",
                     "scopes": ["read", "write"],
-                    "officine": "690001001",
+                    "officine": "690001003",
                 },
                 response_only=True,
             )

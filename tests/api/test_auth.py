@@ -232,7 +232,9 @@ def test_create_api_key_command_prints_the_key_last(tenant_a):
     raw = out.getvalue().strip().splitlines()[-1]
     api_key = ApiKey.objects.get(key_hash=hash_key(raw))
     assert api_key.officine == tenant_a.officine
-    assert timezone.localtime(api_key.expires_at).date() == timezone.localdate() + timedelta(days=30)
+    assert timezone.localtime(api_key.expires_at).date() == timezone.localdate() + timedelta(
+        days=30
+    )
     assert timezone.localtime(api_key.expires_at).hour == 0
     assert raw not in err.getvalue()
     assert bearer(raw).get(PING).json()["officine"] == tenant_a.officine.finess
@@ -241,8 +243,15 @@ def test_create_api_key_command_prints_the_key_last(tenant_a):
 def test_create_api_key_command_accepts_an_editor_id(tenant_a):
     out = StringIO()
     call_command(
-        "create_api_key", "--editor", str(tenant_a.editor.pk), "--name", "x",
-        "--scopes", "read", stdout=out, stderr=StringIO(),
+        "create_api_key",
+        "--editor",
+        str(tenant_a.editor.pk),
+        "--name",
+        "x",
+        "--scopes",
+        "read",
+        stdout=out,
+        stderr=StringIO(),
     )
     assert bearer(out.getvalue().strip().splitlines()[-1]).get(PING).status_code == 200
 
@@ -265,6 +274,15 @@ def test_create_api_key_command_refuses_bad_input(tenant_a, tenant_b, args):
 def test_create_api_key_command_refuses_another_editors_officine(tenant_a, tenant_b):
     with pytest.raises(CommandError):
         call_command(
-            "create_api_key", "--editor", "EditeurA", "--name", "x", "--scopes", "read",
-            "--officine", tenant_b.officine.finess, stdout=StringIO(), stderr=StringIO(),
+            "create_api_key",
+            "--editor",
+            "EditeurA",
+            "--name",
+            "x",
+            "--scopes",
+            "read",
+            "--officine",
+            tenant_b.officine.finess,
+            stdout=StringIO(),
+            stderr=StringIO(),
         )

@@ -109,8 +109,9 @@ def test_cursor_pagination_walks_every_row_once(tenant_a, keys_a, make_certifica
 
 
 @requires_openssl
-def test_downloads_are_the_certificate_and_its_chain(tenant_a, keys_a, make_certificate, pki,
-                                                     tmp_path):
+def test_downloads_are_the_certificate_and_its_chain(
+    tenant_a, keys_a, make_certificate, pki, tmp_path
+):
     certificate = make_certificate(tenant_a.officine)
     client = bearer(keys_a.read)
     pem = client.get(url(certificate, "pem/"))
@@ -325,8 +326,11 @@ def test_installation_report(tenant_a, keys_a, make_certificate):
     client = bearer(keys_a.officine)
     response = client.post(
         url(certificate, "installations/"),
-        {"host": "Poste-1.pharmacie.local", "installed_at": "2026-01-06T08:00:00Z",
-         "reported_by": "LGO 12.4"},
+        {
+            "host": "Poste-1.pharmacie.local",
+            "installed_at": "2026-01-06T08:00:00Z",
+            "reported_by": "LGO 12.4",
+        },
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
@@ -334,7 +338,8 @@ def test_installation_report(tenant_a, keys_a, make_certificate):
     installation = Installation.objects.get()
     assert installation.certificate == certificate
     bad = client.post(
-        url(certificate, "installations/"), {"host": "not a host!"},
+        url(certificate, "installations/"),
+        {"host": "not a host!"},
         content_type="application/json",
     )
     assert "host" in problem(bad, 400, "validation-error")["errors"]
@@ -347,7 +352,8 @@ def test_revocation(tenant_a, keys_a, make_certificate):
     client = bearer(keys_a.write)
     problem(
         bearer(keys_a.read).post(
-            url(certificate, "revocation/"), {"reason": "cessation"},
+            url(certificate, "revocation/"),
+            {"reason": "cessation"},
             content_type="application/json",
         ),
         403,
@@ -364,7 +370,19 @@ def test_revocation(tenant_a, keys_a, make_certificate):
     )
     problem(again, 400, "validation-error")
     bad = client.post(
-        url(make_certificate(tenant_a.officine), "revocation/"), {"reason": "bored"},
+        url(make_certificate(tenant_a.officine), "revocation/"),
+        {"reason": "bored"},
         content_type="application/json",
     )
     assert "reason" in problem(bad, 400, "validation-error")["errors"]
+
+
+def test_date_filters_accept_any_offset_and_refuse_overflow(tenant_a, keys_a, make_certificate):
+    certificate = make_certificate(tenant_a.officine)
+    client = bearer(keys_a.read)
+    # Offsets beyond PostgreSQL's ±15:59 are converted to UTC first (found by schemathesis).
+    assert ids(client.get(LIST, {"expires_before": "0305-09-05T04:39:21.4-19:43"})) == []
+    assert ids(client.get(LIST, {"expires_after": "0305-09-05T04:39:21-19:43"})) == [certificate.pk]
+    problem(
+        client.get(LIST, {"expires_after": "0001-01-01T00:00:00+23:00"}), 400, "validation-error"
+    )

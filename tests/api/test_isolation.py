@@ -17,9 +17,7 @@ from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
-POST_ONLY = (
-    "-pkcs12", "-installations", "-revocation", "-cancel", "-mark-submitted", "-secret"
-)
+POST_ONLY = ("-pkcs12", "-installations", "-revocation", "-cancel", "-mark-submitted", "-secret")
 
 
 def api_routes(resolver: URLResolver | None = None, namespace: str = "") -> list[tuple[str, list]]:
@@ -53,7 +51,9 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         editor=tenant.editor, name="c", requester_email="a@b.fr", status="done"
     )
     webhook = WebhookEndpoint.objects.create(
-        editor=tenant.editor, url="https://lgo.example/h", events=["certificate.issued"],
+        editor=tenant.editor,
+        url="https://lgo.example/h",
+        events=["certificate.issued"],
         secret="whsec_x",
     )
     officine = {"finess": tenant.officine.finess}
@@ -100,9 +100,7 @@ def test_every_api_route_with_parameters_is_mapped(tenant_a, make_certificate):
     assert missing == [], f"API routes without an isolation mapping: {missing}"
 
 
-def test_other_editors_objects_are_404_on_every_route(
-    tenant_a, tenant_b, keys_b, make_certificate
-):
+def test_other_editors_objects_are_404_on_every_route(tenant_a, tenant_b, keys_b, make_certificate):
     foreign = objects_of(tenant_a, make_certificate(tenant_a.officine))
     own = objects_of(tenant_b, make_certificate(tenant_b.officine))
     for who, client in callers(tenant_b, keys_b).items():
@@ -147,8 +145,11 @@ def test_lists_never_show_other_editors_rows(tenant_a, tenant_b, keys_b, make_ce
     ]
     for who, client in callers(tenant_b, keys_b).items():
         for url in lists:
-            for params in ({}, {"finess": tenant_a.officine.finess},
-                           {"search": tenant_a.officine.finess}):
+            for params in (
+                {},
+                {"finess": tenant_a.officine.finess},
+                {"search": tenant_a.officine.finess},
+            ):
                 response = client.get(url, params)
                 assert response.status_code == 200, (who, url, response.content)
                 body = response.content.decode()

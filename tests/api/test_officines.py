@@ -44,12 +44,18 @@ def test_retrieve_by_finess_with_coverage(tenant_a, keys_a, make_certificate):
 def test_list_filters_and_search(tenant_a, keys_a, make_certificate):
     lyon = tenant_a.officine
     paris = OfficineFactory(
-        editor=tenant_a.editor, finess="750000010", department="75",
-        raison_sociale="PHARMACIE DES HALLES", city="Paris", environment="test",
+        editor=tenant_a.editor,
+        finess="750000010",
+        department="75",
+        raison_sociale="PHARMACIE DES HALLES",
+        city="Paris",
+        environment="test",
     )
     make_certificate(lyon, common_name="INSI-AUTO", services=("INSI",))
     make_certificate(
-        paris, common_name="INSI-MANU", services=("INSI",),
+        paris,
+        common_name="INSI-MANU",
+        services=("INSI",),
         not_after=timezone.now() + timedelta(days=5),
     )
     client = bearer(keys_a.read)
@@ -101,8 +107,11 @@ def test_create_validates_through_the_model_and_audits(tenant_a, keys_a):
 def test_technical_administrator_must_be_the_editors(tenant_a, tenant_b, keys_a):
     response = bearer(keys_a.write).post(
         LIST,
-        {"finess": "760021832", "raison_sociale": "X",
-         "technical_administrator": tenant_b.administrator.pk},
+        {
+            "finess": "760021832",
+            "raison_sociale": "X",
+            "technical_administrator": tenant_b.administrator.pk,
+        },
         content_type="application/json",
     )
     assert "technical_administrator" in problem(response, 400, "validation-error")["errors"]
@@ -120,8 +129,9 @@ def test_update_keeps_the_finess(tenant_a, keys_a):
     tenant_a.officine.refresh_from_db()
     assert tenant_a.officine.notification_email == "nouvelle@example.fr"
     assert tenant_a.officine.finess != "760021832"
-    bad = client.patch(url, {"notification_email": "pas un e-mail"},
-                       content_type="application/json")
+    bad = client.patch(
+        url, {"notification_email": "pas un e-mail"}, content_type="application/json"
+    )
     assert "notification_email" in problem(bad, 400, "validation-error")["errors"]
     put = client.put(url, {"raison_sociale": "NOUVEAU NOM"}, content_type="application/json")
     assert put.status_code == 200 and put.json()["raison_sociale"] == "NOUVEAU NOM"
@@ -135,8 +145,11 @@ def test_officine_limited_key_sees_only_its_officine(tenant_a, keys_a, make_cert
     client = bearer(keys_a.officine)
     assert finesses(client.get(LIST)) == [tenant_a.officine.finess]
     problem(client.get(f"{LIST}{other.finess}/"), 404, "not-found")
-    problem(client.patch(f"{LIST}{other.finess}/", {"city": "X"},
-                         content_type="application/json"), 404, "not-found")
+    problem(
+        client.patch(f"{LIST}{other.finess}/", {"city": "X"}, content_type="application/json"),
+        404,
+        "not-found",
+    )
     listed = client.get("/api/v1/certificates/").json()["results"]
     assert [c["id"] for c in listed] == [mine.pk]
     problem(client.get(f"/api/v1/certificates/{theirs.pk}/"), 404, "not-found")

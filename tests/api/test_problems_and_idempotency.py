@@ -40,8 +40,9 @@ def test_method_not_allowed_and_not_acceptable(tenant_a, keys_a):
     problem(response, 406, "not-acceptable")
 
 
-def test_unexpected_errors_are_500_problems_without_traceback(tenant_a, keys_a, monkeypatch,
-                                                              caplog):
+def test_unexpected_errors_are_500_problems_without_traceback(
+    tenant_a, keys_a, monkeypatch, caplog
+):
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals /srv/app/officines/api.py")
 
@@ -128,7 +129,9 @@ def test_keys_are_per_caller_and_per_path(tenant_a, keys_a, client_for):
     )
     # Another caller using the same key string runs its own request.
     response = client_for(tenant_a.operator).post(
-        OFFICINES, officine(finess="750000010"), content_type="application/json",
+        OFFICINES,
+        officine(finess="750000010"),
+        content_type="application/json",
         HTTP_IDEMPOTENCY_KEY="same",
     )
     assert response.status_code == 201
@@ -138,10 +141,10 @@ def test_keys_are_per_caller_and_per_path(tenant_a, keys_a, client_for):
 def test_errors_are_replayed_but_server_errors_are_not(tenant_a, keys_a, monkeypatch):
     client = bearer(keys_a.write)
     bad = officine(finess="760021833")
-    first = client.post(OFFICINES, bad, content_type="application/json",
-                        HTTP_IDEMPOTENCY_KEY="bad")
-    replay = client.post(OFFICINES, bad, content_type="application/json",
-                         HTTP_IDEMPOTENCY_KEY="bad")
+    first = client.post(OFFICINES, bad, content_type="application/json", HTTP_IDEMPOTENCY_KEY="bad")
+    replay = client.post(
+        OFFICINES, bad, content_type="application/json", HTTP_IDEMPOTENCY_KEY="bad"
+    )
     assert first.status_code == replay.status_code == 400
     assert replay["Content-Type"] == "application/problem+json"
     assert replay.json() == first.json()
@@ -150,12 +153,14 @@ def test_errors_are_replayed_but_server_errors_are_not(tenant_a, keys_a, monkeyp
         raise RuntimeError("down")
 
     monkeypatch.setattr("officines.api.officine_save", boom)
-    failed = client.post(OFFICINES, officine(), content_type="application/json",
-                         HTTP_IDEMPOTENCY_KEY="retry-me")
+    failed = client.post(
+        OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="retry-me"
+    )
     assert failed.status_code == 500
     monkeypatch.undo()
-    retried = client.post(OFFICINES, officine(), content_type="application/json",
-                          HTTP_IDEMPOTENCY_KEY="retry-me")
+    retried = client.post(
+        OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="retry-me"
+    )
     assert retried.status_code == 201
 
 
@@ -164,27 +169,29 @@ def test_in_progress_key_is_409(tenant_a, keys_a):
 
     api_key = ApiKey.objects.get(prefix=keys_a.write[:12])
     client = bearer(keys_a.write)
-    client.post(OFFICINES, officine(), content_type="application/json",
-                HTTP_IDEMPOTENCY_KEY="busy")
-    IdempotencyRecord.objects.filter(owner=f"key:{api_key.pk}", key="busy").update(
-        status_code=None
+    client.post(OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="busy")
+    IdempotencyRecord.objects.filter(owner=f"key:{api_key.pk}", key="busy").update(status_code=None)
+    response = client.post(
+        OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="busy"
     )
-    response = client.post(OFFICINES, officine(), content_type="application/json",
-                           HTTP_IDEMPOTENCY_KEY="busy")
     problem(response, 409, "idempotency-key-in-use")
 
 
-def test_multipart_retries_match_despite_a_new_boundary(tenant_a, keys_a, pki, shared_key,
-                                                        trust_anchors):
+def test_multipart_retries_match_despite_a_new_boundary(
+    tenant_a, keys_a, pki, shared_key, trust_anchors
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from certificates.demo_pki import to_pem_bundle
     from certificates.models import Certificate
 
     _, cert = pki.issue_for(
-        finess=tenant_a.officine.finess, raison_sociale=tenant_a.officine.raison_sociale,
-        department=tenant_a.officine.department_label, common_name="LGO",
-        profile="ORG_AUTH_CLI", key=shared_key,
+        finess=tenant_a.officine.finess,
+        raison_sociale=tenant_a.officine.raison_sociale,
+        department=tenant_a.officine.department_label,
+        common_name="LGO",
+        profile="ORG_AUTH_CLI",
+        key=shared_key,
     )
     client = bearer(keys_a.write)
     responses = [

@@ -42,14 +42,23 @@ def many_rows(tenant_a, make_certificate):
     )
     CertificateRequest.objects.bulk_create(
         CertificateRequest(
-            editor=tenant_a.editor, officine=o, profile="ORG_AUTH_CLI", services=["PSC"],
-            common_name="LGO", key_mode="server", requester_email="a@b.fr",
+            editor=tenant_a.editor,
+            officine=o,
+            profile="ORG_AUTH_CLI",
+            services=["PSC"],
+            common_name="LGO",
+            key_mode="server",
+            requester_email="a@b.fr",
         )
         for o in officines
     )
     WebhookEndpoint.objects.bulk_create(
-        WebhookEndpoint(editor=tenant_a.editor, url=f"https://lgo.example/{n}",
-                        events=["certificate.issued"], secret="whsec_x")
+        WebhookEndpoint(
+            editor=tenant_a.editor,
+            url=f"https://lgo.example/{n}",
+            events=["certificate.issued"],
+            secret="whsec_x",
+        )
         for n in range(ROWS)
     )
     RenewalCampaign.objects.bulk_create(

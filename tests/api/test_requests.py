@@ -39,8 +39,21 @@ def openssl_csr(tmp_path: Path, officine, common_name: str) -> tuple[str, Path]:
         f"/OU=1{officine.finess}/CN={common_name}"
     )
     subprocess.run(
-        [OPENSSL, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(csr), "-subj", subject, "-utf8"],
+        [
+            OPENSSL,
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(csr),
+            "-subj",
+            subject,
+            "-utf8",
+        ],
         check=True,
         capture_output=True,
     )
@@ -73,8 +86,10 @@ def test_lgo_round_trip(tenant_a, keys_a, pki, trust_anchors, tmp_path):
     body = created.json()
     assert body["status"] == "csr_ready" and body["progress"] == 100
     assert created["Location"].endswith(f"{REQUESTS}{body['id']}/")
-    assert client.get(created["Location"]).json()["csr_pem"].startswith(
-        "-----BEGIN CERTIFICATE REQUEST-----"
+    assert (
+        client.get(created["Location"])
+        .json()["csr_pem"]
+        .startswith("-----BEGIN CERTIFICATE REQUEST-----")
     )
     submitted = client.post(f"{REQUESTS}{body['id']}/mark-submitted/")
     assert submitted.json()["status"] == "submitted"
@@ -97,7 +112,9 @@ def test_lgo_round_trip(tenant_a, keys_a, pki, trust_anchors, tmp_path):
     modulus = [
         subprocess.run(
             [OPENSSL, kind, "-noout", "-modulus", "-in", str(path)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         for kind, path in (("x509", tmp_path / "cert.pem"), ("rsa", key_path))
     ]
@@ -112,8 +129,9 @@ def test_lgo_round_trip(tenant_a, keys_a, pki, trust_anchors, tmp_path):
     assert Installation.objects.get().certificate_id == certificate_id
 
 
-def test_server_mode_answers_202_and_is_polled(tenant_a, keys_a,
-                                               django_capture_on_commit_callbacks):
+def test_server_mode_answers_202_and_is_polled(
+    tenant_a, keys_a, django_capture_on_commit_callbacks
+):
     client = bearer(keys_a.write)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(
@@ -185,13 +203,15 @@ def test_officine_limited_key_requests_only_for_its_officine(tenant_a, keys_a):
 def test_cancel_and_invalid_transitions(tenant_a, keys_a):
     client = bearer(keys_a.write)
     created = client.post(
-        REQUESTS, csr_payload(tenant_a.officine, key_mode="server"),
+        REQUESTS,
+        csr_payload(tenant_a.officine, key_mode="server"),
         content_type="application/json",
     ).json()
     not_ready = client.post(f"{REQUESTS}{created['id']}/mark-submitted/")
     assert "status" in problem(not_ready, 400, "validation-error")["errors"]
-    problem(bearer(keys_a.read).post(f"{REQUESTS}{created['id']}/cancel/"), 403,
-            "permission-denied")
+    problem(
+        bearer(keys_a.read).post(f"{REQUESTS}{created['id']}/cancel/"), 403, "permission-denied"
+    )
     cancelled = client.post(f"{REQUESTS}{created['id']}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     problem(client.post(f"{REQUESTS}{created['id']}/cancel/"), 400, "validation-error")
@@ -201,7 +221,8 @@ def test_cancel_and_invalid_transitions(tenant_a, keys_a):
 def test_request_list_filters(tenant_a, keys_a):
     client = bearer(keys_a.write)
     first = client.post(
-        REQUESTS, csr_payload(tenant_a.officine, key_mode="server"),
+        REQUESTS,
+        csr_payload(tenant_a.officine, key_mode="server"),
         content_type="application/json",
     ).json()
     client.post(f"{REQUESTS}{first['id']}/cancel/")
@@ -219,8 +240,9 @@ def test_request_list_filters(tenant_a, keys_a):
 # --------------------------------------------------------------------------- campaigns
 
 
-def test_campaign_create_follow_and_download(tenant_a, keys_a, make_certificate,
-                                             django_capture_on_commit_callbacks):
+def test_campaign_create_follow_and_download(
+    tenant_a, keys_a, make_certificate, django_capture_on_commit_callbacks
+):
     import io
     import zipfile
     from datetime import timedelta
@@ -271,9 +293,28 @@ def test_campaign_refusals(tenant_a, keys_a):
 
 
 def test_certificate_id_in_request_is_none_until_issued(tenant_a, keys_a):
-    created = bearer(keys_a.write).post(
-        REQUESTS, csr_payload(tenant_a.officine, key_mode="server"),
-        content_type="application/json",
-    ).json()
+    created = (
+        bearer(keys_a.write)
+        .post(
+            REQUESTS,
+            csr_payload(tenant_a.officine, key_mode="server"),
+            content_type="application/json",
+        )
+        .json()
+    )
     assert created["certificate"] is None
     assert not Certificate.objects.exists()
+
+
+def test_dates_are_utc_everywhere(tenant_a, keys_a, make_certificate):
+    certificate = make_certificate(tenant_a.officine)
+    client = bearer(keys_a.write)
+    installed = client.post(
+        f"/api/v1/certificates/{certificate.pk}/installations/",
+        {"host": "poste-1", "installed_at": "2026-01-06T09:00:00+01:00"},
+        content_type="application/json",
+    ).json()
+    assert installed["installed_at"] == "2026-01-06T08:00:00Z"
+    assert installed["created_at"].endswith("Z")
+    officine = client.get(f"/api/v1/officines/{tenant_a.officine.finess}/").json()
+    assert officine["created_at"].endswith("Z")

@@ -11,8 +11,10 @@ from io import StringIO
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -112,6 +114,16 @@ def fuzz_data(tenant_a, server_certificate, make_certificate):
     make_certificate(tenant_a.officine, common_name="INSI-MANU", services=("INSI",))
 
 
+@pytest.fixture
+def wsgi_keeps_the_test_connection():
+    """Like Django's test client: requests must not close the test's (transactional) connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @schema.parametrize()
 @settings(
     max_examples=25,
@@ -120,7 +132,7 @@ def fuzz_data(tenant_a, server_certificate, make_certificate):
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_api_conforms_to_its_schema(case, keys_a, fuzz_data):
+def test_api_conforms_to_its_schema(case, keys_a, fuzz_data, wsgi_keeps_the_test_connection):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {keys_a.export}"},
         checks=[

@@ -15,8 +15,7 @@ HOOKS = "/api/v1/webhooks/"
 
 
 def create(client, **overrides):
-    payload = {"url": "https://lgo.example/hooks", "events": ["certificate.expiring"],
-               **overrides}
+    payload = {"url": "https://lgo.example/hooks", "events": ["certificate.expiring"], **overrides}
     return client.post(HOOKS, payload, content_type="application/json")
 
 
@@ -36,10 +35,14 @@ def test_create_shows_the_secret_once(tenant_a, keys_a):
 
 def test_create_refusals(tenant_a, keys_a):
     client = bearer(keys_a.write)
-    assert "url" in problem(create(client, url="http://lgo.example/h"), 400,
-                            "validation-error")["errors"]
-    assert "url" in problem(create(client, url="https://10.0.0.1/h"), 400,
-                            "validation-error")["errors"]
+    assert (
+        "url"
+        in problem(create(client, url="http://lgo.example/h"), 400, "validation-error")["errors"]
+    )
+    assert (
+        "url"
+        in problem(create(client, url="https://10.0.0.1/h"), 400, "validation-error")["errors"]
+    )
     assert "events" in problem(create(client, events=[]), 400, "validation-error")["errors"]
     problem(create(bearer(keys_a.read)), 403, "permission-denied")
     problem(create(bearer(keys_a.officine)), 403, "permission-denied")
@@ -50,8 +53,11 @@ def test_update_disable_regenerate_delete(tenant_a, keys_a):
     client = bearer(keys_a.write)
     pk = create(client).json()["id"]
     url = f"{HOOKS}{pk}/"
-    changed = client.patch(url, {"events": ["certificate.issued", "certificate.revoked"],
-                                 "is_active": False}, content_type="application/json")
+    changed = client.patch(
+        url,
+        {"events": ["certificate.issued", "certificate.revoked"], "is_active": False},
+        content_type="application/json",
+    )
     assert changed.status_code == 200
     assert changed.json()["events"] == ["certificate.issued", "certificate.revoked"]
     assert changed.json()["is_active"] is False
@@ -61,21 +67,32 @@ def test_update_disable_regenerate_delete(tenant_a, keys_a):
     assert client.delete(url).status_code == 204
     assert not WebhookEndpoint.objects.exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"webhook.update", "webhook.disable", "webhook.secret_regenerate",
-            "webhook.delete"} <= actions
+    assert {
+        "webhook.update",
+        "webhook.disable",
+        "webhook.secret_regenerate",
+        "webhook.delete",
+    } <= actions
 
 
 def test_delivery_log_newest_first(tenant_a, keys_a, make_certificate):
     client = bearer(keys_a.read)
     endpoint = WebhookEndpoint.objects.create(
-        editor=tenant_a.editor, url="https://lgo.example/h", events=["certificate.issued"],
+        editor=tenant_a.editor,
+        url="https://lgo.example/h",
+        events=["certificate.issued"],
         secret="whsec_x",
     )
     certificate = make_certificate(tenant_a.officine)
     for n in range(3):
         WebhookDelivery.objects.create(
-            endpoint=endpoint, event="certificate.issued", certificate=certificate,
-            idempotency_key=f"k{n}", payload={"n": n}, status="succeeded", status_code=200,
+            endpoint=endpoint,
+            event="certificate.issued",
+            certificate=certificate,
+            idempotency_key=f"k{n}",
+            payload={"n": n},
+            status="succeeded",
+            status_code=200,
             attempts=1,
         )
     body = client.get(f"{HOOKS}{endpoint.pk}/deliveries/", {"page_size": 2}).json()

@@ -13,6 +13,7 @@ import io
 import re
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -46,7 +47,7 @@ def page_for(chromium, live_server):
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: record_console(errors, msg))
+        page.on("console", lambda msg: record_console(errors, msg, page))
         page.js_errors = errors
         return page
 
@@ -55,10 +56,11 @@ def page_for(chromium, live_server):
         context.close()
 
 
-def record_console(errors: list[str], message) -> None:
+def record_console(errors: list[str], message, page=None) -> None:
     """Console errors fail the walk, except the favicon the portal does not ship."""
     if message.type == "error" and "favicon" not in (message.location or {}).get("url", ""):
-        errors.append(f"{message.text} ({(message.location or {}).get('url', '')})")
+        where = (message.location or {}).get("url", "")
+        errors.append(f"{message.text} ({where}) on {page.url if page else ''}")
 
 
 def log_in(page, email: str, *, totp: bool) -> None:
@@ -78,11 +80,18 @@ def log_in(page, email: str, *, totp: bool) -> None:
 
 
 def submit(page, form_selector: str = "main form[method=post]") -> None:
-    page.locator(form_selector).last.locator("button[type=submit]:not(.default-action)").last.click()
+    page.locator(form_selector).last.locator(
+        "button[type=submit]:not(.default-action)"
+    ).last.click()
 
 
-def wizard_next(page) -> None:
+def wizard_next(page, *, swap: bool = True) -> None:
+    """Click the wizard's main button and wait until htmx has swapped the next step in."""
+    if swap:  # mark the current step: its replacement is the element without the mark
+        page.evaluate("document.getElementById('wizard').dataset.stale = '1'")
     page.locator(".wizard-buttons button[name=action]").first.click()
+    if swap:
+        page.locator("#wizard:not([data-stale])").wait_for()
 
 
 def test_operator_walkthrough(
@@ -125,15 +134,16 @@ def test_operator_walkthrough(
     page.set_input_files("input[type=file]", str(fixed))
     submit(page)
     page.wait_for_url(re.compile(r"/officines/import/\d+/"))
-    page.locator(f"form[action$='/confirm/'] button[type=submit]").click()
+    page.locator("form[action$='/confirm/'] button[type=submit]").click()
     page.locator("[role=status]").first.wait_for()
     assert Officine.objects.filter(editor=tenant_a.editor, finess=good).exists()
     screenshot(page, "04-csv-import-done")
 
     # INSi request wizard: search the officine, choose INSi, a bad CN is refused live.
     page.goto(reverse("certificates:request_create"))
-    page.fill("#officine-search", officine.finess)
-    page.locator(f"#officine-{officine.pk}").wait_for()
+    with page.expect_response(lambda r: "/requests/new/officines/" in r.url):
+        page.fill("#officine-search", officine.finess)
+    page.locator("#officine-results legend").filter(has_text=officine.finess).wait_for()
     page.check(f"#officine-{officine.pk}")
     wizard_next(page)
     page.locator("#service-INSI").wait_for()
@@ -152,15 +162,19 @@ def test_operator_walkthrough(
     wizard_next(page)
     page.locator("dl.review").wait_for()
     screenshot(page, "06-wizard-review")
-    wizard_next(page)  # create
+    wizard_next(page, swap=False)  # create: htmx follows HX-Redirect
     page.wait_for_url(re.compile(r"/certificates/requests/\d+/$"))
     request = CertificateRequest.objects.get(officine=officine, common_name="INSI-AUTO")
     assert request.status == "csr_ready"
-    assert page.locator(f"a[href='{reverse('certificates:request_csr', args=[request.pk])}']").count()
+    assert page.locator(
+        f"a[href='{reverse('certificates:request_csr', args=[request.pk])}']"
+    ).count()
     screenshot(page, "07-request-csr-ready")
 
     # Submitted to ANS, then the issued certificate is uploaded and matched.
-    page.locator(f"form[action='{reverse('certificates:request_submit', args=[request.pk])}'] button").click()
+    page.locator(
+        f"form[action='{reverse('certificates:request_submit', args=[request.pk])}'] button"
+    ).click()
     page.wait_for_url(re.compile(r"/certificates/requests/\d+/$"))
     issued = tmp_path / "INSI-AUTO.pem"
     issued.write_bytes(issue_pem(pki, CertificateRequest.objects.get(pk=request.pk)))
@@ -173,7 +187,9 @@ def test_operator_walkthrough(
     screenshot(page, "08-certificate-detail")
 
     # PKCS#12: confirm the password first, then choose the passphrase.
-    page.locator(f"a[href='{reverse('certificates:export_pkcs12', args=[certificate.pk])}']").click()
+    page.locator(
+        f"a[href='{reverse('certificates:export_pkcs12', args=[certificate.pk])}']"
+    ).click()
     page.wait_for_url(re.compile(r"/accounts/reauthenticate/"))
     page.fill("input[name=password]", PASSWORD)
     page.locator("main form button[type=submit]").first.click()
@@ -183,7 +199,7 @@ def test_operator_walkthrough(
     screenshot(page, "09-pkcs12-form")
     with page.expect_download() as download:
         page.locator("main form[method=post] button[type=submit]").click()
-    data = open(download.value.path(), "rb").read()  # noqa: PTH123,SIM115
+    data = Path(download.value.path()).read_bytes()
     key, leaf, _chain = pkcs12.load_key_and_certificates(data, PASSPHRASE.encode())
     assert key is not None and leaf.subject.rfc4514_string().startswith("CN=INSI-AUTO")
 
@@ -199,8 +215,10 @@ def test_operator_walkthrough(
     page.locator("#campaign-progress progress[value='1']").wait_for()
     screenshot(page, "10-campaign-done")
     with page.expect_download() as download:
-        page.locator(f"a[href='{reverse('certificates:campaign_zip', args=[campaign.pk])}']").click()
-    with zipfile.ZipFile(io.BytesIO(open(download.value.path(), "rb").read())) as archive:  # noqa: PTH123,SIM115
+        page.locator(
+            f"a[href='{reverse('certificates:campaign_zip', args=[campaign.pk])}']"
+        ).click()
+    with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
         assert any(name.endswith(".csr") for name in archive.namelist())
         assert "fiche-ans.csv" in archive.namelist()
 
@@ -210,7 +228,9 @@ def test_operator_walkthrough(
     phone.goto(certificate.get_absolute_url())
     screenshot(phone, "11-certificate-phone")
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-    assert page.js_errors == [] and phone.js_errors == [], "\n".join(page.js_errors + phone.js_errors)
+    assert page.js_errors == [] and phone.js_errors == [], "\n".join(
+        page.js_errors + phone.js_errors
+    )
 
 
 def test_pharmacist_sees_only_their_officine(page_for, screenshot, tenant_a, make_certificate):
@@ -227,6 +247,6 @@ def test_pharmacist_sees_only_their_officine(page_for, screenshot, tenant_a, mak
     page.goto(reverse("certificates:list"))
     body = page.content()
     assert mine.get_absolute_url() in body and other.get_absolute_url() not in body
+    assert page.js_errors == [], "\n".join(page.js_errors)
     response = page.goto(other.get_absolute_url())
     assert response.status == 404
-    assert page.js_errors == []

@@ -225,7 +225,7 @@ def test_daily_scan_task_through_the_outbox(
         result = daily_scan.delay(TODAY.isoformat()).get()
     assert result["certificates_due"] == 1 and result["digests"] == 2
     assert len(mail.outbox) == 2
-    assert OutboxMessage.objects.filter(task="notifications.tasks.send_digest").count() == 2
+    assert OutboxMessage.objects.filter(task="notifications.tasks.send_digests").count() == 1
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
     with django_capture_on_commit_callbacks(execute=True):
         daily_scan.delay(TODAY.isoformat()).get()

@@ -42,7 +42,7 @@ def test_create_page_lists_renewable_certificates(
     )
     client = client_for(tenant_a.operator)
     url = reverse("certificates:campaign_create")
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         page = client.get(url)
     assert page.status_code == 200
     assert_valid_html(page)
@@ -50,7 +50,7 @@ def test_create_page_lists_renewable_certificates(
     assert f'id="cert-{soon.pk}"' in page.content.decode()
     assert page.context["form"]["requester_email"].value() == tenant_a.operator.email
     clone_certificates(soon, bulk_officines(tenant_a.editor, 250), not_after=days(30))
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         page = client.get(url, {"profile": "ORG_AUTH_CLI"})
     assert len(page.context["candidates"]) == 200 and page.context["truncated"]
 
@@ -190,11 +190,11 @@ def test_campaign_list_query_count(tenant_a, client_for, django_assert_max_num_q
         )
 
     make(2)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         response = client.get(url)
     assert_valid_html(response)
     make(70)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         response = client.get(url)
     assert len(response.context["object_list"]) == 50
 

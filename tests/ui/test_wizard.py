@@ -253,6 +253,9 @@ def test_who_may_use_the_wizard(tenant_a, tenant_b, client_for, django_capture_o
     tenant_a.pharmacist_officine.delegation_mode = "editeur"
     tenant_a.pharmacist_officine.save()
     assert pharmacist.get(reverse(URL)).status_code == 403
+    refused = step(pharmacist, "review", details(tenant_a.pharmacist_officine), action="create")
+    assert refused.status_code == 403
+    assert client_for(tenant_a.viewer).post(reverse(URL), {"step": "officine"}).status_code == 403
     # An operator of B cannot name A's officine.
     other = step(client_for(tenant_b.operator), "officine", {"officine": tenant_a.officine.pk})
     assert other.status_code == 400

@@ -32,8 +32,9 @@ class Command(BaseCommand):
             help="YYYY-MM-DD: the key stops working at 00:00 (Europe/Paris) that day.",
         )
 
-    def handle(self, *args, editor: str, name: str, scopes: str, officine: str, expires: str,
-               **options) -> None:
+    def handle(
+        self, *args, editor: str, name: str, scopes: str, officine: str, expires: str, **options
+    ) -> None:
         found = self._editor(editor)
         limited = None
         if officine:

@@ -217,7 +217,12 @@ def _load_keys(path: Path) -> list:
     from cryptography.hazmat.primitives import serialization
 
     blocks = path.read_bytes().split(b"\n\n")
-    return [serialization.load_pem_private_key(b, password=None) for b in blocks if b.strip()]
+    # Our own freshly generated keys: skipping the (slow, ~60 ms) RSA consistency check is safe.
+    return [
+        serialization.load_pem_private_key(b, password=None, unsafe_skip_rsa_key_validation=True)
+        for b in blocks
+        if b.strip()
+    ]
 
 
 def _worker_init(pki_dir: str, keys_file: str) -> None:
@@ -499,6 +504,29 @@ def _pharmacists(spec: ScaleSpec, editors: list, officines: list, password: str)
     return created
 
 
+def _bulk_insert(model: Any, rows: list) -> None:
+    """bulk_create, or on PostgreSQL COPY with ids reserved from the sequence (3x faster)."""
+    if connection.vendor != "postgresql" or not rows:
+        model.objects.bulk_create(rows, batch_size=500)
+        return
+    table = model._meta.db_table
+    fields = [f for f in model._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(rows)],
+        )
+        for row, (pk,) in zip(rows, cursor.fetchall(), strict=True):
+            row.pk = pk
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+                )
+
+
 def _insert_chunk(
     chunk: list[_Plan],
     officines: list,
@@ -547,7 +575,7 @@ def _insert_chunk(
                     created_at=min(plan.not_before + timedelta(days=1), now),
                 )
             )
-        Certificate.objects.bulk_create(rows, batch_size=500)
+        _bulk_insert(Certificate, rows)
         for plan, row in zip(plans, rows, strict=True):
             plan.pk = row.pk
             if plan.previous is not None and row.revoked_at is None and plan.key % 10:

@@ -1,0 +1,344 @@
+"""REST API under concurrent load: certificate list (page of 100) and officine by FINESS.
+
+What it measures: requests per second and latency (p50, p95) of three authenticated GETs,
+served by gunicorn on 127.0.0.1 and driven by 8 concurrent clients in the same run:
+
+* `GET /api/v1/ping/` — the cheapest authenticated DRF endpoint (key look-up, scopes,
+  throttling, JSON): the reference;
+* `GET /api/v1/certificates/?page_size=100` — a page of 100 certificates;
+* `GET /api/v1/officines/{finess}/` — one officine by FINESS, with its coverage matrix.
+
+Each endpoint's throughput is reported next to ping's (`ratio` = endpoint / ping), so the
+numbers say what the endpoint costs beyond the fixed price of a request, whatever the
+machine. There is no absolute target in the issue: `target` is left empty.
+
+Setup, not timed: a throwaway editor "bench-api-<timestamp>" with N officines, one
+certificate each (a real demo IGC Santé certificate, cloned with distinct fingerprints),
+and a read-only API key. The server is `gunicorn portal.wsgi` (sync workers, 2 per core)
+with DEBUG off and the per-key rate limit raised so throttling does not cap the run. The
+load generator is plain Python: 8 threads, each with its own `http.client` connection
+(re-opened when gunicorn closes it), requests sent back to back for a fixed duration after
+a few untimed warm-up requests per client. Any non-200 answer aborts the run. Everything created is deleted at the end
+(audit rows of the bench editor included, by queryset).
+
+Database: the one of DATABASE_URL (default: the dev SQLite file), which must be migrated.
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \\
+        .venv/bin/python -m bench.api [--quick] [--seconds 10] [--officines 2000]
+
+`run(quick)` returns rows {name, value, unit, target, reference, ratio} for `bench/run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 8
+HOST = "127.0.0.1"
+
+
+def _setup_django() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _check_migrated() -> None:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise SystemExit(
+            f"The database {connection.settings_dict['NAME']} is not migrated: "
+            "run `DEBUG=1 .venv/bin/python manage.py migrate` first."
+        )
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _create_data(n_officines: int) -> tuple[object, str, list[str]]:
+    """Editor, officines, certificates and a read key; returns (editor, raw key, finesses)."""
+    from certificates import x509
+    from certificates.demo_pki import DemoPKI
+    from certificates.models import Certificate
+    from officines.identifiers import generate_finess
+    from officines.models import Officine
+    from portal.api.keys import api_key_create
+    from portal.models import Editor
+
+    editor = Editor.objects.create(name=f"bench-api-{time.time_ns()}")
+    officines = Officine.objects.bulk_create(
+        Officine(
+            editor=editor,
+            finess=generate_finess("69", 100_000 + n),
+            raison_sociale=f"PHARMACIE BENCH {n}",
+            department="69",
+            city="Lyon",
+        )
+        for n in range(n_officines)
+    )
+    pki = DemoPKI.create()
+    _, cert = pki.issue_for(
+        finess=officines[0].finess,
+        raison_sociale=officines[0].raison_sociale,
+        department="Rhône (69)",
+        common_name="INSI-AUTO",
+        profile=x509.Profile.ORG_AUTH_CLI,
+    )
+    info = x509.describe_certificate(cert)
+    chain = "".join(x509.certificate_to_pem(c) for c in pki.chain_for("production"))
+    stamp = time.time_ns()
+    Certificate.objects.bulk_create(
+        (
+            Certificate(
+                editor=editor,
+                officine=officine,
+                profile="ORG_AUTH_CLI",
+                common_name="INSI-AUTO",
+                services=["INSI"],
+                serial=info.serial,
+                subject_dn=info.subject,
+                issuer_dn=info.issuer,
+                not_before=info.not_before,
+                not_after=info.not_after,
+                fingerprint_sha256=f"{stamp:032x}{n:032x}",
+                public_key_sha256=info.public_key_sha256,
+                environment="production",
+                chain_status="trusted_production",
+                pem=info.pem,
+                chain_pem=chain,
+            )
+            for n, officine in enumerate(officines)
+        ),
+        batch_size=500,
+    )
+    _, raw_key = api_key_create(editor=editor, name="bench", scopes=["read"], actor=None)
+    return editor, raw_key, [o.finess for o in officines]
+
+
+def _cleanup(editor) -> None:
+    from portal.models import AuditEvent
+
+    AuditEvent.objects.filter(editor=editor).delete()  # bench rows only (queryset delete)
+    editor.delete()  # cascades to officines, certificates and the API key
+
+
+# --------------------------------------------------------------------------- server
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _start_gunicorn(port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
+        "KEY_ENCRYPTION_KEYS": os.environ.get(
+            "KEY_ENCRYPTION_KEYS", "YmVuY2gtb25seS1rZXktZW5jcnlwdGlvbi1rZXktMzI="
+        ),
+        "ALLOWED_HOSTS": HOST,
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "API_RATE_PER_KEY": "1000000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+    workers = str(2 * (os.cpu_count() or 1))
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "portal.wsgi:application",
+            "--bind",
+            f"{HOST}:{port}",
+            "--workers",
+            workers,
+            "--preload",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited at start-up")
+        try:
+            with socket.create_connection((HOST, port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    raise SystemExit("gunicorn did not start within 30 s")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _load(port: int, raw_key: str, paths: list[str], seconds: float, warmup: int) -> dict:
+    """8 threads sending GETs back to back; returns rate and latency percentiles.
+
+    Each client first sends `warmup` untimed requests (cold workers, caches); then all
+    start the timed window together.
+    """
+    headers = {"Authorization": f"Bearer {raw_key}", "Accept": "application/json"}
+    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
+    errors: list[str] = []
+    barrier = threading.Barrier(CLIENTS + 1)
+    window: dict[str, float] = {}
+
+    def get(connection: http.client.HTTPConnection, path: str) -> None:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+        if response.getheader("Connection", "").lower() == "close":
+            connection.close()
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        rng = random.Random(index)
+        try:
+            for _ in range(warmup):
+                get(connection, rng.choice(paths))
+        except (OSError, RuntimeError, http.client.HTTPException) as exc:
+            errors.append(f"client {index}: {exc!r}")
+        barrier.wait()
+        try:
+            while not errors and (started := time.monotonic()) < window["stop"]:
+                get(connection, rng.choice(paths))
+                latencies[index].append(time.monotonic() - started)
+        except (OSError, RuntimeError, http.client.HTTPException) as exc:
+            errors.append(f"client {index}: {exc!r}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    window["stop"] = float("inf")
+    barrier.wait()
+    begin = time.monotonic()
+    window["stop"] = begin + seconds
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - begin  # includes the requests in flight at the deadline
+    if errors:
+        raise SystemExit(f"load aborted: {errors[0]}")
+    samples = sorted(x for per_client in latencies for x in per_client)
+    if not samples:
+        raise SystemExit("no request completed in the measured window")
+    return {
+        "rps": len(samples) / elapsed,
+        "p50_ms": 1000 * statistics.median(samples),
+        "p95_ms": 1000 * samples[int(0.95 * (len(samples) - 1))],
+        "requests": len(samples),
+    }
+
+
+def measure(*, n_officines: int, seconds: float, warmup: int) -> list[dict]:
+    _setup_django()
+    _check_migrated()
+    editor, raw_key, finesses = _create_data(n_officines)
+    port = _free_port()
+    server = None
+    try:
+        server = _start_gunicorn(port)
+        scenarios = {
+            "ping": ["/api/v1/ping/"],
+            "certificate_list_100": ["/api/v1/certificates/?page_size=100"],
+            "officine_by_finess": [f"/api/v1/officines/{f}/" for f in finesses],
+        }
+        results = {
+            name: _load(port, raw_key, paths, seconds, warmup) for name, paths in scenarios.items()
+        }
+    finally:
+        if server is not None:
+            _stop(server)
+        _cleanup(editor)
+    reference = results["ping"]["rps"]
+    rows = []
+    for name, result in results.items():
+        is_reference = name == "ping"
+        rows.append(
+            {
+                "name": f"api.{name}.throughput",
+                "value": round(result["rps"], 1),
+                "unit": f"req/s ({CLIENTS} clients)",
+                "target": None,
+                "reference": None if is_reference else round(reference, 1),
+                "ratio": None if is_reference else round(result["rps"] / reference, 3),
+            }
+        )
+        for percentile in ("p50_ms", "p95_ms"):
+            rows.append(
+                {
+                    "name": f"api.{name}.latency_{percentile[:3]}",
+                    "value": round(result[percentile], 2),
+                    "unit": "ms",
+                    "target": None,
+                    "reference": None if is_reference else round(results["ping"][percentile], 2),
+                    "ratio": None
+                    if is_reference
+                    else round(result[percentile] / results["ping"][percentile], 3),
+                }
+            )
+    return rows
+
+
+def run(quick: bool) -> list[dict]:
+    if quick:
+        return measure(n_officines=300, seconds=3.0, warmup=3)
+    return measure(n_officines=2000, seconds=10.0, warmup=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data, 3 s per endpoint")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--officines", type=int, default=None)
+    args = parser.parse_args()
+    if args.seconds is None and args.officines is None:
+        rows = run(args.quick)
+    else:
+        rows = measure(
+            n_officines=args.officines or (300 if args.quick else 2000),
+            seconds=args.seconds or (3.0 if args.quick else 10.0),
+            warmup=3,
+        )
+    print(json.dumps(rows, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
