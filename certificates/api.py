@@ -458,15 +458,12 @@ class CertificateViewSet(
         cert_request = self._import_request(request)
         services = self._import_services(request)
         self._check_officine_limit(data, password)
-        principal = principal_of(request)
         report = certificate_import(
             editor=editor,
             data=data,
             password=password,
             actor=self.actor,
-            # TODO(imports): _Context takes http_request.user as the importing user even when
-            # it is an API key; until it checks for a portal User, keys import without it.
-            http_request=None if principal is not None else self.http_request,
+            http_request=self.http_request,
             request=cert_request,
             filename=filename,
             services=services or None,

@@ -217,8 +217,8 @@ class _Context:
         self.services = list(services or [])
         self.max_size: int = settings.MAX_UPLOAD_SIZE
         user = actor if isinstance(actor, User) else None
-        if user is None and http_request is not None and http_request.user.is_authenticated:
-            user = http_request.user
+        if user is None and http_request is not None and isinstance(http_request.user, User):
+            user = http_request.user  # an API key (ApiPrincipal) is no importing user
         self.user = user
         self._officines: dict[str, Officine] | None = None
         if preload_officines:  # one query for the whole run instead of one per file

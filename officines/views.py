@@ -49,6 +49,7 @@ from officines.services import (
 from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
+from portal.pagination import DeferredJoinPaginator
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
 
 CERTIFICATES_ON_DETAIL = 50
@@ -98,6 +99,7 @@ class OfficineList(ScopedViewMixin, FilterView):
     model = Officine
     filterset_class = OfficineFilter
     paginate_by = 50
+    paginator_class = DeferredJoinPaginator  # deep pages of 10,000 officines (bench/pages.py)
     template_name = "officines/officine_list.html"
     allow_pharmacists = True
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, Window
+from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -31,6 +31,8 @@ HORIZON_MONTHS = 18
 URGENT_LIMIT = 20
 INCOMPLETE_LIMIT = 20
 ALERTS_LIMIT = 10
+# Certificate columns the dashboard never shows (PEMs, DNs).
+_WIDE_FIELDS = ("pem", "chain_pem", "subject_dn", "issuer_dn")
 # States that leave an officine unable to use a service today.
 GAP_STATES = (CoverageState.MISSING, CoverageState.EXPIRED)
 
@@ -171,6 +173,7 @@ def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) 
         .filter(officine__is_active=True)
         .with_status(now)
         .select_related("officine")
+        .defer(*_WIDE_FIELDS)  # PEM texts are TOASTed: reading them costs more than the rest
         .order_by("not_after", "id")[:limit]
     )
 
@@ -194,15 +197,19 @@ def coverage_overview(
     """
     labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
     fields = [state_field(code) for code in labels]
-    per_officine = coverage_states_by_officine(
-        _live(user).filter(officine__is_active=True), now=now
-    )
+    active = set(Officine.objects.visible_to(user).active().values_list("pk", flat=True))
+    # Grouped over all live certificates (an index-only scan, no join): rows of inactive
+    # officines are skipped here rather than joined away in SQL.
+    per_officine = coverage_states_by_officine(_live(user), now=now)
     counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
     gaps: list[tuple[int, int, dict[str, str]]] = []
-    missing = covered_officines = 0
+    seen: set[int] = set()
+    missing = 0
     for officine_id, *values in per_officine.values_list("officine_id", *fields):
+        if officine_id not in active:
+            continue
+        seen.add(officine_id)
         states = dict(zip(labels, values, strict=True))
-        covered_officines += 1
         for code, state in states.items():
             counts[code][state] += 1
         in_gap = sum(state in GAP_STATES for state in values)
@@ -210,25 +217,14 @@ def coverage_overview(
             gaps.append((in_gap, officine_id, states))
         if CoverageState.MISSING in values:
             missing += 1
-    # Officines without any live certificate miss every service: their number and the first
-    # of them in one query (NOT IN a hashed subquery read from the live-certificate index).
-    bare = list(
-        Officine.objects.visible_to(user)
-        .active()
-        .exclude(pk__in=_live(user).values("officine_id"))
-        .annotate(total=Window(Count("pk")))
-        .order_by("pk")[:limit]
-    )
-    bare_count = bare[0].total if bare else 0
+    # Active officines without any live certificate miss every service.
+    bare = sorted(active - seen)
     for code in labels:
-        counts[code][CoverageState.MISSING] += bare_count
+        counts[code][CoverageState.MISSING] += len(bare)
     all_missing = dict.fromkeys(labels, str(CoverageState.MISSING))
-    gaps += [(len(labels), o.pk, all_missing) for o in bare]
+    gaps += [(len(labels), pk, all_missing) for pk in bare[:limit]]
     chosen = sorted(gaps, key=lambda item: (-item[0], item[1]))[:limit]
-    rows = {o.pk: o for o in bare}
-    rows.update(
-        Officine.objects.visible_to(user).in_bulk([pk for _n, pk, _s in chosen if pk not in rows])
-    )
+    rows = Officine.objects.visible_to(user).in_bulk([pk for _n, pk, _s in chosen])
     state_labels = dict(CoverageState.choices)
     incomplete = []
     for _n, officine_id, states in chosen:
@@ -264,9 +260,9 @@ def coverage_overview(
     return CoverageOverview(
         services=services,
         incomplete=incomplete,
-        incomplete_count=len(gaps) - len(bare) + bare_count,
-        missing_count=missing + bare_count,
-        officine_count=covered_officines + bare_count,
+        incomplete_count=len(gaps) - len(bare[:limit]) + len(bare),
+        missing_count=missing + len(bare),
+        officine_count=len(active),
     )
 
 
@@ -278,6 +274,7 @@ def latest_alerts(user: Any, *, limit: int = ALERTS_LIMIT) -> list:
         AlertLog.objects.visible_to(user)
         .exclude(status=AlertStatus.SKIPPED)
         .select_related("certificate__officine")
+        .defer(*(f"certificate__{name}" for name in _WIDE_FIELDS))
         .order_by("-created_at", "-id")[:limit]
     )
 

@@ -1,15 +1,22 @@
-"""Security middleware: a strict Content-Security-Policy and mandatory MFA for editor staff."""
+"""Security middleware: a strict Content-Security-Policy, mandatory MFA for editor staff, and a
+clean 503 while the database is unreachable."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 
 from allauth.mfa.models import Authenticator
 from django.conf import settings
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from portal.tenancy import user_scope
+
+logger = logging.getLogger(__name__)
 
 CSP = "; ".join(
     [
@@ -102,3 +109,102 @@ class RequestSizeLimitMiddleware:
                                 content_type="application/problem+json")
         html = render_to_string("413.html", {"detail": detail}, request=request)
         return HttpResponse(html, status=413)
+
+
+# --------------------------------------------------------------------------- database outage
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+_FLAG = "_database_unavailable"
+
+
+def _mark_database_error(sender: object, request: HttpRequest | None = None, **kwargs) -> None:
+    """got_request_exception: remember that a request failed on the database itself.
+
+    Errors raised in other middleware (the session read by RequireMFAMiddleware, say) are
+    turned into a 500 by Django before they reach the outer middleware; the flag lets
+    DatabaseUnavailableMiddleware recognise them. Called inside Django's `except` block.
+    """
+    if request is not None and isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        setattr(request, _FLAG, True)
+
+
+got_request_exception.connect(_mark_database_error, dispatch_uid="portal.database_unavailable")
+
+
+def _database_down() -> bool:
+    """A connection that failed during this request and cannot run `SELECT 1` now."""
+    return any(
+        conn.errors_occurred and not conn.is_usable()
+        for conn in connections.all(initialized_only=True)
+    )
+
+
+class DatabaseUnavailableMiddleware:
+    """PostgreSQL restarting or unreachable: a clean 503 (HTML page or API problem), never a
+    500 nor a traceback. Placed right after SecurityMiddleware, so it sees what every inner
+    middleware and view raised; the next request reconnects by itself (CONN_HEALTH_CHECKS).
+
+    API views answer errors through DRF's handler (a 500 problem); such a 500 becomes a 503
+    when the database connection that failed is still unusable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = self.get_response(request)
+        except DATABASE_ERRORS as exc:
+            return self.unavailable(request, exc)
+        if response.status_code >= 500 and (getattr(request, _FLAG, False) or _database_down()):
+            return self.unavailable(request, None)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_ERRORS):
+            return self.unavailable(request, exception)
+        return None
+
+    def unavailable(self, request: HttpRequest, exc: Exception | None) -> HttpResponse:
+        """Rendered without a database: no context processors, language from the request."""
+        import json
+
+        from django.template.loader import render_to_string
+        from django.utils import translation
+        from django.utils.translation import gettext as _
+
+        reason = type(exc).__name__ if exc is not None else "database unusable"
+        logger.warning("Database unavailable, answered 503 for %s (%s)", request.path, reason)
+        language = translation.get_language_from_request(request)
+        with translation.override(language):
+            title = _("Service temporarily unavailable")
+            detail = _(
+                "The portal cannot reach its database for a moment (maintenance or restart). "
+                "Nothing you saved is lost: please retry in a few seconds."
+            )
+            if request.path_info.startswith("/api/"):
+                base = getattr(settings, "API_PROBLEM_BASE_URL", "/api/v1/problems/")
+                body = {
+                    "type": f"{base.rstrip('/')}/service-unavailable",
+                    "title": title,
+                    "status": 503,
+                    "detail": detail,
+                    "instance": request.path,
+                }
+                response = HttpResponse(
+                    json.dumps(body, ensure_ascii=False),
+                    status=503,
+                    content_type="application/problem+json",
+                )
+            else:
+                html = render_to_string(
+                    "503.html",
+                    {"title": title, "detail": detail, "LANGUAGE_CODE": language,
+                     "retry_after": RETRY_AFTER_SECONDS},
+                )
+                response = HttpResponse(html, status=503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        return response

@@ -19,6 +19,9 @@ PUBLIC_PREFIXES = (
     "set_language",
     "invitation_accept",
     "notifications:calendar_feed",  # a secret token, no session (tests/notifications)
+    # The API has its own walker over every api:* route, for API keys (read, write, limited
+    # to one officine) and session roles: tests/api/test_isolation.py.
+    "api:",
 )
 
 

@@ -96,7 +96,7 @@ class IdempotencyMixin:
         owner, now = _owner(request), timezone.now()
         fingerprint = request_fingerprint(request)
         lookup = {"owner": owner, "key": key, "method": request.method, "path": request.path}
-        IdempotencyRecord.objects.filter(owner=owner, created_at__lt=now - _ttl()).delete()
+        IdempotencyRecord.objects.filter(created_at__lt=now - _ttl()).delete()  # indexed
         try:
             with transaction.atomic():
                 return IdempotencyRecord.objects.create(

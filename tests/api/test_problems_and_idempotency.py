@@ -213,3 +213,21 @@ def test_invalid_idempotency_key_is_400(tenant_a, keys_a):
     )
     problem(response, 400, "bad-request")
     assert not Officine.objects.filter(finess="760021832").exists()
+
+
+def test_expired_records_are_purged_and_the_key_reusable(tenant_a, keys_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = bearer(keys_a.write)
+    client.post(OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="old")
+    IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(days=2))
+    again = client.post(
+        OFFICINES,
+        officine(finess="750000010"),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="old",
+    )
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert IdempotencyRecord.objects.count() == 1
