@@ -147,10 +147,13 @@ def _import(editor_id: int, folder: Path) -> tuple[float, list[dict]]:
 
 
 def _cleanup(editor) -> None:
-    from portal.models import AuditEvent
+    from officines.models import Officine
 
-    AuditEvent.objects.filter(editor=editor).delete()  # bench rows only (queryset delete)
-    editor.delete()  # cascades to its officines, certificates and requests
+    # Audit events are append-only (on PostgreSQL a trigger refuses DELETE), and they
+    # protect their editor: the bench editor stays, deactivated, with its audit rows.
+    Officine.objects.filter(editor=editor).delete()  # cascades to certificates and requests
+    editor.is_active = False
+    editor.save(update_fields=["is_active"])
 
 
 def measure(n: int) -> list[dict]:

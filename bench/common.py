@@ -34,6 +34,19 @@ BENCH_SECRET_KEY = "bench-only-secret-key-never-used-in-production-0123456789"  
 BENCH_KEK = base64.b64encode(b"bench-only-key-encryption-key-32").decode()
 
 
+# The benchmark modules of bench/, in the order bench/run runs them. Each exposes
+# run(quick) -> rows, except the officine CSV import script (adapted by module_rows).
+MODULES = [
+    "csr",
+    "certificate_import",
+    "officine_import",
+    "coverage_campaign",
+    "alert_scan",
+    "api",
+    "pages",
+]
+
+
 def setup_django() -> None:
     """Import path and settings for a bench run outside manage.py (dev settings unless set)."""
     if str(ROOT) not in sys.path:
@@ -265,7 +278,7 @@ class Gunicorn:
         )
         self.port = free_port()
         (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-        self.log = open(ROOT / "var" / "bench" / "gunicorn.log", "ab")  # noqa: SIM115
+        self.log = open(ROOT / "var" / "bench" / "gunicorn.log", "ab")
         self.process = subprocess.Popen(
             [
                 str(VENV_BIN / "gunicorn"),
@@ -289,7 +302,9 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited ({self.process.returncode}): var/bench/gunicorn.log")
+                raise RuntimeError(
+                    f"gunicorn exited ({self.process.returncode}): var/bench/gunicorn.log"
+                )
             with contextlib.suppress(OSError):
                 status, _ms, _body = HttpClient("127.0.0.1", self.port).get("/healthz/auth")
                 if status in (200, 302) and len(self.worker_pids()) >= self.workers:
@@ -476,3 +491,68 @@ def timed() -> Iterator[dict[str, float]]:
         yield result
     finally:
         result["seconds"] = time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- modules
+
+
+def module_rows(module: str, quick: bool) -> list[dict[str, Any]]:
+    """Rows of one benchmark module (Django set up by the caller)."""
+    import importlib
+
+    if module == "officine_import":
+        return officine_import_rows(quick)
+    if module not in MODULES:
+        raise ValueError(f"unknown benchmark module {module!r}")
+    return importlib.import_module(f"bench.{module}").run(quick)
+
+
+def officine_import_rows(quick: bool) -> list[dict[str, Any]]:
+    """bench/bench_officine_import.py has no run(): time its CSV through the same services
+    (check + write of N new officines, then the same N updated), N = 20,000 (500 if quick)."""
+    import importlib
+
+    module = importlib.import_module("bench.bench_officine_import")
+    if hasattr(module, "run"):
+        return module.run(quick)
+    from officines.csv_import import officines_import_plan, officines_import_write
+    from officines.models import TechnicalAdministrator
+    from portal.models import Editor
+
+    size = 500 if quick else 20_000
+    target = 30.0 * size / 20_000
+    editor = Editor.objects.create(name=f"bench-officine-import-{time.time_ns()}")
+    results = []
+    try:
+        TechnicalAdministrator.objects.bulk_create(
+            TechnicalAdministrator(
+                editor=editor,
+                full_name=f"Admin {n}",
+                email="pki@example.fr",
+                card_number=str(8_000_000_000 + n),
+            )
+            for n in range(20)
+        )
+        for label, suffix in (("create", "A"), ("update", "B")):
+            text = module.build_csv(size, suffix)
+            started = time.perf_counter()
+            plan = officines_import_plan(editor_id=editor.pk, text=text)
+            result = officines_import_write(editor_id=editor.pk, plan=plan)
+            seconds = time.perf_counter() - started
+            changed = result.created if label == "create" else result.updated
+            if changed != size or plan.invalid_rows:
+                raise RuntimeError(f"officine import {label}: {changed}/{size} rows")
+            results.append(
+                row(f"officine_import.{label}", seconds, "s", target, f"{size} CSV rows")
+            )
+    finally:
+        purge_editors([editor.pk])
+    return results
+
+
+def purge_editors(editor_ids: Sequence[int]) -> None:
+    """Delete throwaway benchmark editors with all they own, their audit events included
+    (PostgreSQL refuses DELETE on audit events: see seed_scale.purge_editors)."""
+    from portal.management.commands.seed_scale import purge_editors as purge
+
+    purge(list(editor_ids))

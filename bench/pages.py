@@ -29,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import common  # noqa: E402
+from bench import common
 
 DASHBOARD_MS = 150
 DASHBOARD_QUERIES = 15
@@ -107,7 +107,9 @@ def measure(quick: bool) -> list[dict]:
             client = common.HttpClient("127.0.0.1", server.port)
             common.login(client, data.emails["viewer"], data.password, data.totp_secret)
             for name, path, _ms, _q in targets:
-                latencies[name] = common.time_requests(client, path, count, warmup=2 if quick else 5)
+                latencies[name] = common.time_requests(
+                    client, path, count, warmup=2 if quick else 5
+                )
             client.close()
             rss = server.workers_peak_rss_mb()
     else:

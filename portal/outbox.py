@@ -51,6 +51,7 @@ def publish(message: OutboxMessage, *, force: bool = False) -> bool:
         logger.warning("Broker unavailable, task %s kept in the outbox", message.task)
         return False
     OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now())
+    _broker_down_until = 0.0  # the broker is back: stop backing off (drain sends the rest)
     return True
 
 

