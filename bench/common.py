@@ -546,13 +546,13 @@ def officine_import_rows(quick: bool) -> list[dict[str, Any]]:
                 row(f"officine_import.{label}", seconds, "s", target, f"{size} CSV rows")
             )
     finally:
-        purge_editors([editor.pk])
+        retire_editors([editor.pk])
     return results
 
 
-def purge_editors(editor_ids: Sequence[int]) -> None:
-    """Delete throwaway benchmark editors with all they own, their audit events included
-    (PostgreSQL refuses DELETE on audit events: see seed_scale.purge_editors)."""
-    from portal.management.commands.seed_scale import purge_editors as purge
+def retire_editors(editor_ids: Sequence[int]) -> None:
+    """Remove throwaway benchmark editors' data; the editors stay, deactivated, with their
+    append-only audit events (seed_scale.retire_editors)."""
+    from portal.management.commands.seed_scale import retire_editors as retire
 
-    purge(list(editor_ids))
+    retire(list(editor_ids))

@@ -103,10 +103,15 @@ class RequestSizeLimitMiddleware:
         megabytes = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
         detail = _("The file is too large: the limit is %(size)s MB.") % {"size": megabytes}
         if request.path_info.startswith("/api/"):
-            body = {"type": "/api/v1/problems/too-large", "title": _("Too large"), "status": 413,
-                    "detail": detail}
-            return HttpResponse(json.dumps(body), status=413,
-                                content_type="application/problem+json")
+            body = {
+                "type": "/api/v1/problems/too-large",
+                "title": _("Too large"),
+                "status": 413,
+                "detail": detail,
+            }
+            return HttpResponse(
+                json.dumps(body), status=413, content_type="application/problem+json"
+            )
         html = render_to_string("413.html", {"detail": detail}, request=request)
         return HttpResponse(html, status=413)
 
@@ -200,8 +205,12 @@ class DatabaseUnavailableMiddleware:
             else:
                 html = render_to_string(
                     "503.html",
-                    {"title": title, "detail": detail, "LANGUAGE_CODE": language,
-                     "retry_after": RETRY_AFTER_SECONDS},
+                    {
+                        "title": title,
+                        "detail": detail,
+                        "LANGUAGE_CODE": language,
+                        "retry_after": RETRY_AFTER_SECONDS,
+                    },
                 )
                 response = HttpResponse(html, status=503)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)

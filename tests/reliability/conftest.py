@@ -7,6 +7,7 @@ PostgreSQL (`transaction=True`) and skip on SQLite, saying why. They use Redis d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -152,10 +153,8 @@ class Worker:
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait(timeout=20)
                 except (ProcessLookupError, subprocess.TimeoutExpired):
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.killpg(process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                     process.wait()
 
     def tail(self, chars: int = 4000) -> str:
@@ -177,8 +176,14 @@ def worker_factory(tmp_path) -> Iterator[Callable[..., Worker]]:
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float, interval: float = 0.05,
-             what: str = "condition", diagnostics: Callable[[], str] | None = None):
+def wait_for(
+    predicate: Callable[[], object],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    what: str = "condition",
+    diagnostics: Callable[[], str] | None = None,
+):
     """Poll `predicate` until truthy; fail with `what` (and the diagnostics) on timeout."""
     deadline = time.monotonic() + timeout
     while True:

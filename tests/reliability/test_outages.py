@@ -50,8 +50,9 @@ TRACEBACK_MARKERS = ("Traceback", 'File "', "OperationalError", "psycopg", "djan
 
 
 def api_key(tenant, scopes=("read", "write")) -> str:
-    return api_key_create(editor=tenant.editor, name="fiabilite", scopes=list(scopes),
-                          actor=tenant.admin)[1]
+    return api_key_create(
+        editor=tenant.editor, name="fiabilite", scopes=list(scopes), actor=tenant.admin
+    )[1]
 
 
 # --------------------------------------------------------------------------- Redis down
@@ -138,8 +139,10 @@ def test_redis_down_pages_and_api_answer_then_the_outbox_catches_up(
     )
     page = web.get(by_web.get_absolute_url()).content.decode()
     assert 'id="request-queued"' not in page and "/csr/" in page
-    assert api.get(response["Location"]).json()["csr_pem"].startswith(
-        "-----BEGIN CERTIFICATE REQUEST-----"
+    assert (
+        api.get(response["Location"])
+        .json()["csr_pem"]
+        .startswith("-----BEGIN CERTIFICATE REQUEST-----")
     )
 
 
@@ -239,9 +242,7 @@ def _cluster() -> tuple[str, str] | None:
 def _pg_ready() -> bool:
     port = str(connection.settings_dict.get("PORT") or 5432)
     return (
-        subprocess.run(
-            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", port], check=False
-        ).returncode
+        subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", port], check=False).returncode
         == 0
     )
 
@@ -273,7 +274,11 @@ def _get(url: str, headers: dict[str, str], kind: str) -> Hit:
     except OSError as error:  # connection reset, timeout: the server itself failed
         return Hit(started, kind, 0, "", repr(error), None)
     return Hit(
-        started, kind, status, head.get("Content-Type", ""), body.decode(errors="replace"),
+        started,
+        kind,
+        status,
+        head.get("Content-Type", ""),
+        body.decode(errors="replace"),
         head.get("Retry-After"),
     )
 
@@ -307,13 +312,28 @@ def test_postgresql_restart_during_traffic(tenant_a, tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "gunicorn.log"
-    env = child_env(CONN_MAX_AGE="60", API_RATE_PER_KEY="100000/minute",
-                    API_RATE_PER_SESSION="100000/minute")
+    env = child_env(
+        CONN_MAX_AGE="60", API_RATE_PER_KEY="100000/minute", API_RATE_PER_SESSION="100000/minute"
+    )
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [GUNICORN, "portal.wsgi:application", "--workers", "2",
-             "--bind", f"127.0.0.1:{port}", "--timeout", "30", "--graceful-timeout", "5"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                GUNICORN,
+                "portal.wsgi:application",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     page_headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"}
     api_headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
@@ -335,7 +355,9 @@ def test_postgresql_restart_during_traffic(tenant_a, tmp_path):
     try:
         wait_for(
             lambda: _get(base + "/certificates/", page_headers, "page").status == 200,
-            timeout=30, interval=0.2, what="gunicorn to serve the portal",
+            timeout=30,
+            interval=0.2,
+            what="gunicorn to serve the portal",
             diagnostics=lambda: log_path.read_text()[-3000:],
         )
         for thread in threads:
@@ -344,7 +366,9 @@ def test_postgresql_restart_during_traffic(tenant_a, tmp_path):
         stopped_at = time.monotonic()
         subprocess.run(
             ["pg_ctlcluster", "--skip-systemctl-redirect", "--mode=fast", version, name, "stop"],
-            check=True, capture_output=True, timeout=60,
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
 
         def outage_seen() -> bool:
@@ -357,7 +381,9 @@ def test_postgresql_restart_during_traffic(tenant_a, tmp_path):
     finally:
         subprocess.run(
             ["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "start"],
-            check=False, capture_output=True, timeout=60,
+            check=False,
+            capture_output=True,
+            timeout=60,
         )
         for _ in range(300):
             if _pg_ready():

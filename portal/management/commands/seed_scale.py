@@ -620,7 +620,7 @@ def seed_scale(
     log: Callable[[str], None] = lambda _m: None,
 ) -> SeedReport:
     """Write the data set described in the module docstring; does nothing when present."""
-    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     from certificates.demo_pki import to_pem_bundle
     from certificates.models import Certificate, Installation
@@ -657,7 +657,10 @@ def seed_scale(
             )
             for i in range(1, spec.editors + 1)
         ]
-        password = make_password(SCALE_PASSWORD)  # hashed once: PBKDF2 costs ~0.5 s a call
+        # Hashed once (PBKDF2 costs ~0.5 s a call), with Django's default hasher even when
+        # tests configure a faster one: the benchmark server logs in with its defaults.
+        hasher = PBKDF2PasswordHasher()
+        password = hasher.encode(SCALE_PASSWORD, hasher.salt())
         users, administrators, raw_keys = _accounts(spec, editors, password)
         officines = Officine.objects.bulk_create(
             _officines(rng, spec, editors, administrators), batch_size=2000
@@ -761,51 +764,32 @@ def _save_api_keys(raw_keys: dict[str, str]) -> None:
 
 
 def scale_delete(prefix: str = SCALE_PREFIX) -> int:
-    """Delete the bench editors of `prefix` and all they own (audit events included)."""
+    """Remove the bench editors of `prefix` (see `retire_editors`); returns how many."""
     from portal.models import Editor
 
     editors = list(
         Editor.objects.filter(name__startswith=prefix + " ").values_list("pk", flat=True)
     )
-    purge_editors(editors)
+    retire_editors(editors)
     return len(editors)
 
 
-@contextlib.contextmanager
-def _audit_purge_allowed() -> Iterator[None]:
-    """Let this transaction delete audit rows despite the append-only trigger (portal
-    migration 0004): PostgreSQL skips ordinary triggers in `replica` mode, which only a
-    superuser may set. For throwaway benchmark editors only."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
-
-
-def purge_editors(editor_ids: list[int]) -> None:
-    """Delete benchmark editors, everything they own, their audit events and their users.
-
-    Refuses editors whose name is not a benchmark's ("Bench ..." or "bench-..."): audit
-    events of real tenants are never deleted.
-    """
+def retire_editors(editor_ids: list[int]) -> None:
+    """Delete what benchmark editors own (officines and their certificates, administrators,
+    API keys, users); the editors themselves stay, deactivated and renamed, with their audit
+    events: those are append-only (a PostgreSQL trigger refuses DELETE) and protect their
+    editor. Refuses editors whose name is not a benchmark's."""
     from certificates.models import Certificate
-    from portal.models import AuditEvent, Editor, User
+    from officines.models import Officine, TechnicalAdministrator
+    from portal.models import ApiKey, Editor, User
 
     if not editor_ids:
         return
-    names = Editor.objects.filter(pk__in=editor_ids).values_list("name", flat=True)
-    foreign = [n for n in names if not n.lower().startswith("bench")]
+    editors = list(Editor.objects.filter(pk__in=editor_ids))
+    foreign = [e.name for e in editors if not e.name.lower().startswith(("bench", "retired"))]
     if foreign:
         raise CommandError(f"not a benchmark editor: {foreign[0]!r}")
     with transaction.atomic():
-        # Break the self-references first so the cascade below is set-based.
-        Certificate.objects.filter(editor_id__in=editor_ids).update(replaces=None)
         user_ids = list(
             User.objects.filter(membership__editor_id__in=editor_ids).values_list("pk", flat=True)
         ) + list(
@@ -813,10 +797,18 @@ def purge_editors(editor_ids: list[int]) -> None:
                 "pk", flat=True
             )
         )
-        with _audit_purge_allowed():
-            AuditEvent.objects.filter(editor_id__in=editor_ids).delete()  # queryset delete
-        Editor.objects.filter(pk__in=editor_ids).delete()
+        # Break the self-references first so the cascade below is set-based.
+        Certificate.objects.filter(editor_id__in=editor_ids).update(replaces=None)
+        Officine.objects.filter(editor_id__in=editor_ids).delete()
+        TechnicalAdministrator.objects.filter(editor_id__in=editor_ids).delete()
+        ApiKey.objects.filter(editor_id__in=editor_ids).delete()
         User.objects.filter(pk__in=user_ids).delete()
+        stamp = timezone.now().strftime("%Y%m%d%H%M%S%f")
+        for editor in editors:
+            if not editor.name.startswith("retired"):
+                editor.name = f"retired {stamp} {editor.name}"[:200]
+            editor.is_active = False
+            editor.save(update_fields=["name", "is_active"])
 
 
 class Command(BaseCommand):

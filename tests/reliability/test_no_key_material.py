@@ -1,0 +1,285 @@
+"""No private key material anywhere but the encrypted envelope and the requested PKCS#12.
+
+A full workflow runs with every logger at DEBUG (SQL included): a server-mode request
+whose key the portal generates, the certificate issued by the (demo) CA from its CSR and
+imported, a PKCS#12 export, then a renewal campaign that generates a second key. Then
+everything the portal wrote or said is scanned for the two private keys: the database
+(`dumpdata`, all apps), every log record, the outbox messages, the audit events, the API's
+JSON and the pages of the request and the certificate.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+
+from certificates import keystore
+from certificates import x509 as igc
+from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
+from portal.api.keys import api_key_create
+from portal.models import AuditEvent, OutboxMessage
+from tests.conftest import logged_in
+
+pytestmark = pytest.mark.django_db
+
+PASSPHRASE = "phrase de passe tres solide"
+REQUESTS = "/api/v1/certificate-requests/"
+
+
+def _flat(text: str) -> str:
+    """Without line breaks, real or JSON-escaped: a PEM leak is found across its lines."""
+    return text.replace("\\n", "").replace("\\r", "").replace("\n", "").replace("\r", "")
+
+
+def _b64_inside(der: bytes, secret: bytes) -> str:
+    """40 base64 characters of `der` that encode bytes of `secret` only (3-byte aligned)."""
+    index = der.find(secret)
+    assert index >= 0
+    start = -(-index // 3) * 3  # first base64 group boundary inside the secret
+    assert start - index + 30 <= len(secret)
+    offset = start // 3 * 4
+    return base64.b64encode(der).decode()[offset : offset + 40]
+
+
+def needles(private_key) -> dict[str, str]:
+    """Strings that only a leak of this private key could produce.
+
+    Taken from the private components only: the first part of an RSA PKCS#8 structure is
+    the modulus, which every certificate and CSR shows (in base64) and which is public.
+    """
+    der = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    numbers = private_key.private_numbers()
+    if isinstance(private_key, rsa.RSAPrivateKey):
+        secret = numbers.d.to_bytes((numbers.d.bit_length() + 7) // 8, "big")
+        second = numbers.p.to_bytes((numbers.p.bit_length() + 7) // 8, "big")
+    else:  # EC: the private value (the rest of the structure is the public point)
+        secret = numbers.private_value.to_bytes(private_key.curve.key_size // 8, "big")
+        second = secret
+    return {
+        "PEM marker": "PRIVATE KEY",
+        "PKCS#8 DER, base64": _b64_inside(der, secret),
+        "PKCS#8 DER, base64 (second part)": _b64_inside(der, second),
+        "private exponent or value, hex": secret.hex()[:32],
+        "second component, hex": second.hex()[:32],
+    }
+
+
+def leaks(haystacks: dict[str, str], keys: dict[str, object]) -> list[str]:
+    found = []
+    for place, text in haystacks.items():
+        flat, lower = _flat(text), _flat(text).lower()
+        for owner, private_key in keys.items():
+            for what, needle in needles(private_key).items():
+                hit = needle.lower() in lower if "hex" in what else needle in flat
+                if hit:
+                    found.append(f"{what} of the {owner} key in {place}")
+    return found
+
+
+def decrypt(request: CertificateRequest):
+    der = keystore.unseal(
+        bytes(request.encrypted_private_key),
+        associated_data=keystore.associated_data_for(request.pk),
+        keys=keystore.wrapping_keys(),
+    )
+    return serialization.load_der_private_key(der, password=None)
+
+
+@pytest.fixture
+def all_loggers_at_debug(caplog):
+    """Every logger at DEBUG and SQL logged with its parameters, for the whole test."""
+    caplog.set_level(logging.DEBUG)
+    changed = []
+    for name in ["", *logging.root.manager.loggerDict]:
+        logger = logging.getLogger(name)
+        changed.append((logger, logger.level, logger.propagate))
+        logger.setLevel(logging.DEBUG)
+        logger.propagate = True  # so caplog (on the root logger) sees them all
+    previous = connection.force_debug_cursor
+    connection.force_debug_cursor = True  # django.db.backends logs each query and params
+    yield caplog
+    connection.force_debug_cursor = previous
+    for logger, level, propagate in changed:
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def test_private_keys_never_leave_their_envelope(
+    tenant_a,
+    pki,
+    trust_anchors,
+    all_loggers_at_debug,
+    django_capture_on_commit_callbacks,
+    settings,
+    tmp_path,
+):
+    from portal.celery import app
+
+    caplog = all_loggers_at_debug
+    app.conf.task_always_eager = True  # the outbox's tasks run in this process
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    key = api_key_create(
+        editor=tenant_a.editor,
+        name="export",
+        scopes=["read", "write", "keys:export"],
+        actor=tenant_a.admin,
+    )[1]
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    officine = tenant_a.officine
+
+    # 1. A server-mode request: the portal makes the key and the CSR (eager task on commit).
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            REQUESTS,
+            {
+                "finess": officine.finess,
+                "profile": "ORG_AUTH_CLI",
+                "services": ["INSI"],
+                "common_name": "INSI-AUTO",
+                "key_mode": "server",
+                "requester_email": "admin-tech@lgo.example",
+            },
+            content_type="application/json",
+        )
+    assert created.status_code == 202, created.content
+    request = CertificateRequest.objects.get(pk=created.json()["id"])
+    assert request.status == "csr_ready" and request.encrypted_private_key
+    first_key = decrypt(request)
+
+    # 2. The CA issues from the CSR; the certificate is imported against the request.
+    issued = pki.issue(csr_pem=request.csr_pem.encode(), profile=igc.Profile.ORG_AUTH_CLI)
+    imported = api.post(
+        f"/api/v1/certificates/import/?request={request.pk}",
+        issued.public_bytes(serialization.Encoding.PEM),
+        content_type="application/x-pem-file",
+    )
+    assert imported.status_code == 201, imported.content
+    certificate_id = imported.json()["results"][0]["certificate"]["id"]
+
+    # 3. PKCS#12: the only place the key may appear, under the passphrase.
+    exported = api.post(
+        f"/api/v1/certificates/{certificate_id}/pkcs12/",
+        {"passphrase": PASSPHRASE, "profile": "modern"},
+        content_type="application/json",
+    )
+    assert exported.status_code == 200, exported.content
+    p12_key, p12_cert, _chain = pkcs12.load_key_and_certificates(
+        exported.content, PASSPHRASE.encode()
+    )
+    assert p12_key.private_numbers() == first_key.private_numbers()  # really the key
+    assert p12_cert.serial_number == issued.serial_number
+
+    # 4. A renewal campaign: a second key, generated by the campaign task.
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = api.post(
+            "/api/v1/campaigns/",
+            {
+                "name": "Renouvellement",
+                "requester_email": "admin-tech@lgo.example",
+                "certificate_ids": [certificate_id],
+            },
+            content_type="application/json",
+        )
+    assert campaign.status_code == 202, campaign.content
+    assert RenewalCampaign.objects.get().status == CampaignStatus.DONE
+    renewal = CertificateRequest.objects.get(renews_id=certificate_id)
+    assert renewal.status == "csr_ready"
+    keys = {"first": first_key, "renewal": decrypt(renewal)}
+
+    # What the API and the pages say about all this.
+    web = logged_in(tenant_a.admin)
+    haystacks = {}
+    for path in (
+        f"{REQUESTS}{request.pk}/",
+        f"{REQUESTS}{renewal.pk}/",
+        REQUESTS,
+        f"/api/v1/certificates/{certificate_id}/",
+        "/api/v1/certificates/",
+        f"/api/v1/campaigns/{RenewalCampaign.objects.get().pk}/",
+    ):
+        response = api.get(path)
+        assert response.status_code == 200, (path, response.content)
+        haystacks[f"API {path}"] = response.content.decode()
+    for path in (
+        f"/certificates/requests/{request.pk}/",
+        f"/certificates/requests/{renewal.pk}/",
+        f"/certificates/{certificate_id}/",
+        "/settings/audit/",
+        "/settings/audit/export/",
+    ):
+        response = web.get(path)
+        assert response.status_code == 200, path
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        haystacks[f"page {path}"] = body.decode()
+
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    haystacks["dumpdata"] = dump.getvalue()
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    records = caplog.records
+    assert any(r.name == "django.db.backends" for r in records)  # SQL was really logged
+    haystacks["log records"] = "\n".join(formatter.format(r) for r in records)
+    haystacks["outbox kwargs"] = json.dumps(list(OutboxMessage.objects.values("task", "kwargs")))
+    haystacks["audit events"] = json.dumps(
+        list(AuditEvent.objects.values("action", "details", "reason", "target_label")),
+        default=str,
+    )
+    assert OutboxMessage.objects.filter(task="certificates.tasks.generate_csr").exists()
+    assert AuditEvent.objects.filter(action="key.decrypt").exists()
+
+    # The scan can fail: the key's own PEM, and the envelope in the dump, are found.
+    own_pem = first_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    assert len(leaks({"control": own_pem}, {"first": first_key})) >= 3
+    envelope = base64.b64encode(bytes(request.encrypted_private_key)).decode()
+    assert envelope in haystacks["dumpdata"]  # encrypted: fine to back up
+
+    assert leaks(haystacks, keys) == []
+
+
+def test_an_unexpected_api_error_is_a_problem_without_traceback(
+    tenant_a, settings, monkeypatch, caplog
+):
+    """Even with DEBUG on, an exception in an API view is problem JSON: no Django error
+    page, no traceback, nothing of the exception's message."""
+    from certificates.api import CertificateViewSet
+
+    secret = "-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
+
+    def explode(self, request, *args, **kwargs):
+        raise RuntimeError(f"unexpected failure holding {secret}")
+
+    monkeypatch.setattr(CertificateViewSet, "list", explode)
+    key = api_key_create(
+        editor=tenant_a.editor, name="lecture", scopes=["read"], actor=tenant_a.admin
+    )[1]
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}", raise_request_exception=False)
+    for debug in (False, True):
+        settings.DEBUG = debug
+        response = api.get("/api/v1/certificates/")
+        assert response.status_code == 500
+        assert response["Content-Type"] == "application/problem+json"
+        body = response.content.decode()
+        problem = json.loads(body)
+        assert problem["status"] == 500 and problem["type"].endswith("/server-error")
+        for marker in ("Traceback", "RuntimeError", "PRIVATE KEY", 'File "', "Django Version"):
+            assert marker not in body
+    # The traceback is for the operators' log only.
+    assert any(r.exc_info for r in caplog.records if r.name == "portal.api")
