@@ -148,6 +148,16 @@ def _raw_due_select(editor_id: int, cutoff) -> tuple[int, float]:
     return len(rows), time.perf_counter() - started
 
 
+def _cleanup(editor) -> None:
+    from notifications.models import AlertDigest, AlertLog
+    from portal.models import User
+
+    AlertLog.objects.filter(certificate__editor=editor).delete()
+    AlertDigest.objects.filter(recipient__endswith=f"@{BENCH_DOMAIN}").delete()
+    User.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
+    editor.delete()
+
+
 def _row(name: str, value: float, unit: str, target: float, reference: str) -> dict:
     return {
         "name": name,
@@ -167,13 +177,15 @@ def measure(total: int, due: int) -> list[dict]:
     from django.utils import timezone
 
     from notifications.digests import digests_send
-    from notifications.models import AlertDigest, AlertLog
+    from notifications.models import AlertDigest
     from notifications.scan import alert_scan
-    from portal.models import Editor, User
+    from portal.models import Editor
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     mail.outbox = []
     today = timezone.localdate()
+    for leftover in Editor.objects.filter(name__startswith="bench-alerts-"):
+        _cleanup(leftover)  # an interrupted earlier run
     editor = Editor.objects.create(name=f"bench-alerts-{time.time_ns()}")
     try:
         _prepare(editor, total, due, today)
@@ -209,10 +221,7 @@ def measure(total: int, due: int) -> list[dict]:
         rescan_seconds = time.perf_counter() - started
         assert again.to_send == []
     finally:
-        AlertLog.objects.filter(certificate__editor=editor).delete()
-        AlertDigest.objects.filter(recipient__endswith=f"@{BENCH_DOMAIN}").delete()
-        User.objects.filter(email__endswith=f"@{BENCH_DOMAIN}").delete()
-        editor.delete()
+        _cleanup(editor)
     total_seconds = scan_seconds + send_seconds
     scale = due / FULL[1]
     reference = (

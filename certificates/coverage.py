@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Case, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -178,8 +178,14 @@ def officines_with_coverage_state(
     if unknown:
         raise ValueError(f"no coverage rule for service {unknown[0]!r}")
     state = CoverageState(state)
-    certificates = Certificate.objects.filter(officine_id__in=queryset.order_by().values("pk"))
-    per_officine = coverage_states_by_officine(certificates, now=now)
+    officines = queryset.order_by()
+    certificates = Certificate.objects.filter(
+        officine_id__in=officines.values("pk"),
+        # Redundant (a certificate belongs to its officine's editor) but it lets PostgreSQL
+        # range-scan the live-certificate index by editor: 3x faster than a full scan.
+        editor_id__in=officines.values("editor_id"),
+    )
+    per_officine = coverage_states_by_officine(certificates, now=now, services=services)
     in_state = reduce(or_, (Q(**{state_field(s): state}) for s in services))
     if state == CoverageState.MISSING:
         # Officines without any live certificate are absent from `per_officine`: keep every
@@ -229,21 +235,81 @@ def state_field(service: str) -> str:
     return f"state_{service.lower()}"
 
 
-def coverage_states_by_officine(certificates: QuerySet, *, now: datetime | None = None) -> QuerySet:
-    """`officine_id` and one `state_<service>` per RULES service, computed in SQL (GROUP BY
-    officine) from the live certificates of `certificates` (already scoped by the caller).
+def coverage_states_by_officine(
+    certificates: QuerySet,
+    *,
+    now: datetime | None = None,
+    services: Iterable[str] | None = None,
+) -> QuerySet:
+    """`officine_id` and one `state_<service>` per RULES service (or per `services`),
+    computed in SQL (GROUP BY officine) from the live certificates of `certificates`
+    (already scoped by the caller).
 
     Same rules as `coverage_for_officines`, without bringing every certificate into Python
     (the dashboard of a 10,000-officine editor folds ~40,000 rows otherwise). Officines with
-    no live certificate are absent: they miss every service.
+    no live certificate (for `services`: none meeting their requirements) are absent: they
+    miss every service.
     """
     now = now or timezone.now()
     soon = now + timedelta(days=EXPIRING_DAYS)
+    chosen = list(RULES) if services is None else list(services)
     best: dict[str, Max] = {}
     states: dict[str, Case] = {}
-    for service, requirements in RULES.items():
+    for service in chosen:
+        requirements = RULES[service]
         names = [f"_best_{service.lower()}_{i}" for i in range(len(requirements))]
         for name, requirement in zip(names, requirements, strict=True):
             best[name] = Max("not_after", filter=requirement.q())
         states[state_field(service)] = _state_case(names, now, soon)
-    return certificates.live().order_by().values("officine_id").alias(**best).annotate(**states)
+    rows = certificates.live().order_by()
+    if services is not None:  # only the rows that can count: fewer rows to group
+        rows = rows.filter(reduce(or_, (r.q() for s in chosen for r in RULES[s])))
+    return rows.values("officine_id").alias(**best).annotate(**states)
+
+
+@dataclass(frozen=True)
+class CoverageTally:
+    """Officines counted per combination of service states, and the worst ones."""
+
+    groups: list[tuple[dict[str, str], int]]  # ({service: state}, officines)
+    worst: list[tuple[int, int, dict[str, str]]]  # (services in a gap, officine id, states)
+
+
+def coverage_tally(
+    per_officine: QuerySet, *, gap_states: Iterable[str], first: int
+) -> CoverageTally:
+    """From `coverage_states_by_officine` (every service): the number of officines per
+    combination of states, and the `first` officines with the most services in
+    `gap_states` (then by id), in one query whatever the number of officines.
+
+    A hash aggregate for the counts and a top-N on an integer for the worst: sorting
+    10,000 rows on their four state texts cost more than folding them in Python.
+    """
+    fields = [state_field(service) for service in RULES]
+    inner = per_officine.values_list("officine_id", *fields)
+    sql, params = inner.query.sql_with_params()
+    connection = connections[inner.db]
+    columns = ", ".join(connection.ops.quote_name(f) for f in fields)
+    gap_list = list(gap_states)
+    marks = ", ".join(["%s"] * len(gap_list))
+    gaps = " + ".join(
+        f"CASE WHEN {connection.ops.quote_name(f)} IN ({marks}) THEN 1 ELSE 0 END" for f in fields
+    )
+    query = (
+        f"WITH per_officine AS ({sql}) "  # noqa: S608 (ORM-built SQL, bound params)
+        f"SELECT 0, {columns}, COUNT(*), 0 FROM per_officine GROUP BY {columns} "
+        f"UNION ALL SELECT * FROM (SELECT 1, {columns}, {gaps} AS gaps, officine_id "
+        f"FROM per_officine WHERE {gaps} > 0 ORDER BY gaps DESC, officine_id LIMIT %s) worst"
+    )
+    groups: list[tuple[dict[str, str], int]] = []
+    worst: list[tuple[int, int, dict[str, str]]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, *gap_list * len(fields) * 2, first])
+        for kind, *states, number, officine_id in cursor.fetchall():
+            by_service = dict(zip(RULES, states, strict=True))
+            if kind == 0:
+                groups.append((by_service, number))
+            else:
+                worst.append((number, officine_id, by_service))
+    worst.sort(key=lambda item: (-item[0], item[1]))
+    return CoverageTally(groups, worst)

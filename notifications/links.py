@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -18,12 +19,21 @@ def absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def certificate_path(pk: int) -> str:
-    """The certificate page; built by hand while the `certificates:detail` route is absent."""
+_PLACEHOLDER = 987654321
+
+
+@lru_cache(maxsize=4)
+def _certificate_path_pattern(urlconf: str) -> str:
     try:
-        return reverse("certificates:detail", args=[pk])
-    except NoReverseMatch:
-        return f"/certificates/{pk}/"
+        path = reverse("certificates:detail", args=[_PLACEHOLDER])
+    except NoReverseMatch:  # the route did not exist yet when this was written
+        path = f"/certificates/{_PLACEHOLDER}/"
+    return path.replace(str(_PLACEHOLDER), "{pk}")
+
+
+def certificate_path(pk: int) -> str:
+    """The certificate page (reversed once per process: digests list thousands of them)."""
+    return _certificate_path_pattern(settings.ROOT_URLCONF).format(pk=int(pk))
 
 
 def certificate_url(pk: int) -> str:

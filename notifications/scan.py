@@ -307,12 +307,26 @@ def digests_prepare() -> list[int]:
     Two queries whatever the number of recipients (plus one to find their language), so a
     concurrent scan cannot attach a row twice: the UPDATE only takes rows with no digest.
     """
-    # Pending rows without a digest, or left in a digest that was sent or cancelled without
-    # them (attached while it was being rendered).
+    # Rows attached to a digest while it was being rendered stay pending when it is marked
+    # sent: give them back first. Plain indexed look-ups, no join in an UPDATE: right after
+    # the scan's inserts the planner's statistics are stale, and a join plan on a large
+    # alert table can then take minutes.
+    attached = dict(
+        AlertLog.objects.filter(
+            channel=Channel.EMAIL, status=AlertStatus.PENDING, digest__isnull=False
+        ).values_list("pk", "digest_id")
+    )
+    if attached:
+        open_digests = set(
+            AlertDigest.objects.filter(
+                pk__in=set(attached.values()), status=AlertDigest.Status.PENDING
+            ).values_list("pk", flat=True)
+        )
+        stuck = [pk for pk, digest_id in attached.items() if digest_id not in open_digests]
+        if stuck:
+            AlertLog.objects.filter(pk__in=stuck).update(digest=None)
     unattached = AlertLog.objects.filter(
-        Q(digest__isnull=True) | ~Q(digest__status=AlertDigest.Status.PENDING),
-        channel=Channel.EMAIL,
-        status=AlertStatus.PENDING,
+        channel=Channel.EMAIL, status=AlertStatus.PENDING, digest__isnull=True
     )
     groups = list(unattached.values("recipient").annotate(user=Max("user_id"), n=Count("id")))
     if not groups:

@@ -21,7 +21,7 @@ from django.views.generic import TemplateView
 from certificates.coverage import (
     CoverageState,
     coverage_states_by_officine,
-    state_field,
+    coverage_tally,
 )
 from certificates.models import COVERAGE_SERVICES, EXPIRING_DAYS, Certificate
 from officines.models import Officine
@@ -190,39 +190,41 @@ class CoverageOverview:
 def coverage_overview(
     user: Any, *, now: datetime, limit: int = INCOMPLETE_LIMIT
 ) -> CoverageOverview:
-    """Coverage of the active officines per service, and the officines with gaps (3 queries).
+    """Coverage of the active officines per service, and the officines with gaps (3 or 4
+    queries).
 
-    Service states are computed in SQL per officine (`coverage_states_by_officine`): at
-    10,000 officines, folding their ~40,000 live certificates in Python took over a second.
+    Service states are computed and grouped in SQL (`coverage_states_by_officine`,
+    `coverage_tally`): at 10,000 officines, folding their ~40,000 live certificates
+    in Python took over a second (BENCHMARKS.md).
     """
     labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
-    fields = [state_field(code) for code in labels]
-    active = set(Officine.objects.visible_to(user).active().values_list("pk", flat=True))
-    # Grouped over all live certificates (an index-only scan, no join): rows of inactive
-    # officines are skipped here rather than joined away in SQL.
-    per_officine = coverage_states_by_officine(_live(user), now=now)
+    per_officine = coverage_states_by_officine(
+        _live(user).filter(officine__is_active=True), now=now
+    )
     counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
-    gaps: list[tuple[int, int, dict[str, str]]] = []
-    seen: set[int] = set()
-    missing = 0
-    for officine_id, *values in per_officine.values_list("officine_id", *fields):
-        if officine_id not in active:
-            continue
-        seen.add(officine_id)
-        states = dict(zip(labels, values, strict=True))
-        for code, state in states.items():
-            counts[code][state] += 1
-        in_gap = sum(state in GAP_STATES for state in values)
-        if in_gap:
-            gaps.append((in_gap, officine_id, states))
-        if CoverageState.MISSING in values:
-            missing += 1
+    tally = coverage_tally(per_officine, gap_states=GAP_STATES, first=limit)
+    gaps = list(tally.worst)
+    incomplete_count = missing = with_certificates = 0
+    for states, number in tally.groups:
+        with_certificates += number
+        for code in labels:
+            counts[code][states[code]] += number
+        if any(states[code] in GAP_STATES for code in labels):
+            incomplete_count += number
+        if any(states[code] == CoverageState.MISSING for code in labels):
+            missing += number
     # Active officines without any live certificate miss every service.
-    bare = sorted(active - seen)
-    for code in labels:
-        counts[code][CoverageState.MISSING] += len(bare)
-    all_missing = dict.fromkeys(labels, str(CoverageState.MISSING))
-    gaps += [(len(labels), pk, all_missing) for pk in bare[:limit]]
+    active = Officine.objects.visible_to(user).active()
+    officine_count = active.count()
+    bare_count = officine_count - with_certificates
+    if bare_count:
+        bare = active.exclude(pk__in=_live(user).values("officine_id")).order_by("pk")
+        all_missing = dict.fromkeys(labels, str(CoverageState.MISSING))
+        gaps += [(len(labels), pk, all_missing) for pk in bare.values_list("pk", flat=True)[:limit]]
+        for code in labels:
+            counts[code][CoverageState.MISSING] += bare_count
+        incomplete_count += bare_count
+        missing += bare_count
     chosen = sorted(gaps, key=lambda item: (-item[0], item[1]))[:limit]
     rows = Officine.objects.visible_to(user).in_bulk([pk for _n, pk, _s in chosen])
     state_labels = dict(CoverageState.choices)
@@ -260,9 +262,9 @@ def coverage_overview(
     return CoverageOverview(
         services=services,
         incomplete=incomplete,
-        incomplete_count=len(gaps) - len(bare[:limit]) + len(bare),
-        missing_count=missing + len(bare),
-        officine_count=len(active),
+        incomplete_count=incomplete_count,
+        missing_count=missing,
+        officine_count=officine_count,
     )
 
 
