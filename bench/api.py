@@ -135,10 +135,10 @@ def _create_data(n_officines: int) -> tuple[object, str, list[str]]:
 
 
 def _cleanup(editor) -> None:
-    from portal.models import AuditEvent
+    """Audit events are append-only: the bench editor stays, deactivated, with its audit rows."""
+    from bench.common import retire_editors
 
-    AuditEvent.objects.filter(editor=editor).delete()  # bench rows only (queryset delete)
-    editor.delete()  # cascades to officines, certificates and the API key
+    retire_editors([editor.pk])
 
 
 # --------------------------------------------------------------------------- server

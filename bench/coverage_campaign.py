@@ -185,6 +185,7 @@ def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
     _setup_django()
     from django.db import connection
 
+    from bench.common import retire_editors
     from certificates.campaigns import campaign_zip
     from certificates.coverage import (
         coverage_for_officines,
@@ -192,7 +193,7 @@ def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
         officines_with_coverage_state,
     )
     from officines.models import Officine
-    from portal.models import AuditEvent, Editor
+    from portal.models import Editor
 
     editor = Editor.objects.create(name=f"bench-coverage-{time.time_ns()}")
     try:
@@ -225,8 +226,7 @@ def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
 
         rate = _worker_rate(editor, sample)
     finally:
-        AuditEvent.objects.filter(editor=editor).delete()  # bench rows only
-        editor.delete()
+        retire_editors([editor.pk])  # audit rows are append-only: the editor stays, inactive
     scale = n / TARGET_OFFICINES
     reference = f"{TARGET_OFFICINES} officines ({connection.vendor})"
     return [

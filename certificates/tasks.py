@@ -58,4 +58,7 @@ def run_campaign(self, campaign_id: int) -> None:
         logger.info("Campaign run skipped: campaign %s no longer exists", campaign_id)
         return
     if campaign.status == CampaignStatus.RUNNING:
-        run_campaign.delay(campaign_id)
+        # The next slice goes through the outbox too: a broker hiccup cannot strand it.
+        from portal import outbox
+
+        outbox.enqueue("certificates.tasks.run_campaign", campaign_id=campaign_id)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -56,6 +57,23 @@ logger = logging.getLogger(__name__)
 
 NOTIFICATION_BODY_LINES = 20
 DIGEST_BATCH = 100
+# What a digest needs from the alerts it lists (thousands of rows for a large editor).
+DIGEST_FIELDS = (
+    "digest_id",
+    "kind",
+    "threshold",
+    "days_left",
+    "renewal_id",
+    "certificate__not_after",
+    "certificate__common_name",
+    "certificate__profile",
+    "certificate__services",
+    "certificate__revoked_at",
+    "certificate__superseded_at",
+    "certificate__officine__raison_sociale",
+    "certificate__officine__finess",
+    "renewal__revoked_at",
+)
 
 
 def claim_timeout() -> timedelta:
@@ -135,9 +153,16 @@ def when_label(days: int) -> str:
 def digest_items(alerts: list[AlertLog]) -> list[DigestItem]:
     """Digest lines sorted by urgency (fewest days left first). Call inside the language."""
     items = []
+    dates: dict[object, str] = {}  # formatting is per language: cache within one digest
+    whens: dict[int, str] = {}
     for alert in alerts:
         certificate = alert.certificate
         officine = certificate.officine
+        day = timezone.localdate(certificate.not_after)
+        if day not in dates:
+            dates[day] = formats.date_format(day, "SHORT_DATE_FORMAT")
+        if alert.days_left not in whens:
+            whens[alert.days_left] = when_label(alert.days_left)
         items.append(
             DigestItem(
                 alert_id=alert.pk,
@@ -145,10 +170,8 @@ def digest_items(alerts: list[AlertLog]) -> list[DigestItem]:
                 kind=alert.kind,
                 days_left=alert.days_left,
                 threshold=alert.threshold,
-                expires_on=formats.date_format(
-                    timezone.localdate(certificate.not_after), "SHORT_DATE_FORMAT"
-                ),
-                when=when_label(alert.days_left),
+                expires_on=dates[day],
+                when=whens[alert.days_left],
                 officine=officine.raison_sociale,
                 finess=officine.finess,
                 common_name=certificate.common_name,
@@ -262,29 +285,75 @@ def _claim(ids: list[int], worker: str, now) -> dict[int, AlertDigest]:
     }
 
 
+def _in_app_copy(digest: AlertDigest, message: EmailMultiAlternatives) -> None:
+    """The notification of a portal user's digest; unique per (user, digest), so a re-send
+    after a crash does not add a second one."""
+    with translation.override(digest.language or settings.LANGUAGE_CODE):
+        items = message.digest_items
+        single = len({i.certificate_id for i in items}) == 1
+        notification = Notification(
+            user_id=digest.user_id,
+            digest_id=digest.pk,
+            title=str(message.subject)[:255],
+            body=_notification_body(items),
+            certificate_id=items[0].certificate_id,
+            url=certificate_path(items[0].certificate_id) if single else "",
+        )
+    Notification.objects.bulk_create([notification], ignore_conflicts=True)
+
+
+_MARK_SQL = """
+WITH digest AS (
+    UPDATE {digests} SET status = %s, sent_at = %s, size = %s, last_error = ''
+    WHERE id = %s RETURNING id
+)
+UPDATE {alerts} SET status = %s, sent_at = %s
+WHERE id = ANY(%s) AND EXISTS (SELECT 1 FROM digest)
+"""
+
+
 def _mark_sent(digest: AlertDigest, alerts: list[AlertLog], message: EmailMultiAlternatives) -> None:
+    """The digest and its alerts "sent", atomically (one statement on PostgreSQL: this runs
+    once per recipient, thousands of times a morning)."""
+    if digest.user_id:
+        _in_app_copy(digest, message)
     sent_at = timezone.now()
+    ids = [a.pk for a in alerts]
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        sql = _MARK_SQL.format(
+            digests=connection.ops.quote_name(AlertDigest._meta.db_table),
+            alerts=connection.ops.quote_name(AlertLog._meta.db_table),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [AlertDigest.Status.SENT, sent_at, len(ids), digest.pk]
+                + [AlertStatus.SENT, sent_at, ids],
+            )
+        return
     with transaction.atomic():
-        relaxed_commit()
         AlertDigest.objects.filter(pk=digest.pk).update(
-            status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(alerts), last_error=""
+            status=AlertDigest.Status.SENT, sent_at=sent_at, size=len(ids), last_error=""
         )
-        AlertLog.objects.filter(pk__in=[a.pk for a in alerts]).update(
-            status=AlertStatus.SENT, sent_at=sent_at
-        )
-        if digest.user_id:
-            with translation.override(digest.language or settings.LANGUAGE_CODE):
-                items = message.digest_items
-                single = len({i.certificate_id for i in items}) == 1
-                notification = Notification(
-                    user_id=digest.user_id,
-                    digest_id=digest.pk,
-                    title=str(message.subject)[:255],
-                    body=_notification_body(items),
-                    certificate_id=items[0].certificate_id,
-                    url=certificate_path(items[0].certificate_id) if single else "",
-                )
-            Notification.objects.bulk_create([notification], ignore_conflicts=True)
+        AlertLog.objects.filter(pk__in=ids).update(status=AlertStatus.SENT, sent_at=sent_at)
+
+
+@contextmanager
+def relaxed_session():
+    """PostgreSQL: no WAL flush wait at each COMMIT while this batch runs (see
+    `relaxed_commit` for why losing the last marks on a server crash is acceptable)."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
@@ -295,7 +364,7 @@ def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
     alerts = list(
         AlertLog.objects.filter(digest_id__in=list(digests), status=AlertStatus.PENDING)
         .select_related("certificate__officine", "renewal")
-        .defer("certificate__pem", "certificate__chain_pem", "renewal__pem", "renewal__chain_pem")
+        .only(*DIGEST_FIELDS)
         .order_by("pk")
     )
     keep, cancel = still_due(alerts)
@@ -315,7 +384,7 @@ def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
     pending = list(grouped)
     try:
         # One connection for the batch (one SMTP handshake, not one per recipient).
-        with get_connection() as connection:
+        with relaxed_session(), get_connection() as connection:
             for pk in list(pending):
                 message = render_digest(digests[pk], grouped[pk])
                 message.connection = connection

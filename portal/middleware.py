@@ -146,9 +146,11 @@ def _database_down() -> bool:
 
 
 class DatabaseUnavailableMiddleware:
-    """PostgreSQL restarting or unreachable: a clean 503 (HTML page or API problem), never a
-    500 nor a traceback. Placed right after SecurityMiddleware, so it sees what every inner
-    middleware and view raised; the next request reconnects by itself (CONN_HEALTH_CHECKS).
+    """PostgreSQL restarting or unreachable (or any transient OperationalError: deadlock,
+    statement timeout): a clean 503 (HTML page or API problem), never a 500 nor a traceback.
+
+    Placed right after SecurityMiddleware, so it sees what every inner middleware and view
+    raised; the next request reconnects by itself (CONN_HEALTH_CHECKS).
 
     API views answer errors through DRF's handler (a 500 problem); such a 500 becomes a 503
     when the database connection that failed is still unusable.

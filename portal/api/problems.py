@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,7 @@ PROBLEM_TITLES: dict[str, Any] = {
     "idempotency-key-in-use": _("A request with this idempotency key is in progress"),
     "unprocessable": _("Request cannot be processed"),
     "server-error": _("Internal server error"),
+    "service-unavailable": _("Service temporarily unavailable"),
 }
 
 _SLUG_BY_CODE = {
@@ -188,6 +190,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     request = context.get("request")
     instance = request.path if request is not None else None
     set_rollback()
+    if isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError | DataError):
+        # The database is unreachable (restart, failover): a clean 503, retry later.
+        logger.warning("Database unavailable on %s: %s", instance, exc)
+        body = problem_body(
+            slug="service-unavailable",
+            status_code=503,
+            detail=_("The service is temporarily unavailable. Please retry in a moment."),
+            instance=instance,
+        )
+        return ProblemResponse(
+            body, status=503, content_type=PROBLEM_CONTENT_TYPE, headers={"Retry-After": "30"}
+        )
     if not isinstance(exc, exceptions.APIException):
         logger.error("Unhandled API error on %s", instance, exc_info=exc)
         body = problem_body(

@@ -856,7 +856,7 @@ def test_real_worker_generates_from_an_id_only_message(officine, settings, monke
     envelope = json.loads(messages[0])
     body = base64.b64decode(envelope["body"]).decode()
     assert envelope["headers"]["task"] == "certificates.tasks.generate_csr"
-    assert json.loads(body)[0] == [request.pk]
+    assert json.loads(body)[1] == {"request_id": request.pk}  # (args, kwargs, embed)
     assert "PRIVATE" not in body and "BEGIN" not in body
 
     db = connection.settings_dict

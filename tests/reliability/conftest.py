@@ -63,19 +63,40 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+LOCK = "portal-tests:reliability-lock"
+
+
+def _empty(client) -> None:
+    """Delete every key of db 7 but the lock (queues, unacked sets, results)."""
+    for key in client.scan_iter(count=1000):
+        if key != LOCK.encode():
+            client.delete(key)
+
+
 @pytest.fixture
 def redis_db7() -> Iterator[str]:
-    """Redis db 7, emptied before and after; the test is skipped when Redis is unreachable."""
+    """Redis db 7, emptied before and after; the test is skipped when Redis is unreachable.
+
+    Two test runs on one machine (say two developers' suites) would steal each other's
+    tasks and empty each other's queue: a lock in db 7 makes them take turns.
+    """
     redis = pytest.importorskip("redis")
     try:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
         client.ping()
     except redis.RedisError as exc:
         pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    lock = client.lock(LOCK, timeout=600, blocking_timeout=300)
+    if not lock.acquire():
+        pytest.skip(f"another test run kept {REDIS_URL} busy for 5 minutes")
+    try:
+        _empty(client)
+        yield REDIS_URL
+        _empty(client)
+    finally:
+        with contextlib.suppress(redis.exceptions.LockError):  # expired: someone else's now
+            lock.release()
+        client.close()
 
 
 def point_celery_to(url: str, *, eager: bool) -> None:

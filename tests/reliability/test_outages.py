@@ -191,10 +191,13 @@ def test_unreachable_database_gives_a_clean_503_then_recovers(tenant_a):
 
     with database_unreachable():
         # The session read (in a middleware), a view's queries, DRF's authentication.
-        assert_clean_503(web.get("/certificates/"), api=False)
+        french = assert_clean_503(web.get("/certificates/"), api=False)
+        assert '<html lang="fr">' in french and "Service temporairement indisponible" in french
         assert_clean_503(web.get("/officines/"), api=False)
-        assert_clean_503(web.get("/certificates/", HTTP_ACCEPT_LANGUAGE="en"), api=False)
-        assert_clean_503(api.get(api_officine), api=True)
+        english = assert_clean_503(web.get("/certificates/", HTTP_ACCEPT_LANGUAGE="en"), api=False)
+        assert "Service temporarily unavailable" in english
+        problem = json.loads(assert_clean_503(api.get(api_officine), api=True))
+        assert problem["title"] == "Service temporairement indisponible"
         assert_clean_503(api.get("/api/v1/certificates/"), api=True)
         assert_clean_503(api.post(REQUESTS, {}, content_type="application/json"), api=True)
 
