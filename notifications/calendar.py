@@ -14,8 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,10 +27,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from certificates.models import Certificate
-from notifications.links import absolute, certificate_url
+from notifications.links import absolute, certificate_url, user_or_none
 from notifications.models import CalendarFeed
 from officines.models import Officine
-from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor
 
@@ -76,7 +74,7 @@ def _date(value: date) -> str:
 
 
 def _utc(value: datetime) -> str:
-    return value.astimezone(dt_timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _lines_of_event(certificate: Certificate, stamp: str, host: str) -> Iterator[str]:
@@ -167,7 +165,9 @@ def feed_render(feed: CalendarFeed, *, now: datetime | None = None) -> str:
             name = _("Certificates of %(name)s") % {"name": feed.officine.raison_sociale}
         else:
             name = _("Certificates of the officines of %(name)s") % {"name": feed.editor.name}
-        return render_calendar(feed_certificates(feed).iterator(chunk_size=2000), name=name, now=now)
+        return render_calendar(
+            feed_certificates(feed).iterator(chunk_size=2000), name=name, now=now
+        )
 
 
 # --- feeds and tokens ------------------------------------------------------------------
@@ -239,7 +239,9 @@ def feed_create(
 
 
 @transaction.atomic
-def feed_revoke(*, feed: CalendarFeed, actor: Any = None, request: HttpRequest | None = None) -> None:
+def feed_revoke(
+    *, feed: CalendarFeed, actor: Any = None, request: HttpRequest | None = None
+) -> None:
     if feed.revoked_at is None:
         feed.revoked_at = timezone.now()
         feed.save(update_fields=["revoked_at"])

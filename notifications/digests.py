@@ -125,14 +125,17 @@ def still_due(alerts: list[AlertLog]) -> tuple[list[AlertLog], list[AlertLog]]:
     keep, cancel = [], []
     for alert in alerts:
         certificate = alert.certificate
-        if certificate.revoked_at is not None:
-            cancel.append(alert)
-        elif alert.kind == AlertKind.EXPIRY and certificate.superseded_at is not None:
-            cancel.append(alert)
-        elif alert.kind == AlertKind.INSTALL and (
-            alert.renewal is None
-            or alert.renewal.revoked_at is not None
-            or alert.renewal_id in installed
+        if (
+            certificate.revoked_at is not None
+            or (alert.kind == AlertKind.EXPIRY and certificate.superseded_at is not None)
+            or (
+                alert.kind == AlertKind.INSTALL
+                and (
+                    alert.renewal is None
+                    or alert.renewal.revoked_at is not None
+                    or alert.renewal_id in installed
+                )
+            )
         ):
             cancel.append(alert)
         else:
@@ -191,7 +194,7 @@ def digest_subject(items: list[DigestItem], alerts: list[AlertLog]) -> str:
     chosen = expiring or items
     count = len({i.certificate_id for i in chosen})
     nearest = min(
-        (a.certificate.not_after for a in alerts if not expiring or a.kind == AlertKind.EXPIRY)
+        a.certificate.not_after for a in alerts if not expiring or a.kind == AlertKind.EXPIRY
     )
     date = formats.date_format(timezone.localdate(nearest), "SHORT_DATE_FORMAT")
     if expiring:
@@ -209,6 +212,13 @@ def digest_subject(items: list[DigestItem], alerts: list[AlertLog]) -> str:
 
 def render_digest(digest: AlertDigest, alerts: list[AlertLog]) -> EmailMultiAlternatives:
     """One message, HTML and plain text, in the digest's language; one template each."""
+    return render_digest_items(digest, alerts)[0]
+
+
+def render_digest_items(
+    digest: AlertDigest, alerts: list[AlertLog]
+) -> tuple[EmailMultiAlternatives, list[DigestItem]]:
+    """The message and its lines (the in-app copy reuses them)."""
     with translation.override(digest.language or settings.LANGUAGE_CODE):
         items = digest_items(alerts)
         subject = digest_subject(items, alerts)
@@ -234,8 +244,7 @@ def render_digest(digest: AlertDigest, alerts: list[AlertLog]) -> EmailMultiAlte
         },
     )
     message.attach_alternative(html, "text/html")
-    message.digest_items = items  # for the in-app copy
-    return message
+    return message, items
 
 
 def relaxed_commit() -> None:
@@ -285,11 +294,12 @@ def _claim(ids: list[int], worker: str, now) -> dict[int, AlertDigest]:
     }
 
 
-def _in_app_copy(digest: AlertDigest, message: EmailMultiAlternatives) -> None:
+def _in_app_copy(
+    digest: AlertDigest, message: EmailMultiAlternatives, items: list[DigestItem]
+) -> None:
     """The notification of a portal user's digest; unique per (user, digest), so a re-send
     after a crash does not add a second one."""
     with translation.override(digest.language or settings.LANGUAGE_CODE):
-        items = message.digest_items
         single = len({i.certificate_id for i in items}) == 1
         notification = Notification(
             user_id=digest.user_id,
@@ -312,11 +322,16 @@ WHERE id = ANY(%s) AND EXISTS (SELECT 1 FROM digest)
 """
 
 
-def _mark_sent(digest: AlertDigest, alerts: list[AlertLog], message: EmailMultiAlternatives) -> None:
+def _mark_sent(
+    digest: AlertDigest,
+    alerts: list[AlertLog],
+    message: EmailMultiAlternatives,
+    items: list[DigestItem],
+) -> None:
     """The digest and its alerts "sent", atomically (one statement on PostgreSQL: this runs
     once per recipient, thousands of times a morning)."""
     if digest.user_id:
-        _in_app_copy(digest, message)
+        _in_app_copy(digest, message, items)
     sent_at = timezone.now()
     ids = [a.pk for a in alerts]
     connection = transaction.get_connection()
@@ -328,8 +343,15 @@ def _mark_sent(digest: AlertDigest, alerts: list[AlertLog], message: EmailMultiA
         with connection.cursor() as cursor:
             cursor.execute(
                 sql,
-                [AlertDigest.Status.SENT, sent_at, len(ids), digest.pk]
-                + [AlertStatus.SENT, sent_at, ids],
+                [
+                    AlertDigest.Status.SENT,
+                    sent_at,
+                    len(ids),
+                    digest.pk,
+                    AlertStatus.SENT,
+                    sent_at,
+                    ids,
+                ],
             )
         return
     with transaction.atomic():
@@ -386,10 +408,10 @@ def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
         # One connection for the batch (one SMTP handshake, not one per recipient).
         with relaxed_session(), get_connection() as connection:
             for pk in list(pending):
-                message = render_digest(digests[pk], grouped[pk])
+                message, items = render_digest_items(digests[pk], grouped[pk])
                 message.connection = connection
                 message.send()
-                _mark_sent(digests[pk], grouped[pk], message)
+                _mark_sent(digests[pk], grouped[pk], message, items)
                 pending.remove(pk)
                 outcomes[pk] = DigestOutcome("sent", pk, len(grouped[pk]))
     except Exception as exc:

@@ -39,7 +39,9 @@ def emit(*, editor_id: int, event: str, certificate_id: int) -> list[int]:
         .first()
     )
     if certificate is None:
-        logger.warning("emit %s: certificate %s not found for editor %s", event, certificate_id, editor_id)
+        logger.warning(
+            "emit %s: certificate %s not found for editor %s", event, certificate_id, editor_id
+        )
         return []
     with transaction.atomic():
         ids = deliveries_create(editor_id=editor_id, event=event, certificate=certificate)

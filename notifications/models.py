@@ -80,7 +80,9 @@ class CommaSetField(models.CharField):
         allowed = {code for code, _label in self.choices or []}
         unknown = set(value or []) - allowed if allowed else set()
         if unknown:
-            raise ValidationError(_("Unknown value: %(v)s"), params={"v": ", ".join(sorted(unknown))})
+            raise ValidationError(
+                _("Unknown value: %(v)s"), params={"v": ", ".join(sorted(unknown))}
+            )
 
     def value_to_string(self, obj) -> str:
         return self.get_prep_value(self.value_from_object(obj))
@@ -374,7 +376,11 @@ class WebhookDelivery(models.Model):
     )
     event = models.CharField(_("event"), max_length=32, choices=WebhookEvent.choices)
     certificate = models.ForeignKey(
-        "certificates.Certificate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "certificates.Certificate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     alert_log = models.OneToOneField(
         AlertLog, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_delivery"

@@ -134,9 +134,9 @@ def due_certificates(editor_id: int, today: date, max_threshold: int):
     tomorrow = _local_midnight(today + timedelta(days=1))
     renewals = _renewals_to_install()
     live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
-    waiting_install = Q(
-        Exists(renewals), revoked_at__isnull=True, superseded_at__isnull=False
-    ) & Q(not_after__gte=tomorrow)
+    waiting_install = Q(Exists(renewals), revoked_at__isnull=True, superseded_at__isnull=False) & Q(
+        not_after__gte=tomorrow
+    )
     return (
         Certificate.objects.of_editor(editor_id)
         .filter(not_after__lt=cutoff, officine__is_active=True)
@@ -340,6 +340,7 @@ _ALERT_COLUMNS = (
     ("renewal_id", "bigint"),
 )
 INSERT_BATCH = 10_000
+ANALYZE_AFTER_ROWS = 10_000
 
 
 def insert_alerts(rows: list[PlannedAlert]) -> None:
@@ -444,9 +445,7 @@ def digests_prepare() -> list[int]:
             )
         )
         # A concurrent scan may have taken every row of some recipient first.
-        used = set(
-            AlertLog.objects.filter(digest_id__in=ids).values_list("digest_id", flat=True)
-        )
+        used = set(AlertLog.objects.filter(digest_id__in=ids).values_list("digest_id", flat=True))
         empty = [pk for pk in ids if pk not in used]
         if empty:
             AlertDigest.objects.filter(pk__in=empty).delete()
@@ -480,6 +479,8 @@ def alert_scan(
         _scan_editor(editor, today, report)
     if dry_run:
         return report
+    if len(report.alerts) >= ANALYZE_AFTER_ROWS:
+        _refresh_statistics()
     digests_prepare()
     from notifications.webhooks import deliveries_due
 
@@ -498,11 +499,21 @@ def alert_scan(
     return report
 
 
+def _refresh_statistics() -> None:
+    """After a large insert (an editor's first scan: tens of thousands of rows), refresh the
+    planner's statistics as autovacuum would later; the UPDATEs that follow (digests, marks)
+    otherwise plan for an empty table."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            for model in (AlertLog, AlertDigest):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
 def _enqueue(digest_ids: list[int], delivery_ids: list[int]) -> None:
     """Through the transactional outbox: a broker hiccup delays the mail, never loses it."""
-    from portal import outbox
-
     from notifications.digests import DIGEST_BATCH
+    from portal import outbox
 
     with transaction.atomic():
         for start in range(0, len(digest_ids), DIGEST_BATCH):

@@ -30,7 +30,9 @@ class AlertLogLine:
     status_label: str
 
 
-def alert_log_for(certificate: Any, *, user: Any = None, limit: int = ALERT_LOG_LIMIT) -> list[AlertLogLine]:
+def alert_log_for(
+    certificate: Any, *, user: Any = None, limit: int = ALERT_LOG_LIMIT
+) -> list[AlertLogLine]:
     """Alerts of a certificate the caller already resolved through `visible_to` (newest
     first, skipped ones left out). Pharmacists see only their own address among portal
     users; the editor's staff addresses and webhook URLs are masked for them."""

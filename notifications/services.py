@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from notifications.links import user_or_none
 from notifications.models import (
     MAX_EXTRA_THRESHOLDS,
     MAX_THRESHOLD_DAYS,
@@ -23,7 +24,6 @@ from notifications.models import (
     Notification,
 )
 from notifications.policy import PolicyError, clean_extra_thresholds
-from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor, Membership
 
@@ -80,7 +80,8 @@ def alert_subscription_set(*, user: Any, subscribed: bool) -> bool:
 
 def is_subscribed(user: Any) -> bool:
     return AlertSubscription.objects.filter(
-        user_id=user.pk, editor_id__in=Membership.objects.filter(user_id=user.pk).values("editor_id")
+        user_id=user.pk,
+        editor_id__in=Membership.objects.filter(user_id=user.pk).values("editor_id"),
     ).exists()
 
 

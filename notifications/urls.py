@@ -18,8 +18,6 @@ urlpatterns = [
     path("webhooks/<int:pk>/toggle/", views.WebhookToggle.as_view(), name="webhook_toggle"),
     path("webhooks/<int:pk>/delete/", views.WebhookDelete.as_view(), name="webhook_delete"),
     path("calendar/new/", views.CalendarFeedCreate.as_view(), name="calendar_create"),
-    path(
-        "calendar/<int:pk>/revoke/", views.CalendarFeedRevoke.as_view(), name="calendar_revoke"
-    ),
+    path("calendar/<int:pk>/revoke/", views.CalendarFeedRevoke.as_view(), name="calendar_revoke"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
 ]

@@ -35,17 +35,17 @@ from officines.models import Officine
 from portal.models import Editor
 from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin
 
-_SECRET_SESSION_KEY = "notifications_show_once"
+_SHOW_ONCE_SESSION_KEY = "notifications_show_once"
 
 
 def _show_once(request: HttpRequest, kind: str, value: str, pk: int | None = None) -> None:
-    request.session[_SECRET_SESSION_KEY] = {"kind": kind, "value": value, "pk": pk}
+    request.session[_SHOW_ONCE_SESSION_KEY] = {"kind": kind, "value": value, "pk": pk}
 
 
 def _pop_once(request: HttpRequest, kind: str, pk: int | None = None) -> str | None:
-    data = request.session.get(_SECRET_SESSION_KEY)
+    data = request.session.get(_SHOW_ONCE_SESSION_KEY)
     if data and data.get("kind") == kind and data.get("pk") == pk:
-        del request.session[_SECRET_SESSION_KEY]
+        del request.session[_SHOW_ONCE_SESSION_KEY]
         return data["value"]
     return None
 
@@ -95,9 +95,7 @@ class NotificationBadge(LoginRequiredMixin, View):
     """The unread count for the menu, loaded by htmx so pages do not pay for it."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(
-            request, "notifications/_badge.html", {"unread": unread_count(request.user)}
-        )
+        return render(request, "notifications/_badge.html", {"unread": unread_count(request.user)})
 
 
 # --- editor settings -------------------------------------------------------------------
@@ -233,9 +231,7 @@ class WebhookDetail(ScopedViewMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
-        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).select_related(
-            "certificate"
-        )
+        deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).select_related("certificate")
         page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
         return render(
             request,

@@ -50,7 +50,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from certificates.models import Certificate
-from notifications.links import absolute, certificate_url
+from notifications.links import absolute, certificate_url, user_or_none
 from notifications.models import (
     AlertLog,
     AlertStatus,
@@ -59,7 +59,6 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from notifications.links import user_or_none
 from portal.audit import audit_record
 from portal.models import Editor, Membership, Role
 
@@ -409,7 +408,9 @@ def deliveries_due(now: datetime | None = None) -> list[int]:
     """Pending deliveries whose next attempt time has come (new ones, or lost retries)."""
     now = now or timezone.now()
     return list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__is_active=True)
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, endpoint__is_active=True
+        )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -422,7 +423,7 @@ def deliveries_due(now: datetime | None = None) -> list[int]:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is a failure: the signed request is not replayed to another URL."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0913
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -440,12 +441,14 @@ class Attempt:
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
     """POST with a short timeout; returns (HTTP status or None, error text)."""
     parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):  # never file:, ftp: ... (validated at creation)
+        return None, f"unsupported scheme {parts.scheme!r}"
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         _check_resolved(parts.hostname or "", port)
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
         timeout = float(getattr(settings, "WEBHOOK_TIMEOUT", 5))
-        with _opener.open(request, timeout=timeout) as response:  # noqa: S310 (scheme checked)
+        with _opener.open(request, timeout=timeout) as response:
             response.read(4096)
             return response.status, ""
     except urllib.error.HTTPError as exc:
@@ -472,9 +475,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
     now = now or timezone.now()
     if not _claim(delivery_id, now):
         return Attempt("skipped")
-    delivery = WebhookDelivery.objects.select_related("endpoint", "certificate").get(
-        pk=delivery_id
-    )
+    delivery = WebhookDelivery.objects.select_related("endpoint", "certificate").get(pk=delivery_id)
     endpoint = delivery.endpoint
     reason = _cancel_reason(delivery)
     if reason:
@@ -597,9 +598,11 @@ def _maybe_disable(endpoint_id: int, error: str) -> None:
 def notify_disabled(endpoint_id: int) -> int:
     """Tell the editor's administrators, each in their language. Returns mails sent."""
     endpoint = WebhookEndpoint.objects.select_related("editor").get(pk=endpoint_id)
-    admins = Membership.objects.of_editor(endpoint.editor_id).filter(
-        role=Role.ADMIN, user__is_active=True
-    ).select_related("user")
+    admins = (
+        Membership.objects.of_editor(endpoint.editor_id)
+        .filter(role=Role.ADMIN, user__is_active=True)
+        .select_related("user")
+    )
     sent = 0
     for membership in admins:
         user = membership.user

@@ -39,7 +39,7 @@ def events(text: str) -> list[dict[str, str]]:
 
 
 def test_escape_text():
-    assert escape_text('a;b,c\\d\ne') == "a\\;b\\,c\\\\d\\ne"
+    assert escape_text("a;b,c\\d\ne") == "a\\;b\\,c\\\\d\\ne"
     assert escape_text("x\r\ny") == "x\\ny"
 
 
@@ -84,7 +84,9 @@ def test_calendar_of_an_officine(cert_in, tenant_a):
     assert "OTHER" not in text and str(other_officine.pk) not in event["UID"]
 
 
-def test_feed_url_regenerate_revoke_and_isolation(cert_in, tenant_a, tenant_b, make_certificate, client):
+def test_feed_url_regenerate_revoke_and_isolation(
+    cert_in, tenant_a, tenant_b, make_certificate, client
+):
     mine = cert_in(40, common_name="MINE")
     make_certificate(tenant_b.officine, common_name="FOREIGN", not_after=expiring_in(40))
     _feed, token = feed_create(editor=tenant_a.editor, language="en")

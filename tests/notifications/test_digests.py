@@ -230,3 +230,30 @@ def test_daily_scan_task_through_the_outbox(
     with django_capture_on_commit_callbacks(execute=True):
         daily_scan.delay(TODAY.isoformat()).get()
     assert len(mail.outbox) == 2
+
+
+def test_rows_attached_while_a_digest_was_rendered_go_to_the_next_one(cert_in, tenant_a):
+    cert_in(7)
+    report, _ = run()
+    sent_digest = AlertDigest.objects.get(recipient=tenant_a.administrator.email)
+    # A concurrent scan attached one more row to this digest after it was rendered.
+    late = cert_in(15, common_name="LATE")
+    AlertLog.objects.create(
+        certificate=late,
+        threshold=30,
+        recipient=tenant_a.administrator.email,
+        channel="email",
+        days_left=15,
+        scan_date=TODAY,
+        digest=sent_digest,
+    )
+    report = alert_scan(today=TODAY, enqueue=False)
+    digests_send(report.digest_ids)
+    last = mails_to(tenant_a.administrator.email)[-1]
+    assert "LATE" in last.body
+    assert (
+        AlertLog.objects.get(
+            certificate=late, threshold=30, recipient=tenant_a.administrator.email
+        ).status
+        == "sent"
+    )

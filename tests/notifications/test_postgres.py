@@ -127,7 +127,9 @@ def test_two_concurrent_scans_send_each_digest_once(tenant_a, make_certificate, 
     ]
     for index, officine in enumerate(officines):
         for days in (7, 15, -3 - index):
-            make_certificate(officine, common_name=f"LGO-{index}-{days}", not_after=expiring_in(days))
+            make_certificate(
+                officine, common_name=f"LGO-{index}-{days}", not_after=expiring_in(days)
+            )
     # One digest for the shared technical administrator, one per officine mailbox.
     expected_recipients = {tenant_a.administrator.email} | {o.notification_email for o in officines}
 

@@ -46,7 +46,19 @@ def test_each_threshold_fires_on_its_exact_day(cert_in, tenant_a):
 
 @pytest.mark.parametrize(
     ("left", "fires"),
-    [(31, None), (30, 30), (20, 30), (15, 15), (8, 15), (7, 7), (1, 1), (0, 0), (-3, 0), (-7, -7), (-15, -14)],
+    [
+        (31, None),
+        (30, 30),
+        (20, 30),
+        (15, 15),
+        (8, 15),
+        (7, 7),
+        (1, 1),
+        (0, 0),
+        (-3, 0),
+        (-7, -7),
+        (-15, -14),
+    ],
 )
 def test_which_threshold_fires_at_days_left(cert_in, tenant_a, left, fires):
     certificate = cert_in(left)
@@ -163,7 +175,9 @@ def test_revoked_renewal_gives_no_install_reminder(cert_in):
     cert_in(10 + 1000, replaces=old, revoked_at=timezone.now())
     old.superseded_at = timezone.now()
     old.save()
-    assert [a for a in alert_scan(today=TODAY, enqueue=False).to_send if a.certificate_id == old.pk] == []
+    assert [
+        a for a in alert_scan(today=TODAY, enqueue=False).to_send if a.certificate_id == old.pk
+    ] == []
 
 
 def test_recipients(cert_in, tenant_a, tenant_b, make_certificate):

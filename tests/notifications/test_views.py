@@ -5,13 +5,12 @@ import re
 
 import pytest
 from django.template import Context, Template
-from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 
+from notifications.digests import digests_send
 from notifications.models import AlertPolicy, CalendarFeed, Notification, WebhookEndpoint
 from notifications.scan import alert_scan
-from notifications.digests import digests_send
 from portal.models import AuditEvent
 from tests.notifications.conftest import TODAY
 
@@ -65,7 +64,9 @@ def test_settings_page_by_role(tenant_a, client_for):
     assert "webhooks/new" not in viewer and "settings/policy" not in viewer
     assert client_for(tenant_a.pharmacist).get(reverse("notifications:settings")).status_code == 403
     for name in ("policy_update", "webhook_create", "calendar_create"):
-        assert client_for(tenant_a.operator).post(reverse(f"notifications:{name}")).status_code == 403
+        assert (
+            client_for(tenant_a.operator).post(reverse(f"notifications:{name}")).status_code == 403
+        )
 
 
 def test_admin_adds_thresholds_but_cannot_remove_the_defaults(tenant_a, client_for):
@@ -113,7 +114,12 @@ def test_webhook_secret_is_shown_once(tenant_a, client_for, local_webhooks):
     client.post(reverse("notifications:webhook_delete", args=[endpoint.pk]))
     assert not WebhookEndpoint.objects.exists()
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"webhook.create", "webhook.secret_regenerate", "webhook.disable", "webhook.delete"} <= actions
+    assert {
+        "webhook.create",
+        "webhook.secret_regenerate",
+        "webhook.disable",
+        "webhook.delete",
+    } <= actions
 
 
 def test_webhook_form_refuses_plain_http(tenant_a, client_for, settings):
@@ -141,16 +147,19 @@ def test_calendar_link_created_shown_once_and_scoped(tenant_a, tenant_b, client_
     assert CalendarFeed.objects.get().officine == tenant_a.officine
     # Another editor's FINESS is unknown here.
     refused = admin.post(
-        reverse("notifications:calendar_create"), {"finess": tenant_b.officine.finess, "language": "fr"}
+        reverse("notifications:calendar_create"),
+        {"finess": tenant_b.officine.finess, "language": "fr"},
     )
     assert refused.status_code == 400
     assert CalendarFeed.objects.count() == 1
 
 
-def test_alert_log_include(cert_in, tenant_a, rf=RequestFactory()):
+def test_alert_log_include(cert_in, tenant_a, rf):
     certificate = cert_in(7)
     digests_send(alert_scan(today=TODAY, enqueue=False).digest_ids)
-    template = Template('{% include "notifications/_alert_log.html" with certificate=certificate %}')
+    template = Template(
+        '{% include "notifications/_alert_log.html" with certificate=certificate %}'
+    )
 
     def render(user):
         request = rf.get("/")
@@ -162,18 +171,20 @@ def test_alert_log_include(cert_in, tenant_a, rf=RequestFactory()):
     assert tenant_a.administrator.email in staff
     assert staff.count("<tr>") == 1 + 2  # header + TA + officine mailbox (skipped ones hidden)
     assert "7 days before expiry" in staff
-    assert 'badge success' in staff
+    assert "badge success" in staff
 
 
-def test_alert_log_masks_staff_addresses_for_pharmacists(cert_in, tenant_a, rf=RequestFactory()):
-    from notifications.services import alert_subscription_set
+def test_alert_log_masks_staff_addresses_for_pharmacists(cert_in, tenant_a):
     from notifications.selectors import alert_log_for
+    from notifications.services import alert_subscription_set
 
     alert_subscription_set(user=tenant_a.viewer, subscribed=True)
     certificate = cert_in(7, officine=tenant_a.pharmacist_officine)
     alert_scan(today=TODAY, enqueue=False)
     for_staff = {line.recipient for line in alert_log_for(certificate, user=tenant_a.admin)}
-    for_pharmacist = {line.recipient for line in alert_log_for(certificate, user=tenant_a.pharmacist)}
+    for_pharmacist = {
+        line.recipient for line in alert_log_for(certificate, user=tenant_a.pharmacist)
+    }
     assert tenant_a.viewer.email in for_staff
     assert tenant_a.viewer.email not in for_pharmacist
     assert tenant_a.pharmacist.email in for_pharmacist and "…" in for_pharmacist

@@ -43,7 +43,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 timestamp = self.headers["X-Portal-Timestamp"]
                 # Recomputed from the documentation only: HMAC-SHA256(secret, f"{ts}.{body}").
@@ -102,7 +102,9 @@ def register(tenant, receiver, events=("certificate.expiring", "certificate.expi
 def test_url_rules(settings):
     settings.DEBUG = False
     settings.WEBHOOK_ALLOW_HTTP_LOCALHOST = False
-    assert validate_webhook_url(" https://lgo.example.com/hooks ") == "https://lgo.example.com/hooks"
+    assert (
+        validate_webhook_url(" https://lgo.example.com/hooks ") == "https://lgo.example.com/hooks"
+    )
     refused = [
         "http://lgo.example.com/hooks",
         "ftp://lgo.example.com/",
@@ -150,11 +152,30 @@ def test_signed_expiry_event_is_verified_by_the_receiver(cert_in, tenant_a, rece
     assert data["fingerprint_sha256"] == certificate.fingerprint_sha256
     assert "BEGIN" not in request["body"].decode()  # no PEM (and never any key) in events
     # Our own reference check agrees, and refuses a tampered body or a stale timestamp.
-    assert verify(receiver.secret, headers["X-Portal-Timestamp"], headers["X-Portal-Signature"], request["body"])
-    assert not verify(receiver.secret, headers["X-Portal-Timestamp"], headers["X-Portal-Signature"], request["body"] + b" ")
-    assert not verify(receiver.secret, str(int(time.time()) - 3600), headers["X-Portal-Signature"], request["body"])
+    assert verify(
+        receiver.secret,
+        headers["X-Portal-Timestamp"],
+        headers["X-Portal-Signature"],
+        request["body"],
+    )
+    assert not verify(
+        receiver.secret,
+        headers["X-Portal-Timestamp"],
+        headers["X-Portal-Signature"],
+        request["body"] + b" ",
+    )
+    assert not verify(
+        receiver.secret,
+        str(int(time.time()) - 3600),
+        headers["X-Portal-Signature"],
+        request["body"],
+    )
     log = AlertLog.objects.exclude(status=AlertStatus.SKIPPED).get(channel="webhook")
-    assert (log.status, log.recipient, log.endpoint_id) == (AlertStatus.SENT, endpoint.recipient, endpoint.pk)
+    assert (log.status, log.recipient, log.endpoint_id) == (
+        AlertStatus.SENT,
+        endpoint.recipient,
+        endpoint.pk,
+    )
     endpoint.refresh_from_db()
     assert endpoint.last_success_at is not None and endpoint.failure_count == 0
     # A second scan and a second attempt change nothing.
@@ -176,30 +197,49 @@ def test_expired_event_and_event_filter(cert_in, tenant_a, receiver):
     assert payload["data"]["threshold_days"] == -7
 
 
-def test_emit_issued_and_revoked_once(cert_in, tenant_a, tenant_b, receiver, django_capture_on_commit_callbacks, celery_eager):
+def test_emit_issued_and_revoked_once(
+    cert_in, tenant_a, tenant_b, receiver, django_capture_on_commit_callbacks, celery_eager
+):
     register(tenant_a, receiver, events=["certificate.issued", "certificate.revoked"])
-    foreign, _secret = endpoint_create(editor=tenant_b.editor, url=receiver.url, events=["certificate.issued"])
+    foreign, _secret = endpoint_create(
+        editor=tenant_b.editor, url=receiver.url, events=["certificate.issued"]
+    )
     certificate = cert_in(900)
     with django_capture_on_commit_callbacks(execute=True):
-        ids = emit(editor_id=tenant_a.editor.pk, event="certificate.issued", certificate_id=certificate.pk)
-        again = emit(editor_id=tenant_a.editor.pk, event="certificate.issued", certificate_id=certificate.pk)
+        ids = emit(
+            editor_id=tenant_a.editor.pk, event="certificate.issued", certificate_id=certificate.pk
+        )
+        again = emit(
+            editor_id=tenant_a.editor.pk, event="certificate.issued", certificate_id=certificate.pk
+        )
     assert len(ids) == 1 and again == []
     assert [r["headers"]["X-Portal-Event"] for r in receiver.requests] == ["certificate.issued"]
     assert receiver.requests[0]["valid"]
     assert not WebhookDelivery.objects.filter(endpoint=foreign).exists()
     # Another editor's id never reaches this certificate.
-    assert emit(editor_id=tenant_b.editor.pk, event="certificate.issued", certificate_id=certificate.pk) == []
+    assert (
+        emit(
+            editor_id=tenant_b.editor.pk, event="certificate.issued", certificate_id=certificate.pk
+        )
+        == []
+    )
     certificate.revoked_at = timezone.now()
     certificate.save()
     with django_capture_on_commit_callbacks(execute=True):
-        emit(editor_id=tenant_a.editor.pk, event="certificate.revoked", certificate_id=certificate.pk)
+        emit(
+            editor_id=tenant_a.editor.pk, event="certificate.revoked", certificate_id=certificate.pk
+        )
     assert receiver.requests[-1]["headers"]["X-Portal-Event"] == "certificate.revoked"
     assert json.loads(receiver.requests[-1]["body"])["data"]["certificate"]["revoked_at"]
     with pytest.raises(ValueError):
-        emit(editor_id=tenant_a.editor.pk, event="certificate.deleted", certificate_id=certificate.pk)
+        emit(
+            editor_id=tenant_a.editor.pk, event="certificate.deleted", certificate_id=certificate.pk
+        )
 
 
-def test_retries_back_off_then_the_endpoint_is_disabled(cert_in, tenant_a, receiver, settings, django_capture_on_commit_callbacks):
+def test_retries_back_off_then_the_endpoint_is_disabled(
+    cert_in, tenant_a, receiver, settings, django_capture_on_commit_callbacks
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 4
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 4
     receiver.status = 503

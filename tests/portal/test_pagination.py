@@ -47,6 +47,24 @@ def test_keeps_select_related_and_reads_in_two_queries(officines, django_assert_
     assert sum(a is not None for a in administrators) >= 4
 
 
+def test_page_and_total_in_one_query_then_the_rows(officines, django_assert_num_queries):
+    expected = [o.pk for o in Paginator(officines, 10).page(2)]
+    paginator = DeferredJoinPaginator(officines, 10)
+    with django_assert_num_queries(2):
+        page = paginator.page(2)
+        assert paginator.count == 25 and paginator.num_pages == 3
+        assert [o.pk for o in page] == expected
+
+
+def test_empty_list_and_pages_past_the_end(tenant_a):
+    from django.core.paginator import EmptyPage
+
+    empty = Officine.objects.visible_to(tenant_a.viewer).filter(raison_sociale="NONE")
+    assert list(DeferredJoinPaginator(empty, 10).page(1)) == []
+    with pytest.raises(EmptyPage):
+        DeferredJoinPaginator(Officine.objects.visible_to(tenant_a.viewer), 10).page(2)
+
+
 def test_annotated_querysets_fall_back_to_plain_slicing(officines):
     annotated = officines.annotate(flag=Value(1))
     page = DeferredJoinPaginator(annotated, 4).page(2)
