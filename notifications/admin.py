@@ -59,10 +59,17 @@ class NotificationAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Staff can inspect and disable; creation goes through the editor's page or the API
+    (URL rules, secret generation, audit)."""
+
     list_display = ["url", "editor", "is_active", "failure_count", "disabled_at"]
     list_filter = ["is_active"]
     exclude = ["secret"]
+    readonly_fields = ["editor", "url", "events", "failure_count", "created_by"]
     list_select_related = ["editor"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(WebhookDelivery)
@@ -74,6 +81,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarFeed)
 class CalendarFeedAdmin(admin.ModelAdmin):
+    """Feeds are created on the editor's page (the token is shown once there)."""
+
     list_display = ["editor", "officine", "language", "created_at", "revoked_at"]
     exclude = ["token_hash"]
     raw_id_fields = ["officine"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
