@@ -198,6 +198,9 @@ def measure(total: int, due: int) -> list[dict]:
         raw_rows, raw_seconds = _raw_due_select(editor.pk, cutoff)
         assert raw_rows == due, (raw_rows, due)
 
+        # Warm-up, not timed: imports, URL resolver, translation catalogues (once per worker).
+        alert_scan(today=today, editor_ids=[editor.pk], dry_run=True)
+
         started = time.perf_counter()
         report = alert_scan(today=today, editor_ids=[editor.pk], enqueue=False)
         scan_seconds = time.perf_counter() - started

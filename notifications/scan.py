@@ -15,9 +15,18 @@ How it stays correct when it runs late, twice, or twice at the same time:
   positive thresholds only, i.e. until it is installed or the old one expires. The digest
   sender re-checks this just before sending (a revocation at 9:00 cancels the 7:00 rows).
 * Grouping: once every editor is scanned, each recipient's pending e-mail alerts are
-  attached to one new `AlertDigest` (one UPDATE); the digests are then enqueued (tasks take
-  the digest id). Pending webhook alerts become `WebhookDelivery` rows in the same
-  transaction as the alerts.
+  attached to one new `AlertDigest` (one UPDATE, which only takes rows with no digest, so
+  concurrent scans cannot both take a row); the digests are then enqueued through the
+  outbox by batches of 100 ids. Pending webhook alerts become `WebhookDelivery` rows in the
+  same transaction as the alerts. One digest per recipient per day follows from the alerts
+  being recorded once; after a crash, a leftover digest may go out on its own.
+
+Recipients (decided here, documented for the README): the technical administrator's
+notification e-mail (unless the habilitation is revoked), the officine's notification
+e-mail (its own mailbox: the pharmacy needs to know its service will stop), the person to
+inform (CC), the pharmacists with portal access to that officine, and the editor's users
+who opted in (`AlertSubscription`). Addresses are compared lower-cased; bare addresses get
+French, portal users their `language`.
 
 Queries: per editor, one query for the due certificates (with their officine and technical
 administrator), then per chunk of 2,000 certificates one for pharmacists and one for the

@@ -1,5 +1,12 @@
 """Fixtures: two tenants (A and B) with every role, so tests can cross the boundary."""
 
+import os
+
+# Celery prefers the CELERY_BROKER_URL environment variable to its configuration. Django has
+# read it into settings already; dropping it lets tests point the app at another broker (a dead
+# port, their own Redis db) while worker subprocesses still get theirs explicitly.
+os.environ.pop("CELERY_BROKER_URL", None)
+
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +22,23 @@ from tests.factories import (
     TechnicalAdministratorFactory,
     UserFactory,
 )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_celery():
+    """Tests that repoint Celery (dead broker, their own Redis db) cannot leak into the next."""
+    from portal import outbox
+    from portal.celery import app
+
+    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    outbox._broker_down_until = 0.0
+    yield
+    outbox._broker_down_until = 0.0
+    app.set_current()  # a test creating another Celery app must not capture shared tasks
+    if (app.conf.broker_url, app.conf.task_always_eager) != saved:
+        app.conf.broker_url, app.conf.task_always_eager = saved
+        app._pool = None
+        app.amqp._producer_pool = None
 
 
 @pytest.fixture(autouse=True)

@@ -843,12 +843,15 @@ def test_real_worker_generates_from_an_id_only_message(officine, settings, monke
     from portal.celery import app
 
     monkeypatch.setattr(app.conf, "broker_url", REDIS_URL)
+    was_eager = app.conf.task_always_eager  # an earlier test may have set it on the app
+    app.conf.task_always_eager = False
     _reset_producers(app)  # a producer made by an earlier test would keep its broker
     producer_connection = app.connection_for_write()
     assert (producer_connection.transport_cls, producer_connection.virtual_host) == ("redis", "3")
     try:
         request = create(officine, enqueue=True)  # autocommit: on_commit runs at once
     finally:  # later tests must not reuse a producer connected to this Redis
+        app.conf.task_always_eager = was_eager
         _reset_producers(app)
 
     messages = client.lrange("celery", 0, -1)

@@ -205,7 +205,7 @@ def test_real_worker_on_redis_sends_the_digest(tenant_a, make_certificate, worke
     certificate = make_certificate(
         tenant_a.officine, common_name="INSI-AUTO", services=["INSI"], not_after=expiring_in(7)
     )
-    sender = Celery("alerts-test-sender", broker=REDIS_URL)
+    sender = Celery("alerts-test-sender", broker=REDIS_URL, set_as_current=False)
     sender.conf.task_serializer = "json"
     # The beat's task, by name, through the real broker: the worker scans, enqueues the
     # per-recipient digest tasks through the outbox, then runs them.
