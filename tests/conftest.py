@@ -145,8 +145,18 @@ def make_certificate(pki, shared_key):
     return lambda officine, **kwargs: certificate_row(pki, shared_key, officine, **kwargs)
 
 
-def certificate_row(pki, key, officine, *, profile="ORG_AUTH_CLI", common_name="LGO",
-                    services=("PSC",), not_before=None, not_after=None, **fields):
+def certificate_row(
+    pki,
+    key,
+    officine,
+    *,
+    profile="ORG_AUTH_CLI",
+    common_name="LGO",
+    services=("PSC",),
+    not_before=None,
+    not_after=None,
+    **fields,
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -158,19 +168,34 @@ def certificate_row(pki, key, officine, *, profile="ORG_AUTH_CLI", common_name="
     not_before = not_before or not_after - timedelta(days=3 * 365)
     environment = "test" if officine.environment == "test" else "production"
     _, cert = pki.issue_for(
-        finess=officine.finess, raison_sociale=officine.raison_sociale,
-        department=officine.department_label or "Rhône (69)", common_name=common_name,
-        profile=x509.Profile(profile), environment=environment,
-        not_before=not_before, not_after=not_after, key=key,
+        finess=officine.finess,
+        raison_sociale=officine.raison_sociale,
+        department=officine.department_label or "Rhône (69)",
+        common_name=common_name,
+        profile=x509.Profile(profile),
+        environment=environment,
+        not_before=not_before,
+        not_after=not_after,
+        key=key,
     )
     info = x509.describe_certificate(cert)
     chain = pki.chain_for(environment)
     return Certificate.objects.create(
-        editor_id=officine.editor_id, officine=officine, profile=profile,
-        common_name=common_name, services=list(services), serial=info.serial,
-        subject_dn=info.subject, issuer_dn=info.issuer, not_before=info.not_before,
-        not_after=info.not_after, fingerprint_sha256=info.fingerprint_sha256,
-        public_key_sha256=info.public_key_sha256, environment=environment,
-        chain_status=f"trusted_{environment}", pem=info.pem,
-        chain_pem="".join(x509.certificate_to_pem(c) for c in chain), **fields,
+        editor_id=officine.editor_id,
+        officine=officine,
+        profile=profile,
+        common_name=common_name,
+        services=list(services),
+        serial=info.serial,
+        subject_dn=info.subject,
+        issuer_dn=info.issuer,
+        not_before=info.not_before,
+        not_after=info.not_after,
+        fingerprint_sha256=info.fingerprint_sha256,
+        public_key_sha256=info.public_key_sha256,
+        environment=environment,
+        chain_status=f"trusted_{environment}",
+        pem=info.pem,
+        chain_pem="".join(x509.certificate_to_pem(c) for c in chain),
+        **fields,
     )

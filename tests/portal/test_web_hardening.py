@@ -58,6 +58,7 @@ def test_oversized_upload_is_refused_before_reading(tenant_a, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client = client_for(tenant_a.operator)
+
     def big():
         return SimpleUploadedFile("big.pem", b"A" * (20 * 1024 * 1024))
 

@@ -21,8 +21,13 @@ def event(tenant, action, *, actor=None, outcome="success", when=None, **details
     actor = actor or tenant.operator
     if when is not None:  # append-only: an event in the past is created with its time
         return AuditEvent.objects.create(
-            action=action, actor=actor, actor_label=actor.email, editor=tenant.editor,
-            outcome=outcome, details=details, created_at=when,
+            action=action,
+            actor=actor,
+            actor_label=actor.email,
+            editor=tenant.editor,
+            outcome=outcome,
+            details=details,
+            created_at=when,
         )
     return audit_record(
         action=action, actor=actor, editor=tenant.editor, outcome=outcome, details=details

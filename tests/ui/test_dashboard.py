@@ -62,7 +62,9 @@ def test_home_sends_members_to_the_dashboard_and_pharmacists_to_their_officines(
     tenant_a, client_for
 ):
     assert client_for(tenant_a.viewer).get(reverse("home")).url == reverse("dashboard")
-    assert client_for(tenant_a.pharmacist).get(reverse("home")).url == reverse("certificates:my_officines")
+    assert client_for(tenant_a.pharmacist).get(reverse("home")).url == reverse(
+        "certificates:my_officines"
+    )
     assert client_for(tenant_a.pharmacist).get(reverse("dashboard")).status_code == 403
 
 
