@@ -69,3 +69,14 @@ def test_login_page_is_french_by_default(client):
     assert response.status_code == 200
     assert '<html lang="fr">' in response.content.decode()
     assert "Mot de passe" in response.content.decode()
+
+
+def test_recovery_codes_right_after_enrolment_need_no_second_password(tenant_a):
+    admin = MembershipFactory(editor=tenant_a.editor, role="admin").user
+    client = password_login(admin)
+    secret = client.get(reverse("mfa_activate_totp")).context["form"].secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": current_code(secret)})
+    assert response.status_code == 302
+    assert client.get(response.url).status_code == 200  # recovery codes, no reauthentication
+    # Removing the factor still asks for the password again.
+    assert "reauthenticate" in client.get(reverse("mfa_deactivate_totp")).url
