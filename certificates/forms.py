@@ -22,11 +22,11 @@ from certificates.models import (
     Service,
     Status,
 )
+from certificates.requests import MAX_CSR_SIZE
 from officines import identifiers
 
 # The most files one bulk import takes (Django refuses more than DATA_UPLOAD_MAX_NUMBER_FILES).
 MAX_IMPORT_FILES = 100
-CSR_MAX_SIZE = 64 * 1024
 
 
 def _with_blank(choices: Any, label: Any = None) -> list[tuple[str, Any]]:
@@ -269,7 +269,7 @@ class RequestWizardForm(forms.Form):
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csr,.pem,.der,.req,.txt"}),
     )
-    csr_pem = forms.CharField(required=False, widget=forms.HiddenInput, max_length=CSR_MAX_SIZE)
+    csr_pem = forms.CharField(required=False, widget=forms.HiddenInput, max_length=MAX_CSR_SIZE)
     requester_email = forms.EmailField(
         label=_("E-mail of the requester (e-mail de l'acteur)"),
         help_text=_("Mandatory on the ANS form: ANS writes to this address."),
@@ -324,7 +324,8 @@ class RequestWizardForm(forms.Form):
 
     def clean_csr(self):
         upload = self.cleaned_data.get("csr")
-        if upload and upload.size > CSR_MAX_SIZE:
+        # The service's own limit, checked before the file is read into memory.
+        if upload and upload.size > MAX_CSR_SIZE:
             raise ValidationError(_("The CSR file is too large for a CSR."), code="too_large")
         return upload
 

@@ -8,9 +8,7 @@ get a 403 on every POST).
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import Iterator
-from datetime import timedelta
+from itertools import chain
 from typing import Any
 
 from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
@@ -63,8 +61,10 @@ from certificates.models import (
 )
 from notifications.models import AlertLog
 from notifications.selectors import alert_log_for
+from officines.filters import OfficineFilter
 from officines.models import DelegationMode, Officine, PharmacistAccess
 from portal.audit import audit_record
+from portal.csv_stream import csv_response
 from portal.models import Editor
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
 from portal.tenancy import user_scope
@@ -104,6 +104,11 @@ def actable_officines(user: Any) -> QuerySet[Officine]:
 def require_can_act(user: Any, officine: Officine) -> None:
     if not can_act_on_officine(user, officine):
         raise PermissionDenied
+
+
+def portal_holds_key(certificate: Certificate) -> bool:
+    """The portal made the key (server mode), known without loading the encrypted key."""
+    return bool(certificate.request_id and certificate.request.key_mode == KeyMode.SERVER)
 
 
 def service_messages(exc: ValidationError) -> list[str]:
@@ -172,9 +177,7 @@ class CertificateDetail(CertificateScopedMixin, DetailView):
             super()
             .get_queryset()
             .with_status()
-            .select_related(
-                "officine__technical_administrator", "request", "replaces", "imported_by"
-            )
+            .select_related("officine__technical_administrator", "request", "replaces")
             .defer("request__encrypted_private_key")
         )
 
@@ -211,12 +214,7 @@ def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
         "renewals": renewals,
         "open_renewal": open_renewal,
         "alert_log": alert_log_for(certificate, user=user),
-        "has_private_key": bool(
-            certificate.request_id
-            and certificate.request.key_mode == KeyMode.SERVER
-            and certificate.request.status == RequestStatus.ISSUED
-        ),
-        "export_kinds": PUBLIC_EXPORT_KINDS,
+        "has_private_key": portal_holds_key(certificate),
     }
 
 
@@ -249,17 +247,16 @@ class CertificatePkcs12(CertificateScopedMixin, View):
         return certificate
 
     def _render(self, certificate: Certificate, form: Pkcs12Form | None, status: int = 200):
-        has_key = bool(certificate.request_id and certificate.request.key_mode == KeyMode.SERVER)
         return render(
             self.request,
             self.template_name,
-            {"certificate": certificate, "form": form, "has_key": has_key},
+            {"certificate": certificate, "form": form, "has_key": portal_holds_key(certificate)},
             status=status,
         )
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         certificate = self._certificate(pk)
-        if not (certificate.request_id and certificate.request.key_mode == KeyMode.SERVER):
+        if not portal_holds_key(certificate):
             return self._render(certificate, None)
         if not did_recently_reauthenticate(request):
             # allauth's middleware sends the user to confirm their password or TOTP
@@ -309,6 +306,7 @@ class CertificateRenew(CertificateScopedMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         certificate = self.get_certificate(pk)
         require_can_act(request.user, certificate.officine)
+        started = timezone.now()
         try:
             renewal = requests.request_create_renewal(
                 certificate=certificate, actor=request.user, http_request=request
@@ -316,9 +314,7 @@ class CertificateRenew(CertificateScopedMixin, View):
         except ValidationError as exc:
             messages.error(request, " ".join(service_messages(exc)))
             return HttpResponseRedirect(certificate.get_absolute_url())
-        if renewal.created_by_id == request.user.pk and renewal.created_at >= timezone.now() - (
-            timedelta(seconds=30)
-        ):
+        if renewal.created_at >= started:  # made by this call, not an open one returned
             messages.success(request, _("Renewal request created: a new key is being prepared."))
         else:
             messages.info(request, _("A renewal of this certificate was already in progress."))
@@ -560,17 +556,10 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
     )
     can_act = can_act_on_officine(user, certificate_request.officine)
     status = certificate_request.status
-    waiting_for_key = (
-        status == RequestStatus.PENDING
-        and certificate_request.key_mode == KeyMode.SERVER
-        and not certificate_request.error
-    )
     return {
-        "req": certificate_request,
+        **progress_context(certificate_request),
         "issued_certificate": certificate,
         "can_act": can_act,
-        "waiting_for_key": waiting_for_key,
-        "poll_seconds": POLL_SECONDS,
         "can_upload_csr": can_act
         and status == RequestStatus.PENDING
         and certificate_request.key_mode == KeyMode.CSR,
@@ -578,6 +567,19 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
         "can_upload_certificate": can_act
         and status in (RequestStatus.CSR_READY, RequestStatus.SUBMITTED),
         "can_cancel": can_act and status in OPEN_REQUEST_STATUSES,
+    }
+
+
+def progress_context(certificate_request: CertificateRequest) -> dict[str, Any]:
+    """What `_request_progress.html` shows: no query, as it is polled every POLL_SECONDS."""
+    return {
+        "req": certificate_request,
+        "waiting_for_key": (
+            certificate_request.status == RequestStatus.PENDING
+            and certificate_request.key_mode == KeyMode.SERVER
+            and not certificate_request.error
+        ),
+        "poll_seconds": POLL_SECONDS,
         "steps": request_steps(certificate_request),
     }
 
@@ -621,8 +623,7 @@ class RequestProgress(RequestScopedMixin, View):
     """Polled by htmx while the key is generated; asks for a full reload once it is ready."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        certificate_request = self.get_request(pk)
-        context = request_context(request.user, certificate_request)
+        context = progress_context(self.get_request(pk))
         if getattr(request, "htmx", False) and not context["waiting_for_key"]:
             return HttpResponseClientRefresh()
         return render(request, "certificates/_request_progress.html", context)
@@ -778,15 +779,9 @@ class WizardMixin(ScopedViewMixin):
 
 
 def search_officines(queryset: QuerySet[Officine], query: str) -> QuerySet[Officine]:
-    """FINESS (exact or prefix), raison sociale or city."""
-    query = (query or "").strip()
-    if not query:
-        return queryset.order_by("raison_sociale", "pk")
-    compact = query.replace(" ", "").upper()
-    condition = Q(raison_sociale__icontains=query) | Q(city__icontains=query)
-    if compact.isalnum():
-        condition |= Q(finess__startswith=compact)
-    return queryset.filter(condition).order_by("raison_sociale", "pk")
+    """FINESS (exact or prefix), raison sociale or city: the officine list's own search."""
+    found = OfficineFilter({"q": query or ""}, queryset=queryset).qs
+    return found.order_by("raison_sociale", "pk")
 
 
 class WizardOfficines(WizardMixin, View):
@@ -812,6 +807,13 @@ def profiles_for(officine: Officine, service: str) -> list[str]:
     if service not in Service.values:
         return []
     return list(requests.profiles_for_service(editor=officine.editor, service=service))
+
+
+def chosen_profiles(officine: Officine, service: str, profile: str | None) -> list[str]:
+    """The profile picked among those allowed, else every certificate the service needs."""
+    if profile and profile in profiles_for(officine, service):
+        return [profile]
+    return [str(p) for p in requests.PROFILES_FOR_SERVICE[Service(service)]]
 
 
 def naming_errors(officine: Officine, service: str, profiles: list[str], common_name: str):
@@ -845,10 +847,8 @@ class WizardCheckCommonName(WizardMixin, View):
         )
         context: dict[str, Any] = {"messages_list": [], "checked": False}
         if officine is not None and service in Service.values and common_name:
-            profile = request.GET.get("profile", "")
-            profiles = profiles_for(officine, service)
-            chosen = [profile] if profile in profiles else requests.PROFILES_FOR_SERVICE[service]
-            errors = naming_errors(officine, service, [str(p) for p in chosen], common_name)
+            profiles = chosen_profiles(officine, service, request.GET.get("profile"))
+            errors = naming_errors(officine, service, profiles, common_name)
             context["messages_list"] = [m for field in errors.values() for m in field]
             context["checked"] = True
         return render(request, "certificates/_cn_feedback.html", context)
@@ -956,7 +956,7 @@ class RequestWizard(WizardMixin, View):
         """Early feedback from the services' own checks (naming, CSR) before the review."""
         cleaned = form.cleaned_data
         officine, service = cleaned["officine"], cleaned["service"]
-        profiles = self.chosen_profiles(officine, service, cleaned.get("profile"))
+        profiles = chosen_profiles(officine, service, cleaned.get("profile"))
         for field, errors in naming_errors(
             officine, service, profiles, cleaned["common_name"]
         ).items():
@@ -972,11 +972,6 @@ class RequestWizard(WizardMixin, View):
             else:
                 form.cleaned_data["csr_pem"] = info.pem
         return not form.errors
-
-    def chosen_profiles(self, officine: Officine, service: str, profile: str | None) -> list[str]:
-        if profile and profile in profiles_for(officine, service):
-            return [profile]
-        return [str(p) for p in requests.PROFILES_FOR_SERVICE[Service(service)]]
 
     def create(self, form: RequestWizardForm) -> HttpResponse:
         cleaned = form.cleaned_data
@@ -1070,7 +1065,7 @@ class RequestWizard(WizardMixin, View):
         if form.step in ("details", "review") and officine is not None and service:
             profile = values.get("profile") if values else None
             context["profiles"] = [
-                Profile(p).label for p in self.chosen_profiles(officine, service, profile)
+                Profile(p).label for p in chosen_profiles(officine, service, profile)
             ]
         if form.step == "review":
             context["key_mode_label"] = KeyMode(values.get("key_mode") or KeyMode.SERVER).label
@@ -1227,22 +1222,6 @@ class CampaignZip(CampaignScopedMixin, View):
         return response
 
 
-def _worksheet_chunks(campaign: RenewalCampaign, batch: int = 500) -> Iterator[bytes]:
-    """The worksheet CSV in batches: the BOM once, then rows as they are read."""
-    bom = codecs.BOM_UTF8
-    rows: list[list[str]] = [campaigns.worksheet_header()]
-    first = True
-    for entry in campaigns.campaign_entries(campaign):
-        rows.append(entry.row)
-        if len(rows) >= batch:
-            data = campaigns.worksheet_csv(rows)
-            yield data if first else data[len(bom) :]
-            rows, first = [], False
-    if rows or first:
-        data = campaigns.worksheet_csv(rows)
-        yield data if first else data[len(bom) :]
-
-
 class CampaignWorksheet(CampaignScopedMixin, View):
     def get(self, request: HttpRequest, pk: int) -> StreamingHttpResponse:
         campaign = self.get_campaign(pk)
@@ -1252,12 +1231,12 @@ class CampaignWorksheet(CampaignScopedMixin, View):
             target=campaign,
             request=request,
         )
-        response = StreamingHttpResponse(
-            _worksheet_chunks(campaign), content_type="text/csv; charset=utf-8"
+        rows = chain(
+            [campaigns.worksheet_header()],
+            (entry.row for entry in campaigns.campaign_entries(campaign)),
         )
         filename = campaigns.campaign_zip_filename(campaign)[: -len(".zip")] + ".csv"
-        response["Content-Disposition"] = content_disposition_header(True, filename)
-        return response
+        return csv_response(filename, rows)
 
 
 class CampaignResume(CampaignScopedMixin, View):

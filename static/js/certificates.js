@@ -3,11 +3,6 @@
 (function () {
   "use strict";
 
-  // The CSP refuses inline styles: never let htmx copy a style attribute while settling.
-  if (window.htmx) {
-    window.htmx.config.attributesToSettle = ["class", "width", "height"];
-  }
-
   function describeFiles(zone, input) {
     const output = zone.querySelector(".dropzone-files");
     if (!output) return;
