@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -113,18 +114,6 @@ TEMPLATE_HEADER = (
     "E-mail en copie",
     "Mode de délégation",
     "Carte de l'administrateur technique",
-)
-TEMPLATE_COLUMNS = (
-    "finess",
-    "finess_juridique",
-    "raison_sociale",
-    "address",
-    "postal_code",
-    "city",
-    "notification_email",
-    "cc_email",
-    "delegation_mode",
-    ADMINISTRATOR_CARD,
 )
 
 # Fields an import may change on an existing officine.
@@ -397,14 +386,12 @@ def officines_import_plan(
     )
     seen: dict[str, int] = {}
     planned: list[PlannedRow] = []
-    width = len(parsed.columns)
     for index, (line, cells) in enumerate(parsed.rows, start=1):
         planned.append(
             _plan_row(
                 line=line,
                 cells=cells,
                 columns=parsed.columns,
-                width=width,
                 editor_id=editor_id,
                 existing=existing,
                 administrators=administrators,
@@ -423,7 +410,6 @@ def _plan_row(
     line: int,
     cells: list[str],
     columns: list[str | None],
-    width: int,
     editor_id: int,
     existing: dict[str, Officine],
     administrators: dict[str, int],
@@ -442,6 +428,7 @@ def _plan_row(
         action="create",
     )
     errors = planned.errors
+    width = len(columns)
     if len(cells) > width and any(cell.strip() for cell in cells[width:]):
         errors.append(
             RowError(line, "", _("This row has more cells than the header: check the separator."))
@@ -507,7 +494,6 @@ def _plan_row(
     elif finess:
         seen[finess] = line
 
-    planned.finess = officine.finess or finess
     if errors:
         planned.action = "error"
         return planned
@@ -660,7 +646,7 @@ def officine_import_create(
     if len(data) > settings.MAX_UPLOAD_SIZE:
         raise CsvFileError(
             _("The file is too large (%(size)s; at most %(max)s).")
-            % {"size": _human_size(len(data)), "max": _human_size(settings.MAX_UPLOAD_SIZE)}
+            % {"size": filesizeformat(len(data)), "max": filesizeformat(settings.MAX_UPLOAD_SIZE)}
         )
     text = decode_csv(data)
     parse_csv(text)  # header and syntax errors are reported at once, before storing anything
@@ -678,12 +664,6 @@ def runs_in_worker(officine_import: OfficineImport) -> bool:
     return officine_import.total > SYNC_MAX_ROWS
 
 
-def _human_size(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} Mo"
-    return f"{max(size // 1024, 1)} ko"
-
-
 def _progress_writer(import_id: int) -> Callable[[int], None]:
     def write(processed: int) -> None:
         OfficineImport.objects.filter(pk=import_id).update(processed=processed)
@@ -696,12 +676,17 @@ def _language_of(officine_import: OfficineImport) -> str:
     return getattr(user, "language", None) or settings.LANGUAGE_CODE
 
 
-def officine_import_validate(*, import_id: int) -> OfficineImport | None:
-    """Check a stored file and keep the preview; safe to run twice (only from "validating")."""
+def _run_stored(
+    import_id: int,
+    status: str,
+    then: Callable[[OfficineImport, ImportPlan], OfficineImport | None],
+) -> OfficineImport | None:
+    """Check the file of an import still in `status` (in its uploader's language, feeding the
+    progress bar), then `then(import, plan)`; a file that cannot be read fails the import."""
     officine_import = (
         OfficineImport.objects.select_related("created_by").filter(pk=import_id).first()
     )
-    if officine_import is None or officine_import.status != ImportStatus.VALIDATING:
+    if officine_import is None or officine_import.status != status:
         return officine_import
     with translation.override(_language_of(officine_import)):
         try:
@@ -712,6 +697,15 @@ def officine_import_validate(*, import_id: int) -> OfficineImport | None:
             )
         except CsvFileError as exc:
             return _fail(import_id, str(exc))
+        return then(officine_import, plan)
+
+
+def officine_import_validate(*, import_id: int) -> OfficineImport | None:
+    """Check a stored file and keep the preview; safe to run twice (only from "validating")."""
+    return _run_stored(import_id, ImportStatus.VALIDATING, _keep_preview)
+
+
+def _keep_preview(officine_import: OfficineImport, plan: ImportPlan) -> OfficineImport:
     _store_plan(officine_import, plan)
     officine_import.status = ImportStatus.VALIDATED
     officine_import.save()
@@ -759,50 +753,41 @@ def officine_import_apply(*, import_id: int) -> OfficineImport | None:
 
     Safe to run twice: the import row is locked and only an "importing" import is written.
     """
-    officine_import = (
-        OfficineImport.objects.select_related("created_by").filter(pk=import_id).first()
-    )
-    if officine_import is None or officine_import.status != ImportStatus.IMPORTING:
-        return officine_import
-    with translation.override(_language_of(officine_import)):
-        try:
-            plan = officines_import_plan(
-                editor_id=officine_import.editor_id,
-                text=officine_import.content,
-                on_progress=_progress_writer(import_id),
-            )
-        except CsvFileError as exc:
-            return _fail(import_id, str(exc))
-        try:
-            with transaction.atomic():
-                locked = OfficineImport.objects.select_for_update().get(pk=import_id)
-                if locked.status != ImportStatus.IMPORTING:
-                    return locked
-                result = officines_import_write(
-                    editor_id=locked.editor_id,
-                    plan=plan,
-                    mode=locked.mode,
-                    actor=officine_import.created_by,
-                    target=locked,
-                )
-                _store_plan(locked, plan)
-                locked.created_count = result.created
-                locked.updated_count = result.updated
-                locked.status = ImportStatus.DONE
-                locked.finished_at = timezone.now()
-                locked.save()
+    return _run_stored(import_id, ImportStatus.IMPORTING, _write_plan)
+
+
+def _write_plan(officine_import: OfficineImport, plan: ImportPlan) -> OfficineImport | None:
+    import_id = officine_import.pk
+    try:
+        with transaction.atomic():
+            locked = OfficineImport.objects.select_for_update().get(pk=import_id)
+            if locked.status != ImportStatus.IMPORTING:
                 return locked
-        except ImportRefused as exc:
-            failed = _fail(import_id, str(exc))
-            if failed is not None:
-                _store_plan(failed, plan)
-                failed.save()
-            return failed
-        except IntegrityError:
-            return _fail(
-                import_id,
-                _("Officines were changed while importing: nothing was imported, start again."),
+            result = officines_import_write(
+                editor_id=locked.editor_id,
+                plan=plan,
+                mode=locked.mode,
+                actor=officine_import.created_by,
+                target=locked,
             )
+            _store_plan(locked, plan)
+            locked.created_count = result.created
+            locked.updated_count = result.updated
+            locked.status = ImportStatus.DONE
+            locked.finished_at = timezone.now()
+            locked.save()
+            return locked
+    except ImportRefused as exc:
+        failed = _fail(import_id, str(exc))
+        if failed is not None:
+            _store_plan(failed, plan)
+            failed.save()
+        return failed
+    except IntegrityError:
+        return _fail(
+            import_id,
+            _("Officines were changed while importing: nothing was imported, start again."),
+        )
 
 
 def _fail(import_id: int, message: str) -> OfficineImport | None:

@@ -60,7 +60,7 @@ class TechnicalAdministratorForm(TenantModelForm):
 
 
 class OfficineImportForm(forms.Form):
-    """Upload of a CSV file of officines (checked for size before anything is read)."""
+    """Upload of a CSV file of officines; `officine_import_create` checks its size and content."""
 
     file = forms.FileField(
         label=_("CSV file"),
@@ -72,7 +72,6 @@ class OfficineImportForm(forms.Form):
 
     def __init__(self, *args, max_size: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.max_size = max_size
         self.fields["file"].widget.attrs.update(
             {
                 "accept": ".csv,.txt,text/csv",
@@ -81,19 +80,6 @@ class OfficineImportForm(forms.Form):
                 % {"max": f"{max_size / 1048576:.1f}"},
             }
         )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > self.max_size:
-            raise forms.ValidationError(
-                _("The file is too large (%(size)s MB; at most %(max)s MB): nothing was imported."),
-                code="too_large",
-                params={
-                    "size": f"{upload.size / 1048576:.1f}",
-                    "max": f"{self.max_size / 1048576:.1f}",
-                },
-            )
-        return upload
 
 
 class ImportConfirmForm(forms.Form):

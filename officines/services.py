@@ -63,7 +63,11 @@ def officines_assign_administrator(
 ) -> int:
     """Change the technical administrator of many officines (the ANS "formulaire 503" step)."""
     ids = [o.pk for o in officines if o.editor_id == administrator.editor_id]
-    count = Officine.objects.filter(pk__in=ids).update(technical_administrator=administrator)
+    count = (
+        Officine.objects.of_editor(administrator.editor_id)
+        .filter(pk__in=ids)
+        .update(technical_administrator=administrator)
+    )
     audit_record(
         action="administrator.assign",
         actor=actor,

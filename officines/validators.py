@@ -30,14 +30,6 @@ def finess_error(exc: identifiers.IdentifierError) -> ValidationError:
     return _as_validation_error(exc, FINESS_MESSAGES)
 
 
-def validate_finess_field(value: str) -> None:
-    """Production FINESS rule, for forms and fields that have no environment context."""
-    try:
-        identifiers.validate_finess(value)
-    except identifiers.IdentifierError as exc:
-        raise finess_error(exc) from exc
-
-
 def validate_card_number_field(value: str) -> None:
     try:
         identifiers.validate_card_number(value, card_type="CPA")

@@ -13,8 +13,6 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -22,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import CreateView, DetailView, FormView, UpdateView, View
 from django_filters.views import FilterView
 
-from certificates.coverage import CoverageState, coverage_for_officines
+from certificates.coverage import CoverageState, coverage_for_officine, coverage_for_officines
 from certificates.models import (
     COVERAGE_SERVICES,
     OPEN_REQUEST_STATUSES,
@@ -229,14 +227,6 @@ def certificate_timelines(certificates: list[Certificate], now: datetime) -> lis
     return timelines
 
 
-def _alert_log_template() -> str | None:
-    """The alert-history include of the notifications app, when it ships one."""
-    try:
-        return select_template(["notifications/_alert_log.html"]).template.name
-    except TemplateDoesNotExist:
-        return None
-
-
 class OfficineDetail(ScopedViewMixin, DetailView):
     model = Officine
     template_name = "officines/officine_detail.html"
@@ -251,7 +241,7 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         user = self.request.user
         now = timezone.now()
         context["can_act"] = can_act_on_officine(user, officine)
-        context["coverage"] = coverage_cells(coverage_for_officines([officine.pk]).get(officine.pk))
+        context["coverage"] = coverage_cells(coverage_for_officine(officine))
         certificates = list(
             Certificate.objects.visible_to(user)
             .filter(officine=officine)
@@ -281,9 +271,6 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         One query finds the certificates that have alerts; the selector then runs only for
         those (a handful per officine), so the page stays bounded by the certificates shown.
         """
-        template = _alert_log_template()
-        if template is None:
-            return {}
         from notifications.models import AlertLog, AlertStatus
         from notifications.selectors import alert_log_for
 
@@ -300,7 +287,7 @@ class OfficineDetail(ScopedViewMixin, DetailView):
             for certificate in certificates
             if certificate.pk in with_alerts
         ]
-        return {"alert_log_template": template, "alert_histories": histories}
+        return {"alert_histories": histories}
 
 
 class OfficineFormMixin(ScopedViewMixin):

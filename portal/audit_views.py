@@ -10,7 +10,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -132,53 +132,41 @@ def audit_rows(queryset: QuerySet) -> Iterator[list[object]]:
         ]
 
 
-# Settings pages: some are built by other parts of the portal; a link appears once its
-# route exists (the first resolvable name of each entry).
+# The settings pages linked from the hub: (title, description, URL name).
 SETTINGS_ENTRIES = (
     (
         gettext_lazy("Team"),
         gettext_lazy("Invite colleagues and pharmacists, change roles, remove access."),
-        ("team",),
+        "team",
     ),
     (
         gettext_lazy("Audit log"),
         gettext_lazy("Who did what and when: logins, changes, key use, exports."),
-        ("audit_log",),
+        "audit_log",
     ),
     (
         gettext_lazy("API keys"),
         gettext_lazy("Keys your LGO uses to call the portal API."),
-        ("settings_api_keys", "api_keys"),
+        "settings_api_keys",
     ),
     (
         gettext_lazy("Webhooks"),
         gettext_lazy("Addresses the portal calls when a certificate needs attention."),
-        ("settings_webhooks", "notifications:settings"),
+        "settings_webhooks",
     ),
     (
         gettext_lazy("Alert thresholds"),
         gettext_lazy("When expiry alerts are sent, and to whom."),
-        ("settings_alerts", "notifications:settings"),
+        "settings_alerts",
     ),
 )
 
 
-def _first_url(names: tuple[str, ...]) -> str:
-    for name in names:
-        try:
-            return reverse(name)
-        except NoReverseMatch:
-            continue
-    return ""
-
-
 def settings_links() -> list[dict[str, str]]:
-    links = []
-    for title, description, names in SETTINGS_ENTRIES:
-        url = _first_url(names)
-        if url:
-            links.append({"title": str(title), "description": str(description), "url": url})
-    return links
+    return [
+        {"title": str(title), "description": str(description), "url": reverse(name)}
+        for title, description, name in SETTINGS_ENTRIES
+    ]
 
 
 class SettingsHub(ScopedViewMixin, TemplateView):
