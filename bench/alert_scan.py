@@ -19,14 +19,13 @@ target, reference, ratio} (ratio = value / target: below 1 is better).
 from __future__ import annotations
 
 import argparse
-import os
+import base64
 import secrets
-import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+
 FULL = (100_000, 5_000)
 QUICK = (2_000, 100)
 TARGET_SECONDS = 10.0
@@ -35,21 +34,8 @@ OFFICINES_PER_ADMINISTRATOR = 400
 BENCH_DOMAIN = "bench-alerts.example"
 
 
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    import django
-
-    django.setup()
-
-
 def _fake_pem() -> str:
-    body = secrets.token_bytes(900).hex()
-    import base64
-
-    b64 = base64.b64encode(bytes.fromhex(body)).decode()
+    b64 = base64.b64encode(secrets.token_bytes(900)).decode()
     lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
@@ -106,23 +92,16 @@ def _prepare(editor, total: int, due: int, today) -> None:
                 due_left -= 1
             else:
                 days = 100 + (index * 7 + k * 131) % 900
-            not_after = noon + timedelta(days=days)
             rows.append(
-                Certificate(
-                    editor=editor,
-                    officine=officine,
+                common.fake_certificate(
+                    officine,
+                    not_after=noon + timedelta(days=days),
+                    pem=pem,
                     profile="ORG_AUTH_CLI",
                     common_name=f"LGO-{k}",
                     services=["PSC"],
-                    serial=secrets.token_hex(8),
                     subject_dn=f"C=FR, O={officine.raison_sociale}, CN=LGO-{k}",
                     issuer_dn="CN=TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS",
-                    not_before=not_after - timedelta(days=3 * 365),
-                    not_after=not_after,
-                    fingerprint_sha256=secrets.token_hex(32),
-                    public_key_sha256=secrets.token_hex(32),
-                    chain_status="trusted_production",
-                    pem=pem,
                 )
             )
     Certificate.objects.bulk_create(rows, batch_size=2000)
@@ -158,19 +137,8 @@ def _cleanup(editor) -> None:
     editor.delete()
 
 
-def _row(name: str, value: float, unit: str, target: float, reference: str) -> dict:
-    return {
-        "name": name,
-        "value": round(value, 3),
-        "unit": unit,
-        "target": round(target, 3),
-        "reference": reference,
-        "ratio": round(value / target, 3) if target else None,
-    }
-
-
 def measure(total: int, due: int) -> list[dict]:
-    _setup_django()
+    common.setup_django()
     from django.conf import settings
     from django.core import mail
     from django.db import connection
@@ -189,9 +157,7 @@ def measure(total: int, due: int) -> list[dict]:
     editor = Editor.objects.create(name=f"bench-alerts-{time.time_ns()}")
     try:
         _prepare(editor, total, due, today)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:  # what autovacuum does after bulk inserts
-                cursor.execute("ANALYZE")
+        common.analyze()
         cutoff = timezone.make_aware(
             datetime.combine(today + timedelta(days=31), datetime.min.time())
         )
@@ -232,25 +198,27 @@ def measure(total: int, due: int) -> list[dict]:
         f"({connection.vendor}, {total} certificates)"
     )
     return [
-        _row("alerts.raw_due_select", raw_seconds, "s", 0, f"{due} rows, one SELECT"),
-        _row("alerts.scan", scan_seconds, "s", TARGET_SECONDS * scale, reference),
-        _row(
+        common.row("alerts.raw_due_select", raw_seconds, "s", 0, f"{due} rows, one SELECT"),
+        common.row("alerts.scan", scan_seconds, "s", TARGET_SECONDS * scale, reference),
+        common.row(
             "alerts.digests_send",
             send_seconds,
             "s",
             TARGET_SECONDS * scale,
             f"{len(outcomes)} digests, {sent_alerts} alerts, locmem backend",
         ),
-        _row("alerts.scan_and_send", total_seconds, "s", TARGET_SECONDS * scale, reference),
-        _row(
+        common.row("alerts.scan_and_send", total_seconds, "s", TARGET_SECONDS * scale, reference),
+        common.row(
             "alerts.scan_vs_raw_sql",
             scan_seconds / raw_seconds if raw_seconds else 0,
             "x",
             0,
             "scan time / raw due select time",
         ),
-        _row("alerts.rescan_same_day", rescan_seconds, "s", TARGET_SECONDS * scale, "nothing new"),
-        _row("alerts.biggest_digest", biggest_kb, "KB", 0, f"subscriber digest, {due} rows"),
+        common.row(
+            "alerts.rescan_same_day", rescan_seconds, "s", TARGET_SECONDS * scale, "nothing new"
+        ),
+        common.row("alerts.biggest_digest", biggest_kb, "KB", 0, f"subscriber digest, {due} rows"),
     ]
 
 

@@ -14,12 +14,13 @@ machine. There is no absolute target in the issue: `target` is left empty.
 
 Setup, not timed: a throwaway editor "bench-api-<timestamp>" with N officines, one
 certificate each (a real demo IGC Santé certificate, cloned with distinct fingerprints),
-and a read-only API key. The server is `gunicorn portal.wsgi` (sync workers, 2 per core)
-with DEBUG off and the per-key rate limit raised so throttling does not cap the run. The
-load generator is plain Python: 8 threads, each with its own `http.client` connection
-(re-opened when gunicorn closes it), requests sent back to back for a fixed duration after
-a few untimed warm-up requests per client. Any non-200 answer aborts the run. Everything created is deleted at the end
-(audit rows of the bench editor included, by queryset).
+and a read-only API key. The server is `gunicorn portal.wsgi` (bench.common.Gunicorn: sync
+workers, 2 per core, preloaded) with DEBUG off and the per-key rate limit raised so
+throttling does not cap the run. The load generator is plain Python: 8 threads, each with
+its own `http.client` connection (re-opened when gunicorn closes it), requests sent back to
+back for a fixed duration after a few untimed warm-up requests per client. Any non-200 answer aborts the run. At the end
+the bench editor's data is deleted; the editor stays, deactivated, with its append-only
+audit rows (bench.common.retire_editors).
 
 Database: the one of DATABASE_URL (default: the dev SQLite file), which must be migrated.
 
@@ -36,39 +37,13 @@ import http.client
 import json
 import os
 import random
-import socket
-import statistics
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+
 CLIENTS = 8
 HOST = "127.0.0.1"
-
-
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    import django
-
-    django.setup()
-
-
-def _check_migrated() -> None:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        raise SystemExit(
-            f"The database {connection.settings_dict['NAME']} is not migrated: "
-            "run `DEBUG=1 .venv/bin/python manage.py migrate` first."
-        )
 
 
 # --------------------------------------------------------------------------- data
@@ -81,7 +56,6 @@ def _create_data(n_officines: int) -> tuple[object, str, list[str]]:
     from certificates.models import Certificate
     from officines.identifiers import generate_finess
     from officines.models import Officine
-    from portal.api.keys import api_key_create
     from portal.models import Editor
 
     editor = Editor.objects.create(name=f"bench-api-{time.time_ns()}")
@@ -130,76 +104,7 @@ def _create_data(n_officines: int) -> tuple[object, str, list[str]]:
         ),
         batch_size=500,
     )
-    _, raw_key = api_key_create(editor=editor, name="bench", scopes=["read"], actor=None)
-    return editor, raw_key, [o.finess for o in officines]
-
-
-def _cleanup(editor) -> None:
-    """Audit events are append-only: the bench editor stays, deactivated, with its audit rows."""
-    from bench.common import retire_editors
-
-    retire_editors([editor.pk])
-
-
-# --------------------------------------------------------------------------- server
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _start_gunicorn(port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-" + "x" * 40),
-        "KEY_ENCRYPTION_KEYS": os.environ.get(
-            "KEY_ENCRYPTION_KEYS", "YmVuY2gtb25seS1rZXktZW5jcnlwdGlvbi1rZXktMzI="
-        ),
-        "ALLOWED_HOSTS": HOST,
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "API_RATE_PER_KEY": "1000000/minute",
-        "LOG_LEVEL": "WARNING",
-    }
-    workers = str(2 * (os.cpu_count() or 1))
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "portal.wsgi:application",
-            "--bind",
-            f"{HOST}:{port}",
-            "--workers",
-            workers,
-            "--preload",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited at start-up")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("gunicorn did not start within 30 s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return editor, common.api_key_for(editor.pk), [o.finess for o in officines]
 
 
 # --------------------------------------------------------------------------- load
@@ -261,58 +166,56 @@ def _load(port: int, raw_key: str, paths: list[str], seconds: float, warmup: int
         raise SystemExit("no request completed in the measured window")
     return {
         "rps": len(samples) / elapsed,
-        "p50_ms": 1000 * statistics.median(samples),
-        "p95_ms": 1000 * samples[int(0.95 * (len(samples) - 1))],
+        "p50_ms": 1000 * common.median(samples),
+        "p95_ms": 1000 * common.percentile(samples, 0.95),
         "requests": len(samples),
     }
 
 
 def measure(*, n_officines: int, seconds: float, warmup: int) -> list[dict]:
-    _setup_django()
-    _check_migrated()
+    common.setup_django()
+    common.check_migrated()
     editor, raw_key, finesses = _create_data(n_officines)
-    port = _free_port()
-    server = None
     try:
-        server = _start_gunicorn(port)
-        scenarios = {
-            "ping": ["/api/v1/ping/"],
-            "certificate_list_100": ["/api/v1/certificates/?page_size=100"],
-            "officine_by_finess": [f"/api/v1/officines/{f}/" for f in finesses],
-        }
-        results = {
-            name: _load(port, raw_key, paths, seconds, warmup) for name, paths in scenarios.items()
-        }
+        with common.Gunicorn(
+            workers=2 * (os.cpu_count() or 1),
+            env={"API_RATE_PER_KEY": "1000000/minute"},
+            static=False,
+            preload=True,
+        ) as server:
+            scenarios = {
+                "ping": ["/api/v1/ping/"],
+                "certificate_list_100": ["/api/v1/certificates/?page_size=100"],
+                "officine_by_finess": [f"/api/v1/officines/{f}/" for f in finesses],
+            }
+            results = {
+                name: _load(server.port, raw_key, paths, seconds, warmup)
+                for name, paths in scenarios.items()
+            }
     finally:
-        if server is not None:
-            _stop(server)
-        _cleanup(editor)
-    reference = results["ping"]["rps"]
+        common.retire_editors([editor.pk])
+    ping = results["ping"]
     rows = []
     for name, result in results.items():
         is_reference = name == "ping"
         rows.append(
-            {
-                "name": f"api.{name}.throughput",
-                "value": round(result["rps"], 1),
-                "unit": f"req/s ({CLIENTS} clients)",
-                "target": None,
-                "reference": None if is_reference else round(reference, 1),
-                "ratio": None if is_reference else round(result["rps"] / reference, 3),
-            }
+            common.row(
+                f"api.{name}.throughput",
+                result["rps"],
+                f"req/s ({CLIENTS} clients)",
+                reference=None if is_reference else ping["rps"],
+                digits=1,
+            )
         )
         for percentile in ("p50_ms", "p95_ms"):
             rows.append(
-                {
-                    "name": f"api.{name}.latency_{percentile[:3]}",
-                    "value": round(result[percentile], 2),
-                    "unit": "ms",
-                    "target": None,
-                    "reference": None if is_reference else round(results["ping"][percentile], 2),
-                    "ratio": None
-                    if is_reference
-                    else round(result[percentile] / results["ping"][percentile], 3),
-                }
+                common.row(
+                    f"api.{name}.latency_{percentile[:3]}",
+                    result[percentile],
+                    "ms",
+                    reference=None if is_reference else ping[percentile],
+                    digits=2,
+                )
             )
     return rows
 

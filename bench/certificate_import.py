@@ -11,8 +11,8 @@ officine look-up, writes, audit), then a second run where every file is a duplic
 
 Database: the one of DATABASE_URL (default: the SQLite file of the dev settings), which
 must be migrated. Everything is created under a throwaway editor named
-"bench-import-<timestamp>" and deleted at the end, its audit events included (they are
-append-only for the portal, but these belong to the benchmark only).
+"bench-import-<timestamp>" whose data is deleted at the end; the editor stays, deactivated,
+with its append-only audit events (bench.common.retire_editors).
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \\
         .venv/bin/python -m bench.certificate_import [-n 1000] [--quick]
@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import tempfile
 import time
 from io import StringIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+
 TARGET_FILES = 1000
 TARGET_SECONDS = 15.0
 TARGET_RATE = TARGET_FILES / TARGET_SECONDS
@@ -45,32 +44,11 @@ PROFILES = ("ORG_AUTH_CLI", "ORG_SIGN", "ORG_CONF", "ORG_AUTH_CLI")
 DEPARTMENTS = ("69", "75", "13", "33", "2A", "974")
 
 
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    import django
-
-    django.setup()
-
-
-def _check_migrated() -> None:
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    executor = MigrationExecutor(connection)
-    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-        raise SystemExit(
-            f"The database {connection.settings_dict['NAME']} is not migrated: "
-            "run `DEBUG=1 .venv/bin/python manage.py migrate` first."
-        )
-
-
 def _encode(fmt: str, cert, chain, key) -> bytes:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
+    from certificates import x509
     from certificates.demo_pki import to_pem_bundle
 
     if fmt == "pem":
@@ -78,7 +56,7 @@ def _encode(fmt: str, cert, chain, key) -> bytes:
     if fmt == "pem_chain":
         return to_pem_bundle(cert, *chain)
     if fmt == "der":
-        return cert.public_bytes(serialization.Encoding.DER)
+        return x509.certificate_to_der(cert)
     if fmt in ("p7b_pem", "p7b_der"):
         encoding = serialization.Encoding.PEM if fmt == "p7b_pem" else serialization.Encoding.DER
         return pkcs7.serialize_certificates([cert, *chain], encoding)
@@ -146,19 +124,9 @@ def _import(editor_id: int, folder: Path) -> tuple[float, list[dict]]:
     return time.perf_counter() - started, json.loads(out.getvalue())
 
 
-def _cleanup(editor) -> None:
-    from officines.models import Officine
-
-    # Audit events are append-only (on PostgreSQL a trigger refuses DELETE), and they
-    # protect their editor: the bench editor stays, deactivated, with its audit rows.
-    Officine.objects.filter(editor=editor).delete()  # cascades to certificates and requests
-    editor.is_active = False
-    editor.save(update_fields=["is_active"])
-
-
 def measure(n: int) -> list[dict]:
-    _setup_django()
-    _check_migrated()
+    common.setup_django()
+    common.check_migrated()
     from django.db import connection
     from django.test.utils import override_settings
 
@@ -179,35 +147,21 @@ def measure(n: int) -> list[dict]:
             failures = [r for r in rows if r["result"] != "imported"][:3]
             raise SystemExit(f"bench import failed: {imported}/{n} imported; {failures}")
     finally:
-        _cleanup(editor)
+        common.retire_editors([editor.pk])
     target_seconds = TARGET_SECONDS * n / TARGET_FILES
     rate, dup_rate = n / seconds, n / dup_seconds
     reference = f"{TARGET_FILES} files < {TARGET_SECONDS:g} s ({connection.vendor})"
     return [
-        {
-            "name": "certificate_import.total",
-            "value": round(seconds, 3),
-            "unit": "s",
-            "target": round(target_seconds, 3),
-            "reference": reference,
-            "ratio": round(seconds / target_seconds, 3),
-        },
-        {
-            "name": "certificate_import.rate",
-            "value": round(rate, 1),
-            "unit": "files/s",
-            "target": round(TARGET_RATE, 1),
-            "reference": reference,
-            "ratio": round(rate / TARGET_RATE, 3),
-        },
-        {
-            "name": "certificate_import.duplicates_rate",
-            "value": round(dup_rate, 1),
-            "unit": "files/s",
-            "target": round(TARGET_RATE, 1),
-            "reference": reference,
-            "ratio": round(dup_rate / TARGET_RATE, 3),
-        },
+        common.row("certificate_import.total", seconds, "s", target_seconds, reference),
+        common.row("certificate_import.rate", rate, "files/s", TARGET_RATE, reference, digits=1),
+        common.row(
+            "certificate_import.duplicates_rate",
+            dup_rate,
+            "files/s",
+            TARGET_RATE,
+            reference,
+            digits=1,
+        ),
     ]
 
 

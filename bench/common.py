@@ -1,5 +1,5 @@
 """Shared helpers of the benchmarks: Django set-up, result rows, the seeded data set, a
-production-like gunicorn, a keep-alive HTTP load generator and memory readings.
+production-like gunicorn, a keep-alive HTTP client and memory readings.
 
 Rows are plain dicts {name, value, unit, target, reference, ratio} (see bench/run):
 `ratio` is value / reference when the reference is a number measured in the same run,
@@ -13,14 +13,15 @@ import contextlib
 import http.client
 import os
 import re
+import secrets
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,14 +29,13 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
-DEFAULT_BENCH_DATABASE = "postgres://postgres@127.0.0.1:5432/portal_bench"
 # Secrets of the benchmark server only (throwaway databases): never a deployment's.
 BENCH_SECRET_KEY = "bench-only-secret-key-never-used-in-production-0123456789"  # noqa: S105
 BENCH_KEK = base64.b64encode(b"bench-only-key-encryption-key-32").decode()
 
 
 # The benchmark modules of bench/, in the order bench/run runs them. Each exposes
-# run(quick) -> rows, except the officine CSV import script (adapted by module_rows).
+# run(quick) -> rows; FILES maps a module name to its file when they differ.
 MODULES = [
     "csr",
     "certificate_import",
@@ -45,6 +45,7 @@ MODULES = [
     "api",
     "pages",
 ]
+FILES = {"officine_import": "bench_officine_import"}
 
 
 def setup_django() -> None:
@@ -58,6 +59,31 @@ def setup_django() -> None:
     django.setup()
 
 
+def check_migrated() -> None:
+    """Stop with a clear message on an unmigrated database (benches run outside bench/run)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise SystemExit(
+            f"The database {connection.settings_dict['NAME']} is not migrated: "
+            "run `DEBUG=1 .venv/bin/python manage.py migrate` first."
+        )
+
+
+def analyze(*, vacuum: bool = False) -> None:
+    """What autovacuum does after bulk writes (statistics; with `vacuum`, the visibility map
+    too), so the plans measured are the steady-state ones. PostgreSQL only; not timed."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # VACUUM cannot run in a transaction (a caller's atomic block, a test).
+        cursor.execute("VACUUM ANALYZE" if vacuum and not connection.in_atomic_block else "ANALYZE")
+
+
 # --------------------------------------------------------------------------- rows
 
 
@@ -69,6 +95,7 @@ def row(
     reference: float | str | None = None,
     ratio: float | None = None,
     digits: int = 3,
+    ratio_digits: int = 3,
 ) -> dict[str, Any]:
     """A result row; the ratio defaults to value / reference (numeric) else value / target."""
     if ratio is None and value is not None:
@@ -82,7 +109,7 @@ def row(
         "reference": round(float(reference), digits)
         if isinstance(reference, int | float)
         else reference,
-        "ratio": None if ratio is None else round(float(ratio), 3),
+        "ratio": None if ratio is None else round(float(ratio), ratio_digits),
     }
 
 
@@ -111,10 +138,6 @@ def _status_kb(pid: int | str, key: str) -> float:
 def peak_rss_mb(pid: int | str = "self") -> float:
     """High-water mark of a process's resident memory (VmHWM), in MB."""
     return _status_kb(pid, "VmHWM") / 1024
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    return _status_kb(pid, "VmRSS") / 1024
 
 
 def children(pid: int) -> list[int]:
@@ -182,6 +205,25 @@ def ensure_scale_data(quick: bool, log: Any = print) -> ScaleData:
         certificates=Certificate.objects.filter(editor__in=editors).count(),
         officines=Officine.objects.filter(editor__in=editors).count(),
         editors=editors.count(),
+    )
+
+
+def fake_certificate(officine: Any, *, not_after: datetime, pem: str, **fields: Any) -> Any:
+    """An unsaved certificate row for set-ups whose code under test never parses the PEM:
+    random serial and hashes, three years of validity, trusted production chain."""
+    from certificates.models import Certificate
+
+    return Certificate(
+        editor_id=officine.editor_id,
+        officine=officine,
+        serial=secrets.token_hex(8),
+        not_before=not_after - timedelta(days=3 * 365),
+        not_after=not_after,
+        fingerprint_sha256=secrets.token_hex(32),
+        public_key_sha256=secrets.token_hex(32),
+        chain_status="trusted_production",
+        pem=pem,
+        **fields,
     )
 
 
@@ -260,22 +302,29 @@ def free_port() -> int:
 
 @dataclass
 class Gunicorn:
-    """`gunicorn portal.wsgi -w N` on a free loopback port, DEBUG off, on the current database."""
+    """`gunicorn portal.wsgi -w N` on a free loopback port, DEBUG off, on the current database.
+
+    `static`: collect static files first (pages need the manifest; a JSON API does not).
+    `preload`: load the app before forking, so every worker is ready when the first answers
+    (concurrent load from the first request).
+    """
 
     workers: int = 2
     env: dict[str, str] = field(default_factory=dict)
+    static: bool = True
+    preload: bool = False
     port: int = 0
     process: subprocess.Popen | None = None
 
     def __enter__(self) -> Gunicorn:
         env = server_env(self.env)
-        # DEBUG off serves hashed static names: the manifest must exist (var/staticfiles).
-        subprocess.run(
-            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        if self.static:  # DEBUG off serves hashed static names from var/staticfiles
+            subprocess.run(
+                [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
         self.port = free_port()
         (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
         self.log = open(ROOT / "var" / "bench" / "gunicorn.log", "ab")
@@ -289,13 +338,18 @@ class Gunicorn:
                 f"127.0.0.1:{self.port}",
                 "--timeout",
                 "120",
+                *(["--preload"] if self.preload else []),
             ],
             cwd=ROOT,
             env=env,
             stdout=self.log,
             stderr=self.log,
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def _wait_ready(self, timeout: float = 60) -> None:
@@ -434,65 +488,6 @@ def time_requests(
     return latencies
 
 
-def throughput(
-    host: str,
-    port: int,
-    paths: Sequence[str],
-    *,
-    clients: int,
-    requests_per_client: int,
-    headers: dict[str, str] | None = None,
-    cookies: dict[str, str] | None = None,
-    expect: int = 200,
-) -> tuple[float, list[float]]:
-    """(requests per second, latencies) with `clients` threads, each on its own keep-alive
-    connection, cycling through `paths`; bounded by count, never open-ended."""
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1, timeout=120)
-
-    def work(index: int) -> None:
-        client = HttpClient(host, port, headers)
-        client.cookies.update(cookies or {})
-        mine = []
-        try:
-            client.get(paths[index % len(paths)])  # connect and warm up outside the timing
-            barrier.wait()
-            for n in range(requests_per_client):
-                status, ms, _body = client.get(paths[(index + n) % len(paths)])
-                if status != expect:
-                    errors.append(f"HTTP {status}")
-                mine.append(ms)
-        finally:
-            client.close()
-            with lock:
-                latencies.extend(mine)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"{len(errors)} failed requests, e.g. {errors[0]}")
-    return len(latencies) / elapsed, latencies
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[dict[str, float]]:
-    """with timed() as t: ...; t["seconds"]"""
-    result: dict[str, float] = {}
-    started = time.perf_counter()
-    try:
-        yield result
-    finally:
-        result["seconds"] = time.perf_counter() - started
-
-
 # --------------------------------------------------------------------------- modules
 
 
@@ -500,54 +495,9 @@ def module_rows(module: str, quick: bool) -> list[dict[str, Any]]:
     """Rows of one benchmark module (Django set up by the caller)."""
     import importlib
 
-    if module == "officine_import":
-        return officine_import_rows(quick)
     if module not in MODULES:
         raise ValueError(f"unknown benchmark module {module!r}")
-    return importlib.import_module(f"bench.{module}").run(quick)
-
-
-def officine_import_rows(quick: bool) -> list[dict[str, Any]]:
-    """bench/bench_officine_import.py has no run(): time its CSV through the same services
-    (check + write of N new officines, then the same N updated), N = 20,000 (500 if quick)."""
-    import importlib
-
-    module = importlib.import_module("bench.bench_officine_import")
-    if hasattr(module, "run"):
-        return module.run(quick)
-    from officines.csv_import import officines_import_plan, officines_import_write
-    from officines.models import TechnicalAdministrator
-    from portal.models import Editor
-
-    size = 500 if quick else 20_000
-    target = 30.0 * size / 20_000
-    editor = Editor.objects.create(name=f"bench-officine-import-{time.time_ns()}")
-    results = []
-    try:
-        TechnicalAdministrator.objects.bulk_create(
-            TechnicalAdministrator(
-                editor=editor,
-                full_name=f"Admin {n}",
-                email="pki@example.fr",
-                card_number=str(8_000_000_000 + n),
-            )
-            for n in range(20)
-        )
-        for label, suffix in (("create", "A"), ("update", "B")):
-            text = module.build_csv(size, suffix)
-            started = time.perf_counter()
-            plan = officines_import_plan(editor_id=editor.pk, text=text)
-            result = officines_import_write(editor_id=editor.pk, plan=plan)
-            seconds = time.perf_counter() - started
-            changed = result.created if label == "create" else result.updated
-            if changed != size or plan.invalid_rows:
-                raise RuntimeError(f"officine import {label}: {changed}/{size} rows")
-            results.append(
-                row(f"officine_import.{label}", seconds, "s", target, f"{size} CSV rows")
-            )
-    finally:
-        retire_editors([editor.pk])
-    return results
+    return importlib.import_module(f"bench.{FILES.get(module, module)}").run(quick)
 
 
 def retire_editors(editor_ids: Sequence[int]) -> None:

@@ -22,34 +22,30 @@ target: below 1 is better for durations, above 1 for rates).
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+
 TARGET_OFFICINES = 10_000
 TARGET_MATRIX_SECONDS = 2.0
 TARGET_ZIP_SECONDS = 10.0
 WORKER_SAMPLE = 10
 
 
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")
-    import django
+def _bench_csr() -> str:
+    """One real CSR text, shared by every certificate row and renewal request of the set-up."""
+    from certificates import x509
 
-    django.setup()
+    subject = x509.build_subject(
+        department="Rhône (69)", raison_sociale="BENCH", finess="760021832", common_name="LGO"
+    )
+    return x509.build_csr(private_key=x509.generate_private_key(), subject=subject).decode()
 
 
-def _prepare(editor, n: int) -> list[int]:
+def _prepare(editor, n: int, pem: str) -> list[int]:
     from django.utils import timezone
 
-    from certificates import x509
     from certificates.models import Certificate
     from officines import identifiers
     from officines.models import Officine
@@ -66,12 +62,7 @@ def _prepare(editor, n: int) -> list[int]:
         ],
         batch_size=2000,
     )
-    now = timezone.now()
-    key = x509.generate_private_key()
-    subject = x509.build_subject(
-        department="Rhône (69)", raison_sociale="BENCH", finess="760021832", common_name="LGO"
-    )
-    pem = x509.build_csr(private_key=key, subject=subject).decode()  # stands for a PEM
+    now = timezone.now()  # `pem` (a CSR) stands for a certificate PEM: coverage never parses it
     shapes = [  # (profile, CN, services, days left): a mix of every coverage state
         ("ORG_AUTH_CLI", "INSI-AUTO", ["INSI"], (20, 400, -3)),
         ("ORG_AUTH_CLI", "LGO", ["DMP", "PSC"], (700, 15, 300)),
@@ -80,41 +71,26 @@ def _prepare(editor, n: int) -> list[int]:
     rows = []
     for i, officine in enumerate(officines):
         for profile, cn, services, days in shapes:
-            not_after = now + timedelta(days=days[i % 3])
             rows.append(
-                Certificate(
-                    editor=editor,
-                    officine=officine,
+                common.fake_certificate(
+                    officine,
+                    not_after=now + timedelta(days=days[i % 3]),
+                    pem=pem,
                     profile=profile,
                     common_name=cn,
                     services=services,
-                    serial=secrets.token_hex(8),
                     subject_dn="CN=bench",
                     issuer_dn="CN=bench CA",
-                    not_before=not_after - timedelta(days=3 * 365),
-                    not_after=not_after,
-                    fingerprint_sha256=secrets.token_hex(32),
-                    public_key_sha256=secrets.token_hex(32),
-                    chain_status="trusted_production",
-                    pem=pem,
                 )
             )
     Certificate.objects.bulk_create(rows, batch_size=2000)
     return [o.pk for o in officines]
 
 
-def _zip_campaign(editor, n: int):
+def _zip_campaign(editor, n: int, csr: str):
     """A finished campaign of n requests sharing one real CSR text (the ZIP build is timed)."""
-    from certificates import x509
     from certificates.models import CertificateRequest, RenewalCampaign
 
-    key = x509.generate_private_key()
-    csr = x509.build_csr(
-        private_key=key,
-        subject=x509.build_subject(
-            department="Rhône (69)", raison_sociale="BENCH", finess="760021832", common_name="LGO"
-        ),
-    ).decode()
     campaign = RenewalCampaign.objects.create(
         editor=editor, name="bench", requester_email="bench@lgo.example", total=n, completed=n
     )
@@ -170,22 +146,10 @@ def _worker_rate(editor, sample: int) -> float:
     return len(ids) / seconds
 
 
-def _row(name: str, value: float, unit: str, target: float, reference: str) -> dict:
-    return {
-        "name": name,
-        "value": round(value, 3),
-        "unit": unit,
-        "target": round(target, 3),
-        "reference": reference,
-        "ratio": round(value / target, 3) if target else None,
-    }
-
-
 def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
-    _setup_django()
+    common.setup_django()
     from django.db import connection
 
-    from bench.common import retire_editors
     from certificates.campaigns import campaign_zip
     from certificates.coverage import (
         coverage_for_officines,
@@ -197,10 +161,9 @@ def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
 
     editor = Editor.objects.create(name=f"bench-coverage-{time.time_ns()}")
     try:
-        ids = _prepare(editor, n)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:  # what autovacuum does after bulk inserts
-                cursor.execute("ANALYZE")
+        csr = _bench_csr()
+        ids = _prepare(editor, n, csr)
+        common.analyze()
 
         started = time.perf_counter()
         matrix = coverage_for_officines(ids)
@@ -219,24 +182,28 @@ def measure(n: int, sample: int = WORKER_SAMPLE) -> list[dict]:
         list(filtered.order_by("raison_sociale", "id")[:50])
         filter_seconds = time.perf_counter() - started
 
-        campaign = _zip_campaign(editor, n)
+        campaign = _zip_campaign(editor, n, csr)
         started = time.perf_counter()
         size = sum(len(chunk) for chunk in campaign_zip(campaign))
         zip_seconds = time.perf_counter() - started
 
         rate = _worker_rate(editor, sample)
     finally:
-        retire_editors([editor.pk])  # audit rows are append-only: the editor stays, inactive
+        common.retire_editors([editor.pk])  # audit rows are append-only: the editor stays, inactive
     scale = n / TARGET_OFFICINES
     reference = f"{TARGET_OFFICINES} officines ({connection.vendor})"
     return [
-        _row("coverage.matrix", matrix_seconds, "s", TARGET_MATRIX_SECONDS * scale, reference),
-        _row("coverage.summary", summary_seconds, "s", TARGET_MATRIX_SECONDS * scale, reference),
-        _row("coverage.filter_page", filter_seconds, "s", TARGET_MATRIX_SECONDS, reference),
-        _row("campaign.zip", zip_seconds, "s", TARGET_ZIP_SECONDS * scale, reference),
-        _row("campaign.zip_size", size / 1e6, "MB", 0, reference),
-        _row("campaign.worker_rate", rate, "certs/s", 0, f"{sample} RSA 2048 renewals"),
-        _row(
+        common.row(
+            "coverage.matrix", matrix_seconds, "s", TARGET_MATRIX_SECONDS * scale, reference
+        ),
+        common.row(
+            "coverage.summary", summary_seconds, "s", TARGET_MATRIX_SECONDS * scale, reference
+        ),
+        common.row("coverage.filter_page", filter_seconds, "s", TARGET_MATRIX_SECONDS, reference),
+        common.row("campaign.zip", zip_seconds, "s", TARGET_ZIP_SECONDS * scale, reference),
+        common.row("campaign.zip_size", size / 1e6, "MB", 0, reference),
+        common.row("campaign.worker_rate", rate, "certs/s", 0, f"{sample} RSA 2048 renewals"),
+        common.row(
             "campaign.worker_10k_estimate",
             TARGET_OFFICINES / rate / 60,
             "min",

@@ -17,28 +17,17 @@ import argparse
 import base64
 import multiprocessing
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import common
+
 TARGET_RATIO = 0.9
 _WRAPPING_KEY = None  # set in each worker by _init
 
 
-def _setup_django() -> None:
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    os.environ.setdefault("DEBUG", "1")  # dev settings are enough: no key from settings is used
-    import django
-
-    django.setup()
-
-
 def _init(wrapping_key_b64: str) -> None:
     global _WRAPPING_KEY
-    _setup_django()
+    common.setup_django()  # dev settings are enough: no key from settings is used
     from certificates import keystore
 
     _WRAPPING_KEY = keystore.parse_wrapping_key(wrapping_key_b64)
@@ -103,31 +92,18 @@ def measure(n: int, processes: int | None = None, rounds: int = 5) -> list[dict]
     overhead = _overhead_ms()
     bare, portal = n / elapsed["bare"], n / elapsed["portal"]
     return [
-        {
-            "name": "csr.bare_rsa2048_keygen",
-            "value": round(bare, 2),
-            "unit": "keys/s",
-            "target": None,
-            "reference": None,
-            "ratio": None,
-        },
-        {
-            "name": "csr.generate_pure",
-            "value": round(portal, 2),
-            "unit": "CSRs/s",
-            "target": round(TARGET_RATIO * bare, 2),
-            "reference": round(bare, 2),
-            "ratio": round(portal / bare, 3),
-        },
-        {
-            # Per CSR, single core: subject, CSR signature, SPKI hash, PKCS#8, AES-GCM.
-            "name": "csr.overhead_besides_keygen",
-            "value": round(overhead, 3),
-            "unit": "ms/CSR",
-            "target": None,
-            "reference": round(1000 * processes / bare, 1),  # ms per bare key, one core
-            "ratio": round(overhead * bare / (1000 * processes), 4),
-        },
+        common.row("csr.bare_rsa2048_keygen", bare, "keys/s", digits=2),
+        common.row("csr.generate_pure", portal, "CSRs/s", TARGET_RATIO * bare, bare, digits=2),
+        # Per CSR, single core: subject, CSR signature, SPKI hash, PKCS#8, AES-GCM; the
+        # reference is the time of one bare key on one core.
+        common.row(
+            "csr.overhead_besides_keygen",
+            overhead,
+            "ms/CSR",
+            reference=round(1000 * processes / bare, 1),
+            ratio=overhead * bare / (1000 * processes),
+            ratio_digits=4,
+        ),
     ]
 
 

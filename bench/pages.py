@@ -51,11 +51,9 @@ def pages(data: common.ScaleData) -> list[tuple[str, str, float | None, float | 
     ]
 
 
-def count_queries(user: Any, path: str) -> tuple[int, int]:
-    """(SQL queries, status) of one GET in-process, after a warm-up GET of the same page."""
-    from django.db import connection
+def _warm_client(user: Any, path: str) -> Any:
+    """An in-process test client logged in as `user` (MFA done), after one warm-up GET."""
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
@@ -63,6 +61,15 @@ def count_queries(user: Any, path: str) -> tuple[int, int]:
     session["mfa_enrolled"] = True
     session.save()
     client.get(path)
+    return client
+
+
+def count_queries(user: Any, path: str) -> tuple[int, int]:
+    """(SQL queries, status) of one GET in-process, after a warm-up GET of the same page."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = _warm_client(user, path)
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
     return len(captured), response.status_code
@@ -71,14 +78,7 @@ def count_queries(user: Any, path: str) -> tuple[int, int]:
 def _in_process_latencies(user: Any, path: str, count: int) -> list[float]:
     import time
 
-    from django.test import Client
-
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
-    session = client.session
-    session["mfa_enrolled"] = True
-    session.save()
-    client.get(path)
+    client = _warm_client(user, path)
     latencies = []
     for _ in range(count):
         started = time.perf_counter()
@@ -96,12 +96,8 @@ def measure(quick: bool) -> list[dict]:
     from portal.models import User
 
     data = common.ensure_scale_data(quick)
-    if connection.vendor == "postgresql":
-        # What autovacuum does after bulk writes (other benchmarks churn 100,000 rows, and
-        # this server may run with autovacuum off): statistics and visibility map, so that
-        # the plans measured are the steady-state ones. Not timed.
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE")
+    # Other benchmarks churn 100,000 rows, and this server may run with autovacuum off.
+    common.analyze(vacuum=True)
     user = User.objects.get(email=data.emails["viewer"])
     count = 8 if quick else 60
     targets = pages(data)
@@ -153,10 +149,7 @@ def measure(quick: bool) -> list[dict]:
             )
         )
     if rss is not None:
-        rows.append(common.row("pages.worker_rss_peak", rss, "MB", RSS_MB, None, digits=1))
-    for r in rows:
-        if r["reference"] is None:
-            r["reference"] = size if r["name"] != "pages.healthz_auth.median" else where
+        rows.append(common.row("pages.worker_rss_peak", rss, "MB", RSS_MB, size, digits=1))
     return rows
 
 

@@ -38,12 +38,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from certificates.x509 import CertificateInfo
 
 SCALE_PREFIX = "Bench Éditeur"
 SCALE_PASSWORD = "bench-scale-2026!"  # noqa: S105 (benchmark accounts on throwaway databases)
@@ -183,7 +186,7 @@ class _Plan:
     superseded_at: datetime | None = None
     revoked_at: datetime | None = None
     revocation_reason: str = ""
-    issued: tuple[str, str, str, str, str] | None = None  # pem, sha256, serial, subject, issuer
+    issued: CertificateInfo | None = None
     pk: int | None = None
     previous: _Plan | None = None
 
@@ -229,43 +232,32 @@ def _worker_init(pki_dir: str, keys_file: str) -> None:
     from certificates.demo_pki import DemoPKI
 
     _WORKER["pki"] = DemoPKI.load(Path(pki_dir))
-    _WORKER["keys"] = [k.public_key() for k in _load_keys(Path(keys_file))]
+    _WORKER["keys"] = _load_keys(Path(keys_file))
 
 
-def _issue_chunk(specs: list[tuple]) -> list[tuple[str, str, str, str, str]]:
-    """Sign a chunk of certificates; returns (pem, sha256, serial, subject DN, issuer DN)."""
-    from cryptography.hazmat.primitives import hashes, serialization
-
+def _issue_chunk(specs: list[tuple]) -> list[CertificateInfo]:
+    """Sign a chunk of certificates, described the way certificate import stores them."""
     from certificates import x509 as igc
 
     pki, keys = _WORKER["pki"], _WORKER["keys"]
     out = []
     for finess, name, department, cn, profile, env, not_before, not_after, key in specs:
-        subject = igc.build_subject(
-            department=department, raison_sociale=name, finess=finess, common_name=cn
-        )
-        cert = pki.issue(
-            public_key=keys[key],
-            subject=subject,
+        _key, cert = pki.issue_for(
+            finess=finess,
+            raison_sociale=name,
+            department=department,
+            common_name=cn,
             profile=igc.Profile(profile),
             environment=env,
             not_before=not_before,
             not_after=not_after,
+            key=keys[key],
         )
-        serial = f"{cert.serial_number:X}"
-        out.append(
-            (
-                cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-                cert.fingerprint(hashes.SHA256()).hex(),
-                serial.zfill(len(serial) + len(serial) % 2),
-                cert.subject.rfc4514_string(),
-                cert.issuer.rfc4514_string(),
-            )
-        )
+        out.append(igc.describe_certificate(cert))
     return out
 
 
-def _prepare_pki(directory: Path) -> tuple[Any, Path, list[str]]:
+def _prepare_pki(directory: Path) -> tuple[Any, Path]:
     """Demo CAs and shared keys kept in var/bench so reruns sign with the same CAs."""
     from cryptography.hazmat.primitives import serialization
 
@@ -286,8 +278,7 @@ def _prepare_pki(directory: Path) -> tuple[Any, Path, list[str]]:
                 for k in keys
             )
         )
-    hashes = [igc.public_key_sha256(k.public_key()) for k in _load_keys(keys_file)]
-    return pki, keys_file, hashes
+    return pki, keys_file
 
 
 # --------------------------------------------------------------------------- planning
@@ -531,7 +522,6 @@ def _insert_chunk(
     chunk: list[_Plan],
     officines: list,
     chains: dict[str, str],
-    key_hashes: list[str],
     now: datetime,
 ) -> tuple[int, list, list]:
     """Insert a chunk oldest level first so `replaces` can point at the certificate renewed."""
@@ -547,7 +537,7 @@ def _insert_chunk(
         rows = []
         for plan in plans:
             officine = officines[plan.officine]
-            pem, sha256, serial, subject, issuer = plan.issued
+            info = plan.issued
             rows.append(
                 Certificate(
                     editor_id=officine.editor_id,
@@ -555,18 +545,18 @@ def _insert_chunk(
                     profile=plan.profile,
                     common_name=plan.common_name,
                     services=plan.services,
-                    serial=serial,
-                    subject_dn=subject,
-                    issuer_dn=issuer,
+                    serial=info.serial,
+                    subject_dn=info.subject,
+                    issuer_dn=info.issuer,
                     not_before=plan.not_before,
                     not_after=plan.not_after,
-                    fingerprint_sha256=sha256,
-                    public_key_sha256=key_hashes[plan.key],
+                    fingerprint_sha256=info.fingerprint_sha256,
+                    public_key_sha256=info.public_key_sha256,
                     environment=officine.environment,
                     chain_status="trusted_test"
                     if officine.environment == "test"
                     else "trusted_production",
-                    pem=pem,
+                    pem=info.pem,
                     chain_pem=chains[officine.environment],
                     replaces_id=plan.previous.pk if plan.previous else None,
                     superseded_at=plan.superseded_at,
@@ -642,7 +632,7 @@ def seed_scale(
     rng = random.Random(SEED)  # noqa: S311 (reproducible test data, not secrets)
     now = timezone.now()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    pki, keys_file, key_hashes = _prepare_pki(BENCH_DIR)
+    pki, keys_file = _prepare_pki(BENCH_DIR)
     chains = {env: to_pem_bundle(*pki.chain_for(env)).decode() for env in ("production", "test")}
     report.seconds["pki"] = time.perf_counter() - started
 
@@ -711,18 +701,14 @@ def seed_scale(
             with _pool(processes, (str(BENCH_DIR / "pki"), str(keys_file))) as pool:
                 results = pool.imap(_issue_chunk, (specs(c) for c in chunks))
                 for chunk, issued in zip(chunks, results, strict=True):
-                    written += _write(
-                        chunk, issued, officines, chains, key_hashes, now, installations, alerts
-                    )
+                    written += _write(chunk, issued, officines, chains, now, installations, alerts)
                     if written % 20_000 < chunk_size:
                         log(f"  {written} certificates")
         else:
             _worker_init(str(BENCH_DIR / "pki"), str(keys_file))
             for chunk in chunks:
                 issued = _issue_chunk(specs(chunk))
-                written += _write(
-                    chunk, issued, officines, chains, key_hashes, now, installations, alerts
-                )
+                written += _write(chunk, issued, officines, chains, now, installations, alerts)
         Installation.objects.bulk_create(installations, batch_size=2000)
         AlertLog.objects.bulk_create(alerts, batch_size=2000)
     report.certificates = written
@@ -742,13 +728,11 @@ def seed_scale(
     return report
 
 
-def _write(chunk, issued, officines, chains, key_hashes, now, installations, alerts) -> int:
-    for plan, values in zip(chunk, issued, strict=True):
-        plan.issued = values
+def _write(chunk, issued, officines, chains, now, installations, alerts) -> int:
+    for plan, info in zip(chunk, issued, strict=True):
+        plan.issued = info
     with transaction.atomic():
-        count, new_installations, new_alerts = _insert_chunk(
-            chunk, officines, chains, key_hashes, now
-        )
+        count, new_installations, new_alerts = _insert_chunk(chunk, officines, chains, now)
     installations.extend(new_installations)
     alerts.extend(new_alerts)
     for plan in chunk:  # free the PEMs as we go
