@@ -41,6 +41,7 @@ from certificates.models import (
 from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
+from portal.permissions import is_portal_user
 from portal.tenancy import user_scope
 
 MAX_WITHIN_DAYS = 3 * 366 + 31  # longer than any certificate's validity
@@ -49,10 +50,6 @@ ANS_OFFER = "ORG"
 _SPOOL_MAX_SIZE = 16 * 1024 * 1024
 _CHUNK_SIZE = 64 * 1024
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _is_user(actor: Any) -> bool:
-    return bool(getattr(actor, "_meta", None)) and actor._meta.label == "portal.User"
 
 
 # --------------------------------------------------------------------------- creation
@@ -140,7 +137,7 @@ def campaign_create(
     )
     if errors:
         raise ValidationError(errors)
-    if _is_user(actor):
+    if is_portal_user(actor):
         scope = user_scope(actor)
         if not scope.can_write or scope.editor_id != editor.pk:
             raise PermissionDenied
@@ -178,7 +175,7 @@ def campaign_create(
         requester_email=requester_email,
         contact_email=contact_email,
         total=len(selected),
-        created_by=actor if _is_user(actor) else None,
+        created_by=actor if is_portal_user(actor) else None,
     )
     through = RenewalCampaign.certificates.through
     through.objects.bulk_create(
@@ -217,7 +214,7 @@ def campaign_resume(
     *, campaign: RenewalCampaign, actor: Any, http_request: HttpRequest | None = None
 ) -> RenewalCampaign:
     """Enqueue the worker again for a failed or stuck campaign; it only does what is left."""
-    if _is_user(actor):
+    if is_portal_user(actor):
         scope = user_scope(actor)
         if not scope.can_write or scope.editor_id != campaign.editor_id:
             raise PermissionDenied
@@ -387,9 +384,9 @@ def _create_request(
     )
     if request.campaign_id is None:
         # An open renewal made by hand since the campaign was created: adopt it.
-        CertificateRequest.objects.filter(pk=request.pk, campaign__isnull=True).update(
-            campaign=campaign
-        )
+        CertificateRequest.objects.of_editor(campaign.editor_id).filter(
+            pk=request.pk, campaign__isnull=True
+        ).update(campaign=campaign)
     elif request.campaign_id != campaign.pk:
         return None  # another campaign prepares this renewal
     return request.pk, request.key_mode, bool(request.csr_pem)

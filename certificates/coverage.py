@@ -3,8 +3,9 @@
 A service is covered by one or more *requirements* (DMP needs a signing AND an
 authentication certificate). Each requirement takes its best candidate (latest
 expiry) among live certificates; the service state is the worst requirement state.
-The same rules are evaluated in Python (bulk matrices, one query) and in SQL
-(list filters that paginate in the database), from the single `RULES` table.
+The rules (the single `RULES` table) are evaluated in SQL, by
+`coverage_states_by_officine`: matrices, dashboard counts and list filters that
+paginate in the database all read its rows.
 """
 
 from __future__ import annotations
@@ -37,15 +38,6 @@ class CoverageState(models.TextChoices):
     MISSING = "missing", _("Missing")
 
 
-# Worst last: the state of a service is the max of its requirements' states.
-_SEVERITY = {
-    CoverageState.COVERED: 0,
-    CoverageState.EXPIRING: 1,
-    CoverageState.EXPIRED: 2,
-    CoverageState.MISSING: 3,
-}
-
-
 @dataclass(frozen=True)
 class Requirement:
     """One certificate a service needs: profile(s), the service tag, optionally fixed CNs."""
@@ -53,13 +45,6 @@ class Requirement:
     profiles: tuple[str, ...]
     service: str
     common_names: tuple[str, ...] | None = None
-
-    def matches(self, profile: str, services: Iterable[str], common_name: str) -> bool:
-        return (
-            profile in self.profiles
-            and self.service in services
-            and (self.common_names is None or common_name in self.common_names)
-        )
 
     def q(self) -> Q:
         condition = Q(profile__in=self.profiles, services__contains=f",{self.service},")
@@ -81,52 +66,17 @@ RULES: Mapping[str, tuple[Requirement, ...]] = {
 }
 
 
-def _state_of(not_after: datetime | None, now: datetime) -> CoverageState:
-    if not_after is None:
-        return CoverageState.MISSING
-    if not_after <= now:
-        return CoverageState.EXPIRED
-    if not_after <= now + timedelta(days=EXPIRING_DAYS):
-        return CoverageState.EXPIRING
-    return CoverageState.COVERED
+def _all_missing() -> dict[str, str]:
+    return {str(service): str(CoverageState.MISSING) for service in RULES}
 
 
-def _empty_best() -> dict[str, list[datetime | None]]:
-    return {service: [None] * len(reqs) for service, reqs in RULES.items()}
-
-
-def _fold(
-    best: dict[str, list[datetime | None]],
-    profile: str,
-    services: list[str],
-    common_name: str,
-    not_after: datetime,
-) -> None:
-    """Keep, per requirement, the latest expiry among matching certificates."""
-    for service, requirements in RULES.items():
-        for index, requirement in enumerate(requirements):
-            if requirement.matches(profile, services, common_name):
-                current = best[service][index]
-                if current is None or not_after > current:
-                    best[service][index] = not_after
-
-
-def _matrix(best: dict[str, list[datetime | None]], now: datetime) -> dict[str, str]:
+def _matrices(per_officine: QuerySet) -> dict[int, dict[str, str]]:
+    """{officine_id: {service: state}} from the rows of `coverage_states_by_officine`."""
+    fields = [state_field(service) for service in RULES]
     return {
-        str(service): str(
-            max((_state_of(value, now) for value in values), key=_SEVERITY.__getitem__)
-        )
-        for service, values in best.items()
+        officine_id: {str(service): state for service, state in zip(RULES, states, strict=True)}
+        for officine_id, *states in per_officine.values_list("officine_id", *fields)
     }
-
-
-def _live_rows(certificates: QuerySet) -> QuerySet:
-    # No ORDER BY: the rules fold rows in any order, and sorting 30,000 rows is waste.
-    return (
-        certificates.live()
-        .order_by()
-        .values_list("officine_id", "profile", "services", "common_name", "not_after")
-    )
 
 
 def coverage_for_officines(
@@ -136,27 +86,18 @@ def coverage_for_officines(
 
     Callers pass ids (or an officine queryset) already scoped with `visible_to`.
     """
-    now = now or timezone.now()
     if isinstance(officine_ids, QuerySet):
         ids_filter: Iterable[int] | QuerySet = officine_ids.order_by().values("pk")
-        best: dict[int, dict[str, list[datetime | None]]] = {}
     else:
         ids_filter = list(officine_ids)
-        best = {pk: _empty_best() for pk in ids_filter}
         if not ids_filter:
             return {}
-    rows = _live_rows(Certificate.objects.filter(officine_id__in=ids_filter))
-    for officine_id, profile, services, common_name, not_after in rows:
-        _fold(
-            best.setdefault(officine_id, _empty_best()), profile, services, common_name, not_after
-        )
+    certificates = Certificate.objects.filter(officine_id__in=ids_filter)
+    matrices = _matrices(coverage_states_by_officine(certificates, now=now))
     if isinstance(officine_ids, QuerySet):
-        # Officines without any live certificate do not appear in the rows.
-        return {
-            pk: _matrix(best.get(pk) or _empty_best(), now)
-            for pk in officine_ids.values_list("pk", flat=True)
-        }
-    return {pk: _matrix(values, now) for pk, values in best.items()}
+        ids_filter = officine_ids.values_list("pk", flat=True)
+    # Officines without any live certificate are absent from the rows: they miss everything.
+    return {pk: matrices.get(pk) or _all_missing() for pk in ids_filter}
 
 
 def coverage_for_officine(officine: Officine, now: datetime | None = None) -> dict[str, str]:
@@ -197,25 +138,18 @@ def officines_with_coverage_state(
 
 def coverage_summary(editor_id: int, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
     """Dashboard counts {service: {state: officines}} over active officines, in two queries."""
-    now = now or timezone.now()
     officine_count = Officine.objects.of_editor(editor_id).active().count()
-    best: dict[int, dict[str, list[datetime | None]]] = {}
-    rows = _live_rows(
-        Certificate.objects.of_editor(editor_id).filter(
-            officine__editor_id=editor_id, officine__is_active=True
-        )
+    certificates = Certificate.objects.of_editor(editor_id).filter(
+        officine__editor_id=editor_id, officine__is_active=True
     )
-    for officine_id, profile, services, common_name, not_after in rows:
-        _fold(
-            best.setdefault(officine_id, _empty_best()), profile, services, common_name, not_after
-        )
+    matrices = _matrices(coverage_states_by_officine(certificates, now=now))
     summary = {str(s): {str(state): 0 for state in CoverageState} for s in RULES}
-    for values in best.values():
-        for service, state in _matrix(values, now).items():
+    for matrix in matrices.values():
+        for service, state in matrix.items():
             summary[service][state] += 1
     # Officines without any live certificate miss every service.
     for service in summary:
-        summary[service][CoverageState.MISSING] += officine_count - len(best)
+        summary[service][CoverageState.MISSING] += officine_count - len(matrices)
     return summary
 
 
@@ -245,10 +179,9 @@ def coverage_states_by_officine(
     computed in SQL (GROUP BY officine) from the live certificates of `certificates`
     (already scoped by the caller).
 
-    Same rules as `coverage_for_officines`, without bringing every certificate into Python
-    (the dashboard of a 10,000-officine editor folds ~40,000 rows otherwise). Officines with
-    no live certificate (for `services`: none meeting their requirements) are absent: they
-    miss every service.
+    Grouped in the database rather than folded in Python (the dashboard of a 10,000-officine
+    editor would read ~40,000 rows otherwise). Officines with no live certificate (for
+    `services`: none meeting their requirements) are absent: they miss every service.
     """
     now = now or timezone.now()
     soon = now + timedelta(days=EXPIRING_DAYS)

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509 as cx509
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from certificates import x509
 from certificates.models import Certificate
 from portal.audit import audit_record
-from portal.permissions import can_act_on_officine
+from portal.permissions import check_may_act
 
 PKCS12_PROFILES = ("modern", "legacy")
 
@@ -148,10 +148,6 @@ def certificate_export(
     return Export(content, export_filename(certificate, kind), EXPORT_KINDS[kind][1])
 
 
-def _is_user(actor: Any) -> bool:
-    return bool(getattr(actor, "_meta", None)) and actor._meta.label == "portal.User"
-
-
 def _check_pkcs12_allowed(certificate: Certificate, passphrase: str, profile: str) -> None:
     """Everything that can be refused before the key is decrypted (so no useless decryption)."""
     if profile not in PKCS12_PROFILES:
@@ -203,14 +199,7 @@ def certificate_export_pkcs12(
     Not one transaction on purpose: the decryption audit written by the keystore must
     survive even if building the file fails afterwards.
     """
-    if _is_user(actor):
-        allowed = can_act_on_officine(actor, certificate.officine)
-    else:  # an API key carries its editor (and maybe one officine)
-        allowed = getattr(actor, "editor_id", None) in (None, certificate.editor_id) and (
-            getattr(actor, "officine_id", None) in (None, certificate.officine_id)
-        )
-    if not allowed:
-        raise PermissionDenied
+    check_may_act(actor, certificate)
     _check_pkcs12_allowed(certificate, passphrase, profile)
 
     from certificates import keystore

@@ -11,7 +11,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -19,28 +19,12 @@ from django.utils.translation import gettext as _
 
 from certificates.models import Certificate, Installation, RevocationReason
 from portal.audit import audit_record
-from portal.permissions import can_act_on_officine
+from portal.permissions import check_may_act
 
 HOST_MAX_LENGTH = 255
 # Clocks of LGO workstations drift: accept dates a little in the future.
 CLOCK_SKEW = timedelta(minutes=5)
 _HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
-def _is_user(actor: Any) -> bool:
-    return bool(getattr(actor, "_meta", None)) and actor._meta.label == "portal.User"
-
-
-def _check_may_act(actor: Any, certificate: Certificate) -> None:
-    """Defence in depth behind the views: viewers and foreign actors cannot change a certificate."""
-    if _is_user(actor):
-        allowed = can_act_on_officine(actor, certificate.officine)
-    else:  # an API key carries its editor (and maybe one officine); None: the portal
-        allowed = getattr(actor, "editor_id", None) in (None, certificate.editor_id) and (
-            getattr(actor, "officine_id", None) in (None, certificate.officine_id)
-        )
-    if not allowed:
-        raise PermissionDenied
 
 
 @transaction.atomic
@@ -56,7 +40,7 @@ def certificate_revoke(
 
     Open renewal requests are kept: the officine still needs a certificate.
     """
-    _check_may_act(actor, certificate)
+    check_may_act(actor, certificate)
     if reason not in RevocationReason.values:
         raise ValidationError(
             {"reason": _("Choose one of the ANS revocation reasons.")}, code="invalid_reason"
@@ -132,7 +116,7 @@ def installation_report(
     http_request: HttpRequest | None = None,
 ) -> Installation:
     """Record (or refresh) that the certificate is installed on `host`: one row per host."""
-    _check_may_act(actor, certificate)
+    check_may_act(actor, certificate)
     host = validate_host(host)
     now = timezone.now()
     installed_at = installed_at or now

@@ -359,7 +359,7 @@ class CertificateRequest(models.Model):
             # Two operators renewing the same certificate end up with one open request.
             models.UniqueConstraint(
                 fields=["renews"],
-                condition=Q(status__in=["pending", "csr_ready", "submitted"]),
+                condition=Q(status__in=list(OPEN_REQUEST_STATUSES)),
                 name="one_open_renewal_per_certificate",
             )
         ]

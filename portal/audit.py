@@ -8,6 +8,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from portal.models import AuditEvent, Editor
+from portal.permissions import is_portal_user
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -26,7 +27,7 @@ def audit_record(
     details: dict | None = None,
 ) -> AuditEvent:
     """Append one audit event; `actor` is a user, an API key (anything with `audit_label`) or None."""
-    user = actor if getattr(actor, "_meta", None) and actor._meta.label == "portal.User" else None
+    user = actor if is_portal_user(actor) else None
     if actor is None and request is not None and request.user.is_authenticated:
         user = request.user
     label = getattr(actor, "audit_label", None) or (str(user.email) if user else "")

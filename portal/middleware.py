@@ -95,22 +95,16 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
     def too_large(self, request: HttpRequest) -> HttpResponse:
-        import json
-
         from django.template.loader import render_to_string
         from django.utils.translation import gettext as _
 
         megabytes = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
         detail = _("The file is too large: the limit is %(size)s MB.") % {"size": megabytes}
         if request.path_info.startswith("/api/"):
-            body = {
-                "type": "/api/v1/problems/too-large",
-                "title": _("Too large"),
-                "status": 413,
-                "detail": detail,
-            }
-            return HttpResponse(
-                json.dumps(body), status=413, content_type="application/problem+json"
+            from portal.api.problems import problem_response
+
+            return problem_response(
+                request, slug="payload-too-large", status_code=413, detail=detail
             )
         html = render_to_string("413.html", {"detail": detail}, request=request)
         return HttpResponse(html, status=413)
@@ -175,8 +169,6 @@ class DatabaseUnavailableMiddleware:
 
     def unavailable(self, request: HttpRequest, exc: Exception | None) -> HttpResponse:
         """Rendered without a database: no context processors, language from the request."""
-        import json
-
         from django.template.loader import render_to_string
         from django.utils import translation
         from django.utils.translation import gettext as _
@@ -191,18 +183,10 @@ class DatabaseUnavailableMiddleware:
                 "Nothing you saved is lost: please retry in a few seconds."
             )
             if request.path_info.startswith("/api/"):
-                base = getattr(settings, "API_PROBLEM_BASE_URL", "/api/v1/problems/")
-                body = {
-                    "type": f"{base.rstrip('/')}/service-unavailable",
-                    "title": title,
-                    "status": 503,
-                    "detail": detail,
-                    "instance": request.path,
-                }
-                response = HttpResponse(
-                    json.dumps(body, ensure_ascii=False),
-                    status=503,
-                    content_type="application/problem+json",
+                from portal.api.problems import problem_response
+
+                response = problem_response(
+                    request, slug="service-unavailable", status_code=503, detail=detail
                 )
             else:
                 html = render_to_string(

@@ -26,6 +26,25 @@ def can_act_on_officine(user: Any, officine: Any) -> bool:
     )
 
 
+def is_portal_user(actor: Any) -> bool:
+    """A portal `User`, as opposed to an API key's principal or None (the portal itself)."""
+    return bool(getattr(actor, "_meta", None)) and actor._meta.label == "portal.User"
+
+
+def check_may_act(actor: Any, target: Any) -> None:
+    """Defence in depth behind views and API, for services that change `target` (a row of one
+    officine: `editor_id`, `officine_id`, `officine`): a user per `can_act_on_officine`, an API
+    key within its editor (and its officine, if limited to one), None (the portal) always."""
+    if is_portal_user(actor):
+        allowed = can_act_on_officine(actor, target.officine)
+    else:
+        allowed = getattr(actor, "editor_id", None) in (None, target.editor_id) and (
+            getattr(actor, "officine_id", None) in (None, target.officine_id)
+        )
+    if not allowed:
+        raise PermissionDenied
+
+
 class ScopedViewMixin(LoginRequiredMixin):
     """Base for tenant pages: `roles` who may enter, `model` rows seen through `visible_to`.
 

@@ -110,17 +110,11 @@ def point_celery_to(url: str, *, eager: bool) -> None:
 
 
 @pytest.fixture
-def celery_on_redis(redis_db7) -> Iterator[str]:
-    """This process publishes to Redis db 7 (not eager) for the test; restored afterwards."""
-    from portal import outbox
-    from portal.celery import app
-
-    previous = (app.conf.broker_url, app.conf.task_always_eager)
-    outbox._broker_down_until = 0.0
+def celery_on_redis(redis_db7) -> str:
+    """This process publishes to Redis db 7 (not eager) for the test; tests/conftest.py's
+    `_isolated_celery` restores the app and the outbox backoff afterwards."""
     point_celery_to(redis_db7, eager=False)
-    yield redis_db7
-    outbox._broker_down_until = 0.0
-    point_celery_to(previous[0], eager=previous[1])
+    return redis_db7
 
 
 class Worker:
