@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -172,7 +173,7 @@ class _Rejected(Exception):
 
 
 def _message(code: str, **params: Any) -> str:
-    template = gettext(str(MESSAGES[code]))
+    template = str(MESSAGES[code])  # lazy: translated in the active language here
     return template % params if params else template
 
 
@@ -634,6 +635,14 @@ class _Lookups:
     duplicates: dict[int, list[ImportResult]] = field(default_factory=dict)
     pending: dict[str, Certificate] = field(default_factory=dict)  # waiting for bulk insert
 
+    def register(self, certificate: Certificate) -> None:
+        """A certificate just written: later files of the batch see it as a duplicate."""
+        self.registered[certificate.fingerprint_sha256] = (
+            certificate.editor_id,
+            certificate.pk,
+            certificate.serial,
+        )
+
 
 def _lookups(ctx: _Context, batch: list[_Loaded], *, with_requests: bool) -> _Lookups:
     infos = [info for loaded in batch for info in loaded.infos]
@@ -766,12 +775,7 @@ def _write_file(ctx: _Context, lookups: _Lookups, checked: _Checked) -> list[Imp
         ctx.remember_officine(officine)
         lookups.officines[officine.finess] = officine
     for plan in checked.plans:  # later files of the batch see what this one wrote
-        certificate = plan.certificate
-        lookups.registered[certificate.fingerprint_sha256] = (
-            ctx.editor.pk,
-            certificate.pk,
-            certificate.serial,
-        )
+        lookups.register(plan.certificate)
         if plan.request is not None:
             lookups.requests.pop(plan.request.public_key_sha256, None)
     return _results(checked, written)
@@ -808,7 +812,7 @@ def _bulk_write(
     certificates = [plan.certificate for _, checked in waiting for plan in checked.plans]
     if not certificates:  # duplicates only
         return {index: _results(checked, {}) for index, checked in waiting}
-    for certificate in certificates:  # bulk_create calls no save(): set what it would
+    for certificate in certificates:  # no longer waiting: registered below, or written again
         lookups.pending.pop(certificate.fingerprint_sha256, None)
     try:
         with transaction.atomic():
@@ -826,18 +830,13 @@ def _bulk_write(
     for index, checked in waiting:
         written = {}
         for plan in checked.plans:
-            certificate = plan.certificate
-            lookups.registered[certificate.fingerprint_sha256] = (
-                ctx.editor.pk,
-                certificate.pk,
-                certificate.serial,
-            )
+            lookups.register(plan.certificate)
             written[plan.index] = ImportResult(
                 checked.loaded.filename,
                 "imported",
                 _message("imported"),
                 "imported",
-                certificate,
+                plan.certificate,
                 plan.warnings,
             )
         results[index] = _results(checked, written)
@@ -916,11 +915,8 @@ def _run(
     batch: list[_Loaded | list[ImportResult]] = []
 
     def flush() -> None:
-        if bulk:
-            with transaction.atomic():
-                report.results.extend(_run_batch(ctx, batch, request, bulk=True))
-        else:
-            report.results.extend(_run_batch(ctx, batch, request, bulk=False))
+        with transaction.atomic() if bulk else nullcontext():
+            report.results.extend(_run_batch(ctx, batch, request, bulk=bulk))
 
     for filename, data in files:
         batch.append(_load(ctx, data, password, filename))

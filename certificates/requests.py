@@ -42,6 +42,7 @@ from officines.validators import validate_insi_common_name
 from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
+from portal.permissions import is_portal_user
 from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
@@ -195,22 +196,20 @@ def _check_common_name(common_name: str, add) -> None:
         )
 
 
-def _actor_editor_id(actor: Any) -> tuple[bool, int | None]:
-    """(is_user, editor id) of an actor: a portal user, an API key (has editor_id) or None."""
-    meta = getattr(actor, "_meta", None)
-    if meta is not None and meta.label == "portal.User":
-        return True, user_scope(actor).editor_id
-    return False, getattr(actor, "editor_id", None)
-
-
 def _check_actor_tenant(actor: Any, officine: Officine) -> None:
-    """Defensive: callers pass objects found through visible_to, but never cross a tenant here."""
+    """Defensive: callers pass objects found through visible_to, but never cross a tenant here.
+
+    The actor is a portal user, an API key (has `editor_id`) or None.
+    """
     if actor is None:
         return
-    is_user, editor_id = _actor_editor_id(actor)
+    user = _user_or_none(actor)
+    editor_id = (
+        user_scope(user).editor_id if user is not None else getattr(actor, "editor_id", None)
+    )
     if editor_id is not None:
         allowed = editor_id == officine.editor_id
-    elif is_user:  # a pharmacist (no membership): only their own officines
+    elif user is not None:  # a pharmacist (no membership): only their own officines
         allowed = officine.pharmacist_links.filter(user_id=actor.pk).exists()
     else:
         allowed = False
@@ -323,24 +322,29 @@ def _check_key_unused(public_key_hash: str, *, exclude_request_id: int | None = 
         )
 
 
+def _officine_subject(officine: Officine, common_name: str) -> cx509.Name:
+    """The DN of a server-mode CSR; raises X509Error when the officine's data cannot make one."""
+    return x509.build_subject(
+        department=officine.department_label,
+        raison_sociale=officine.raison_sociale,
+        finess=officine.finess,
+        common_name=common_name,
+    )
+
+
+def _invalid_subject_message() -> str:
+    return _(
+        "The officine's data cannot make a certificate subject (check its "
+        "département, raison sociale of at most 64 characters and FINESS)."
+    )
+
+
 def _check_subject_buildable(officine: Officine, common_name: str) -> None:
     """Server mode builds the DN from the officine: refuse now what would fail in the task."""
     try:
-        x509.build_subject(
-            department=officine.department_label,
-            raison_sociale=officine.raison_sociale,
-            finess=officine.finess,
-            common_name=common_name,
-        )
+        _officine_subject(officine, common_name)
     except (x509.X509Error, ValueError) as exc:
-        raise _error(
-            "officine",
-            _(
-                "The officine's data cannot make a certificate subject (check its "
-                "département, raison sociale of at most 64 characters and FINESS)."
-            ),
-            "invalid_subject",
-        ) from exc
+        raise _error("officine", _invalid_subject_message(), "invalid_subject") from exc
 
 
 # --------------------------------------------------------------------------- creation
@@ -382,8 +386,7 @@ def _enqueue_generation(request_id: int) -> None:
 
 
 def _user_or_none(actor: Any) -> Any:
-    meta = getattr(actor, "_meta", None)
-    return actor if meta is not None and meta.label == "portal.User" else None
+    return actor if is_portal_user(actor) else None
 
 
 def _validated_request(
@@ -498,35 +501,13 @@ def _save_new(request: CertificateRequest) -> None:
         raise _OpenRenewalExistsError(existing) from None
 
 
-def _request_create(
-    *,
-    officine: Officine,
-    profile: str,
-    services: Iterable[str],
-    common_name: str,
-    key_mode: str,
-    requester_email: str,
-    contact_email: str = "",
-    csr: bytes | None = None,
-    renews: Certificate | None = None,
-    campaign: RenewalCampaign | None = None,
-    actor: Any = None,
-    http_request: HttpRequest | None = None,
-    enqueue: bool = True,
+def _insert(
+    request: CertificateRequest, *, actor: Any, http_request: HttpRequest | None, enqueue: bool
 ) -> CertificateRequest:
-    request = _validated_request(
-        officine=officine,
-        profile=profile,
-        services=services,
-        common_name=common_name,
-        key_mode=key_mode,
-        requester_email=requester_email,
-        contact_email=contact_email,
-        csr=csr,
-        renews=renews,
-        campaign=campaign,
-        actor=actor,
-    )
+    """Save and audit a validated request; server mode enqueues key generation on commit.
+
+    Raises _OpenRenewalExistsError when a concurrent renewal of the same certificate won.
+    """
     with transaction.atomic():
         _save_new(request)
         _audit(
@@ -565,22 +546,21 @@ def request_create(
     `enqueue=False` leaves a server-mode request pending for a caller that runs
     `csr_generate` itself (campaigns). In CSR mode with a CSR the request is csr_ready.
     """
+    request = _validated_request(
+        officine=officine,
+        profile=profile,
+        services=services,
+        common_name=common_name,
+        key_mode=key_mode,
+        requester_email=requester_email,
+        contact_email=contact_email,
+        csr=csr,
+        renews=renews,
+        campaign=campaign,
+        actor=actor,
+    )
     try:
-        return _request_create(
-            officine=officine,
-            profile=profile,
-            services=services,
-            common_name=common_name,
-            key_mode=key_mode,
-            requester_email=requester_email,
-            contact_email=contact_email,
-            csr=csr,
-            renews=renews,
-            campaign=campaign,
-            actor=actor,
-            http_request=http_request,
-            enqueue=enqueue,
-        )
+        return _insert(request, actor=actor, http_request=http_request, enqueue=enqueue)
     except _OpenRenewalExistsError as exc:
         raise _error(
             "renews",
@@ -669,22 +649,21 @@ def request_create_renewal(
         administrator = officine.technical_administrator
         requester_email = administrator.email if administrator else ""
         requester_email = requester_email or getattr(_user_or_none(actor), "email", "")
+    request = _validated_request(
+        officine=officine,
+        profile=certificate.profile,
+        services=certificate.services,
+        common_name=certificate.common_name,
+        key_mode=key_mode,
+        requester_email=requester_email,
+        contact_email=contact_email or "",
+        csr=csr,
+        renews=certificate,
+        campaign=campaign,
+        actor=actor,
+    )
     try:
-        return _request_create(
-            officine=officine,
-            profile=certificate.profile,
-            services=certificate.services,
-            common_name=certificate.common_name,
-            key_mode=key_mode,
-            requester_email=requester_email,
-            contact_email=contact_email or "",
-            csr=csr,
-            renews=certificate,
-            campaign=campaign,
-            actor=actor,
-            http_request=http_request,
-            enqueue=enqueue,
-        )
+        return _insert(request, actor=actor, http_request=http_request, enqueue=enqueue)
     except _OpenRenewalExistsError as exc:
         return exc.existing
 
@@ -713,23 +692,19 @@ def csr_generate(*, request_id: int) -> CertificateRequest:
             or request.key_mode != KeyMode.SERVER
         ):
             return request
-        officine = request.officine
         try:
-            subject = x509.build_subject(
-                department=officine.department_label,
-                raison_sociale=officine.raison_sociale,
-                finess=officine.finess,
-                common_name=request.common_name,
-            )
+            subject = _officine_subject(request.officine, request.common_name)
             private_key = x509.generate_private_key(
                 algorithm=settings.CERTIFICATE_KEY_ALGORITHM,
                 key_size=settings.CERTIFICATE_KEY_SIZE,
             )
         except (x509.X509Error, ValueError) as exc:
-            # Officine data changed since the request was validated, or bad settings.
+            # Officine data changed since the request was validated (X509Error, whose text is
+            # French only: the user reads the translated message), or bad key settings.
             logger.warning("CSR generation refused for request %s: %s", request_id, exc)
-            request.error = _("The key could not be generated: %(reason)s") % {"reason": exc}
-            request.error = request.error[:255]
+            reason = _invalid_subject_message() if isinstance(exc, x509.X509Error) else str(exc)
+            message = _("The key could not be generated: %(reason)s") % {"reason": reason}
+            request.error = message[:255]
             request.progress = PROGRESS_QUEUED
             request.save(update_fields=["error", "progress", "updated_at"])
             return request

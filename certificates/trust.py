@@ -66,9 +66,3 @@ def trust_store(directory: str | Path | None = None) -> x509.TrustStore:
             path,
         )
         return store
-
-
-def trust_store_clear() -> None:
-    """Forget every cached store (tests, or after an operator replaced files in place)."""
-    with _lock:
-        _cache.clear()

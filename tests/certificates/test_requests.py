@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
+from django.utils import translation
 
 from certificates import keystore, x509
 from certificates import requests as services
@@ -232,6 +233,16 @@ def test_generation_failure_is_recorded_not_raised(officine):
     assert result.status == RequestStatus.PENDING
     assert result.error
     assert result.encrypted_private_key is None
+
+
+def test_generation_failure_is_recorded_in_the_user_language(officine):
+    """The stored error is the translatable message, not x509's French-only text."""
+    request = create(officine)
+    type(officine).objects.filter(pk=officine.pk).update(department="")
+    with translation.override("en"):
+        result = csr_generate(request_id=request.pk)
+    assert result.error.startswith("The key could not be generated: The officine's data")
+    assert "Le champ" not in result.error
 
 
 def test_server_mode_refuses_an_officine_that_cannot_make_a_subject(tenant_a):
