@@ -186,10 +186,8 @@ class WebhookEndpointViewSet(
     def create(self, request):
         serializer = WebhookCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        from portal.models import Editor
-
         endpoint, secret = endpoint_create(
-            editor=Editor.objects.get(pk=self.editor_id()),
+            editor=self.editor(),
             url=serializer.validated_data["url"],
             events=serializer.validated_data["events"],
             description=serializer.validated_data.get("description", ""),

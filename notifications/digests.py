@@ -247,20 +247,6 @@ def render_digest_items(
     return message, items
 
 
-def relaxed_commit() -> None:
-    """Inside a transaction: do not wait for the WAL flush at COMMIT (PostgreSQL only).
-
-    Only for claim and "sent" marks. A worker crash cannot lose such a commit; a database
-    server crash can lose the last few hundred milliseconds of them, which the design
-    already tolerates: a lost claim is claimed again, a lost mark re-sends the digest with
-    the same Message-ID. It saves an fsync per digest (2,500 digests a day: seconds).
-    """
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def _notification_body(items: list[DigestItem]) -> str:
     lines = [
         f"{i.expires_on} ({i.when}) — {i.officine} ({i.finess}) — {i.common_name}"
@@ -281,11 +267,9 @@ def _claimable(now) -> Q:
 def _claim(ids: list[int], worker: str, now) -> dict[int, AlertDigest]:
     """One UPDATE claims what is free in `ids`; the claimed rows are read back by
     (worker, timestamp), which no other claimer can share."""
-    with transaction.atomic():
-        relaxed_commit()
-        AlertDigest.objects.filter(_claimable(now), pk__in=ids).update(
-            claimed_at=now, claimed_by=worker
-        )
+    AlertDigest.objects.filter(_claimable(now), pk__in=ids).update(
+        claimed_at=now, claimed_by=worker
+    )
     return {
         d.pk: d
         for d in AlertDigest.objects.filter(
@@ -363,8 +347,14 @@ def _mark_sent(
 
 @contextmanager
 def relaxed_session():
-    """PostgreSQL: no WAL flush wait at each COMMIT while this batch runs (see
-    `relaxed_commit` for why losing the last marks on a server crash is acceptable)."""
+    """PostgreSQL: no WAL flush wait at each COMMIT while digests are sent.
+
+    Only claims, cancellations and "sent" marks are written meanwhile. A worker crash cannot
+    lose such a commit; a database server crash can lose the last few hundred milliseconds
+    of them, which the design already tolerates: a lost claim is claimed again, a lost mark
+    re-sends the digest with the same Message-ID. It saves an fsync per digest (2,500
+    digests a day: seconds).
+    """
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":
         yield
@@ -406,7 +396,7 @@ def _send_batch(ids: list[int], worker: str, now) -> dict[int, DigestOutcome]:
     pending = list(grouped)
     try:
         # One connection for the batch (one SMTP handshake, not one per recipient).
-        with relaxed_session(), get_connection() as connection:
+        with get_connection() as connection:
             for pk in list(pending):
                 message, items = render_digest_items(digests[pk], grouped[pk])
                 message.connection = connection
@@ -431,9 +421,10 @@ def digests_send(
     one transaction per digest sent). Digests sent or claimed elsewhere are "busy"."""
     worker = worker or worker_label()
     outcomes: dict[int, DigestOutcome] = {}
-    for start in range(0, len(digest_ids), batch):
-        chunk = list(digest_ids[start : start + batch])
-        outcomes.update(_send_batch(chunk, worker, now or timezone.now()))
+    with relaxed_session():
+        for start in range(0, len(digest_ids), batch):
+            chunk = list(digest_ids[start : start + batch])
+            outcomes.update(_send_batch(chunk, worker, now or timezone.now()))
     return [outcomes[pk] for pk in digest_ids]
 
 

@@ -21,13 +21,10 @@ from portal import outbox
 
 logger = logging.getLogger(__name__)
 
-# The two expiry events come from the daily scan; these are the ones other services emit.
-EMITTABLE = (WebhookEvent.ISSUED, WebhookEvent.REVOKED, WebhookEvent.EXPIRING, WebhookEvent.EXPIRED)
-
 
 def emit(*, editor_id: int, event: str, certificate_id: int) -> list[int]:
     """Record one delivery per interested endpoint; enqueue them on commit. Returns their ids."""
-    if event not in EMITTABLE:
+    if event not in WebhookEvent.values:
         raise ValueError(f"unknown webhook event: {event}")
     from notifications.webhooks import deliveries_create
 

@@ -6,13 +6,14 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
+
+from portal.permissions import is_portal_user
 
 
 def user_or_none(actor: Any) -> Any:
     """The actor when it is a portal user (an API key or None is recorded as no user)."""
-    meta = getattr(actor, "_meta", None)
-    return actor if meta is not None and meta.label == settings.AUTH_USER_MODEL else None
+    return actor if is_portal_user(actor) else None
 
 
 def absolute(path: str) -> str:
@@ -24,10 +25,7 @@ _PLACEHOLDER = 987654321
 
 @lru_cache(maxsize=4)
 def _certificate_path_pattern(urlconf: str) -> str:
-    try:
-        path = reverse("certificates:detail", args=[_PLACEHOLDER])
-    except NoReverseMatch:  # the route did not exist yet when this was written
-        path = f"/certificates/{_PLACEHOLDER}/"
+    path = reverse("certificates:detail", args=[_PLACEHOLDER])
     return path.replace(str(_PLACEHOLDER), "{pk}")
 
 

@@ -182,9 +182,11 @@ def officine_recipients(officine, pharmacists: Iterable[Recipient]) -> list[Reci
 
 
 def _subscribers(editor_id: int) -> list[Recipient]:
-    rows = AlertSubscription.objects.filter(
-        editor_id=editor_id, user__is_active=True, user__membership__editor_id=editor_id
-    ).values_list("user_id", "user__email")
+    rows = (
+        AlertSubscription.objects.of_editor(editor_id)
+        .filter(user__is_active=True, user__membership__editor_id=editor_id)
+        .values_list("user_id", "user__email")
+    )
     return [Recipient(email.lower(), user_id) for user_id, email in rows]
 
 
@@ -248,7 +250,7 @@ def _plan(
 
 
 def _scan_editor(editor: Editor, today: date, report: ScanReport) -> None:
-    policy = AlertPolicy.objects.filter(editor=editor).first()
+    policy = AlertPolicy.objects.of_editor(editor.pk).first()
     thresholds = policy_thresholds(policy.extra_thresholds if policy else None)
     subscribers = _subscribers(editor.pk)
     endpoints = list(WebhookEndpoint.objects.of_editor(editor.pk).filter(is_active=True))
@@ -332,7 +334,7 @@ def _scan_chunk(
         if endpoints:
             from notifications.webhooks import deliveries_for_alerts
 
-            deliveries_for_alerts(certificate_ids=[c.pk for c in chunk])
+            deliveries_for_alerts(certificates=chunk)
 
 
 _ALERT_COLUMNS = (

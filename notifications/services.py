@@ -25,7 +25,8 @@ from notifications.models import (
 )
 from notifications.policy import PolicyError, clean_extra_thresholds
 from portal.audit import audit_record
-from portal.models import Editor, Membership
+from portal.models import Editor
+from portal.tenancy import user_scope
 
 
 @transaction.atomic
@@ -68,21 +69,18 @@ def alert_policy_update(
 @transaction.atomic
 def alert_subscription_set(*, user: Any, subscribed: bool) -> bool:
     """Opt a member of an editor in or out of the daily digest of all its certificates."""
-    membership = Membership.objects.filter(user_id=user.pk).first()
-    if membership is None:
+    editor_id = user_scope(user).editor_id
+    if editor_id is None:
         raise ValidationError(_("Only editor staff can subscribe to the editor's alerts."))
     if subscribed:
-        AlertSubscription.objects.get_or_create(user_id=user.pk, editor_id=membership.editor_id)
+        AlertSubscription.objects.get_or_create(user_id=user.pk, editor_id=editor_id)
     else:
         AlertSubscription.objects.filter(user_id=user.pk).delete()
     return subscribed
 
 
 def is_subscribed(user: Any) -> bool:
-    return AlertSubscription.objects.filter(
-        user_id=user.pk,
-        editor_id__in=Membership.objects.filter(user_id=user.pk).values("editor_id"),
-    ).exists()
+    return AlertSubscription.objects.visible_to(user).filter(user_id=user.pk).exists()
 
 
 def notification_mark_read(*, notification: Notification) -> None:

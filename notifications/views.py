@@ -57,7 +57,7 @@ class NotificationList(LoginRequiredMixin, View):
     template_name = "notifications/notification_list.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        rows = Notification.objects.visible_to(request.user).select_related("certificate")
+        rows = Notification.objects.visible_to(request.user)
         only_unread = request.GET.get("unread") == "1"
         if only_unread:
             rows = rows.unread()

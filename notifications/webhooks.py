@@ -351,21 +351,24 @@ def _new_delivery(
     return delivery
 
 
-def deliveries_for_alerts(*, certificate_ids: list[int]) -> int:
-    """Turn pending webhook alerts of these certificates into deliveries (once each)."""
-    alerts = list(
-        AlertLog.objects.filter(
-            certificate_id__in=certificate_ids,
-            channel=Channel.WEBHOOK,
-            status=AlertStatus.PENDING,
-            webhook_delivery__isnull=True,
-        ).select_related("certificate__officine")
-    )
+def deliveries_for_alerts(*, certificates: list[Certificate]) -> int:
+    """Turn pending webhook alerts of these certificates into deliveries (once each).
+
+    The payloads are built from the certificates the scan already holds (with their
+    officine), not from a second read of every certificate row with its PEMs.
+    """
+    by_id = {certificate.pk: certificate for certificate in certificates}
+    alerts = AlertLog.objects.filter(
+        certificate_id__in=list(by_id),
+        channel=Channel.WEBHOOK,
+        status=AlertStatus.PENDING,
+        webhook_delivery__isnull=True,
+    ).only("pk", "certificate_id", "endpoint_id", "threshold", "days_left")
     deliveries = [
         _new_delivery(
             alert.endpoint_id,
             WebhookEvent.EXPIRING if alert.threshold > 0 else WebhookEvent.EXPIRED,
-            alert.certificate,
+            by_id[alert.certificate_id],
             f"alert:{alert.certificate_id}:{alert.threshold}",
             alert=alert,
             extra={"threshold_days": alert.threshold, "days_left": alert.days_left},
