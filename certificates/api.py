@@ -40,6 +40,7 @@ from certificates.exports import (
     EXPORT_KINDS,
     certificate_export,
     certificate_export_pkcs12,
+    export_basename,
     export_filename,
 )
 from certificates.imports import certificate_import
@@ -73,6 +74,7 @@ from certificates.serializers import (
     Pkcs12Serializer,
     RevocationSerializer,
 )
+from officines.identifiers import normalize_finess
 from officines.models import Officine
 from portal.api.authentication import principal_of
 from portal.api.problems import ProblemException
@@ -163,13 +165,6 @@ def _file_response(content: bytes, filename: str, content_type: str) -> Response
             "Cache-Control": "no-store",
         },
     )
-
-
-def _as_drf(exc: DjangoValidationError, field: str | None = None) -> ValidationError:
-    """A service's ValidationError as a 400, messages under `field` when it has none."""
-    if hasattr(exc, "error_dict"):
-        return ValidationError(exc.message_dict)
-    return ValidationError({field: exc.messages} if field else exc.messages)
 
 
 def _file_download(content_type: str) -> dict:
@@ -453,7 +448,7 @@ class CertificateViewSet(
         parser_classes=IMPORT_PARSERS,
     )
     def import_(self, request):
-        editor = self._editor()
+        editor = self.editor()
         data, password, filename = self._upload(request)
         cert_request = self._import_request(request)
         services = self._import_services(request)
@@ -484,11 +479,6 @@ class CertificateViewSet(
             )
         code = status.HTTP_201_CREATED if report.imported else status.HTTP_200_OK
         return Response(body, status=code)
-
-    def _editor(self):
-        from portal.models import Editor
-
-        return Editor.objects.get(pk=self.editor_id())
 
     def _upload(self, request) -> tuple[bytes, bytes | None, str]:
         if isinstance(request.data, bytes):
@@ -584,17 +574,14 @@ class CertificateViewSet(
         certificate = self.get_object()
         serializer = Pkcs12Serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            content = certificate_export_pkcs12(
-                certificate=certificate,
-                passphrase=serializer.validated_data["passphrase"],
-                profile=serializer.validated_data["profile"],
-                actor=self.actor,
-                reason="API pkcs12 export",
-                http_request=self.http_request,
-            )
-        except DjangoValidationError as exc:
-            raise _as_drf(exc, "non_field_errors") from exc
+        content = certificate_export_pkcs12(
+            certificate=certificate,
+            passphrase=serializer.validated_data["passphrase"],
+            profile=serializer.validated_data["profile"],
+            actor=self.actor,
+            reason="API pkcs12 export",
+            http_request=self.http_request,
+        )
         return _file_response(content, export_filename(certificate, "p12"), "application/x-pkcs12")
 
     @extend_schema(
@@ -783,11 +770,10 @@ class CertificateRequestViewSet(
         serializer = CertificateRequestCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        self.editor_id()  # session users without an editor may not create
         officine = (
             self.scoped(Officine.objects.all())
             .select_related("editor", "technical_administrator")
-            .filter(finess=data["finess"].replace(" ", "").upper())
+            .filter(finess=normalize_finess(data["finess"]))
             .first()
         )
         if officine is None:
@@ -864,8 +850,6 @@ class CertificateRequestViewSet(
             raise ProblemException(
                 _("The CSR of this request is not ready yet."), status_code=404, slug="not-found"
             )
-        from certificates.exports import export_basename
-
         name = export_basename(
             finess=cert_request.officine.finess,
             profile=cert_request.profile,
@@ -957,11 +941,8 @@ class CampaignViewSet(
         serializer = CampaignCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        from portal.models import Editor
-
-        editor = Editor.objects.get(pk=self.editor_id())
         campaign = campaign_create(
-            editor=editor,
+            editor=self.editor(),
             actor=self.actor,
             name=data["name"],
             requester_email=data["requester_email"],

@@ -29,6 +29,7 @@ from certificates.models import (
     Status,
 )
 from certificates.representation import certificate_dict, iso_datetime
+from certificates.requests import COMMON_NAME_MAX_LENGTH
 from portal.api.fields import OptionalEmailField
 
 MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist (and overflow SQLite)
@@ -226,7 +227,9 @@ class CertificateRequestCreateSerializer(serializers.Serializer):
         help_text=_("Services the certificate is for (INSI needs CN INSI-AUTO or INSI-MANU)."),
     )
     common_name = serializers.CharField(
-        max_length=64, trim_whitespace=False, help_text=_("Service applicatif (CN).")
+        max_length=COMMON_NAME_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text=_("Service applicatif (CN)."),
     )
     key_mode = serializers.ChoiceField(
         choices=KeyMode.choices,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,6 +21,8 @@ from certificates.coverage import (
     officines_with_coverage_state,
 )
 from certificates.models import Service
+from officines.filters import OfficineFilter
+from officines.identifiers import normalize_finess
 from officines.models import DelegationMode, Environment, Officine
 from officines.serializers import OfficineSerializer
 from officines.services import officine_save
@@ -57,23 +58,12 @@ class OfficineApiFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_finess(self, queryset, name, value):
-        return queryset.filter(finess=value.replace(" ", "").upper())
+        return queryset.filter(finess=normalize_finess(value))
 
     def filter_noop(self, queryset, name, value):
         return queryset  # applied together in filter_queryset
 
-    def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        compact = value.replace(" ", "")
-        if compact.isalnum() and len(compact) == 9:
-            return queryset.filter(finess=compact.upper())
-        return queryset.filter(
-            Q(raison_sociale__icontains=value)
-            | Q(city__icontains=value)
-            | Q(finess__startswith=value)
-        )
+    filter_search = OfficineFilter.search  # the officine list page's search, as is
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -193,7 +183,7 @@ class OfficineViewSet(
         return self.scoped(Officine.objects.all()).order_by("id")
 
     def get_object(self) -> Officine:
-        finess = self.kwargs["finess"].replace(" ", "").upper()
+        finess = normalize_finess(self.kwargs["finess"])
         if not (finess.isascii() and finess.isalnum() and len(finess) == 9):
             raise NotFound(_("No officine with this FINESS."))
         # FINESS is unique per editor; a pharmacist linked to two editors sees the first.

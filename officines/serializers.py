@@ -7,7 +7,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from certificates.coverage import RULES, CoverageState, coverage_for_officine
-from officines import identifiers
 from officines.models import Officine, TechnicalAdministrator
 from portal.api.fields import OptionalEmailField
 
@@ -91,6 +90,3 @@ class OfficineSerializer(serializers.ModelSerializer):
         if officine.pk in known:
             return known[officine.pk]
         return coverage_for_officine(officine)
-
-    def validate_finess(self, value: str) -> str:
-        return identifiers.normalize_finess(value or "")

@@ -21,7 +21,6 @@ from rest_framework.views import APIView
 
 from portal.api.authentication import (
     ApiKeyAuthentication,
-    ApiPrincipal,
     PortalSessionAuthentication,
     principal_of,
 )
@@ -31,6 +30,8 @@ from portal.api.permissions import ApiScopePermission
 from portal.api.problems import ProblemException
 from portal.api.schema import AUTH_ERRORS, problem_responses
 from portal.api.throttling import ApiRateThrottle
+from portal.models import Editor
+from portal.tenancy import user_scope
 
 
 class ApiViewMixin(IdempotencyMixin):
@@ -73,18 +74,20 @@ class ApiViewMixin(IdempotencyMixin):
         return self.request._request
 
     def editor_id(self) -> int:
-        """The editor a write acts for; session users without one may not write."""
-        editor_id = getattr(self.request.user, "editor_id", None)
-        if isinstance(self.request.user, ApiPrincipal):
-            return editor_id
-        from portal.tenancy import user_scope
-
+        """The editor a write acts for (an API key's, or the user's); users without one may not."""
         editor_id = user_scope(self.request.user).editor_id
         if editor_id is None:
             raise ProblemException(
                 _("Only editor staff can do this."), status_code=403, slug="permission-denied"
             )
         return editor_id
+
+    def editor(self) -> Editor:
+        """The Editor row `editor_id()` names; an API key already holds it (no query)."""
+        principal = principal_of(self.request)
+        if principal is not None:
+            return principal.api_key.editor
+        return Editor.objects.get(pk=self.editor_id())
 
 
 class ApiView(ApiViewMixin, APIView):
@@ -144,8 +147,6 @@ class Ping(ApiView):
                     "officine": key.officine.finess if key.officine_id else None,
                 }
             )
-        from portal.tenancy import user_scope
-
         return Response(
             {
                 "status": "ok",

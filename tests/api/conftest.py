@@ -52,11 +52,6 @@ def bearer(raw_key: str) -> Client:
 
 
 @pytest.fixture
-def api():
-    return bearer
-
-
-@pytest.fixture
 def server_certificate(tenant_a, pki, shared_key):
     """A certificate of tenant A's officine whose key the portal holds (PKCS#12 possible)."""
     officine = tenant_a.officine

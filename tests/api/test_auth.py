@@ -163,6 +163,13 @@ def test_session_users_read_and_only_writers_write(tenant_a, client_for):
     assert response.status_code == 201, response.content
 
 
+def test_every_session_reader_may_ping_and_list_the_resources(tenant_a, client_for):
+    for role in ("viewer", "pharmacist", "operator"):
+        client = client_for(getattr(tenant_a, role))
+        assert client.get(PING).json()["status"] == "ok", role
+        assert "officines" in client.get("/api/v1/").json()["links"], role
+
+
 def test_session_writes_need_the_csrf_token(tenant_a):
     client = Client(enforce_csrf_checks=True)
     client.force_login(tenant_a.operator)

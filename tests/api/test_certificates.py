@@ -18,7 +18,7 @@ from django.utils import timezone
 from certificates import x509 as igc
 from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate, Installation
-from portal.models import AuditEvent
+from portal.models import AuditEvent, IdempotencyRecord
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem
 from tests.factories import OfficineFactory
@@ -299,6 +299,26 @@ def test_pkcs12_needs_keys_export_and_opens_with_openssl(
     assert "BEGIN PRIVATE KEY" in out.stdout
     event = AuditEvent.objects.get(action="certificate.export_pkcs12")
     assert event.actor is None and event.actor_label.startswith("API key lgo_")
+
+
+def test_pkcs12_is_never_kept_for_an_idempotent_replay(tenant_a, keys_a, server_certificate):
+    """The file holds the private key: an Idempotency-Key must not store it for 24 hours."""
+    client = bearer(keys_a.export)
+    payload = {"passphrase": "phrase de passe solide", "profile": "modern"}
+    responses = [
+        client.post(
+            url(server_certificate, "pkcs12/"),
+            payload,
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY="p12-once",
+        )
+        for _ in range(2)
+    ]
+    for response in responses:
+        assert response.status_code == 200, response.content
+        assert "Idempotent-Replayed" not in response
+    assert not IdempotencyRecord.objects.exists()
+    assert AuditEvent.objects.filter(action="certificate.export_pkcs12").count() == 2
 
 
 def test_pkcs12_errors_are_problems(tenant_a, keys_a, server_certificate, make_certificate):

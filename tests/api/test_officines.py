@@ -66,6 +66,8 @@ def test_list_filters_and_search(tenant_a, keys_a, make_certificate):
     assert finesses(client.get(LIST, {"environment": "test"})) == [paris.finess]
     assert finesses(client.get(LIST, {"search": "halles"})) == [paris.finess]
     assert finesses(client.get(LIST, {"search": lyon.finess})) == [lyon.finess]
+    # A nine-letter word is a name, not a FINESS (same search as the officine list page).
+    assert paris.finess in finesses(client.get(LIST, {"search": "pharmacie"}))
     covered = client.get(LIST, {"coverage_service": "INSI", "coverage_state": "covered"})
     assert finesses(covered) == [lyon.finess]
     expiring = client.get(LIST, {"coverage_service": "INSI", "coverage_state": "expiring"})

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from officines.identifiers import normalize_finess
 from officines.models import Officine
 from portal.api.keys import api_key_create
 from portal.models import Editor
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         if officine:
             limited = (
                 Officine.objects.of_editor(found.pk)
-                .filter(finess=officine.replace(" ", "").upper())
+                .filter(finess=normalize_finess(officine))
                 .first()
             )
             if limited is None:
