@@ -37,6 +37,7 @@ import re
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from cryptography import x509 as cx509
@@ -196,6 +197,10 @@ def _human_size(size: int) -> str:
 # --------------------------------------------------------------------------- context
 
 
+# The webhook event announcing an imported certificate to the LGO (notifications/WEBHOOKS.md).
+ISSUED_EVENT = "certificate.issued"
+
+
 class _Context:
     """State shared by the files of one run: who imports, the trust store, look-up caches."""
 
@@ -232,6 +237,17 @@ class _Context:
             return {f: self._officines[f] for f in finesses if f in self._officines}
         found = Officine.objects.of_editor(self.editor.pk).filter(finess__in=finesses)
         return {o.finess: o for o in found}
+
+    @cached_property
+    def announces_issued(self) -> bool:
+        """Whether any webhook of the editor listens to `certificate.issued` (one query a run)."""
+        from notifications.models import WebhookEndpoint
+
+        return (
+            WebhookEndpoint.objects.of_editor(self.editor.pk)
+            .filter(is_active=True, events__contains=f",{ISSUED_EVENT},")
+            .exists()
+        )
 
     def remember_officine(self, officine: Officine) -> None:
         if self._officines is not None:
@@ -524,6 +540,10 @@ def _audit_import(
             "officine_created": created_officine,
         },
     )
+    if ctx.announces_issued:
+        from notifications.events import emit
+
+        emit(editor_id=ctx.editor.pk, event=ISSUED_EVENT, certificate_id=certificate.pk)
 
 
 def _write(ctx: _Context, lookups: _Lookups, plan: _Plan, filename: str) -> ImportResult:

@@ -835,7 +835,8 @@ def request_mark_issued(
             _("This certificate does not carry the request's public key."),
             "key_mismatch",
         )
-    with transaction.atomic():
+    # No savepoint of its own: a refusal aborts the caller's unit of work (the imported file).
+    with transaction.atomic(savepoint=False):
         locked = _locked(request)
         if locked.status == RequestStatus.ISSUED and certificate.request_id == locked.pk:
             _copy_state(request, locked, ["status", "issued_at"])

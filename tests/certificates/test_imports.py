@@ -760,7 +760,7 @@ def test_import_query_budget(
     )
     new = issue(pki, tenant_a.officine, key)
     # fingerprints, requests, officines, live certificates, savepoint, insert, supersede,
-    # request_mark_issued (savepoint, lock, update, link, audit, release), audit, release.
+    # request_mark_issued (lock, update, link, audit), audit, webhook listeners, release.
     with django_assert_max_num_queries(15):
         result = only(certificate_import(editor=tenant_a.editor, data=to_pem_bundle(new)))
     assert result.result == "imported" and result.certificate.replaces is not None
@@ -941,3 +941,31 @@ def test_broken_trust_anchor_refuses_imports(tenant_a, pki, shared_key, tmp_path
     result = only(certificate_import(editor=tenant_a.editor, data=to_pem_bundle(cert)))
     assert (result.result, result.code) == ("rejected", "trust_store")
     assert Certificate.objects.count() == 0
+
+
+def test_import_announces_certificate_issued_to_listening_webhooks(
+    tenant_a, tenant_b, pki, shared_key, trust_anchors
+):
+    from notifications.models import WebhookDelivery, WebhookEndpoint
+
+    listening = WebhookEndpoint.objects.create(
+        editor=tenant_a.editor,
+        url="https://lgo.example/hooks",
+        secret="s" * 32,
+        events=["certificate.issued"],
+    )
+    WebhookEndpoint.objects.create(  # another editor's endpoint hears nothing of A
+        editor=tenant_b.editor,
+        url="https://other.example/hooks",
+        secret="t" * 32,
+        events=["certificate.issued"],
+    )
+    cert = issue(pki, tenant_a.officine, shared_key)
+    stored = only(
+        certificate_import(
+            editor=tenant_a.editor, data=to_pem_bundle(cert), actor=tenant_a.operator
+        )
+    ).certificate
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.endpoint, delivery.event) == (listening, "certificate.issued")
+    assert delivery.certificate_id == stored.pk
