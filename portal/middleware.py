@@ -64,18 +64,26 @@ class RequireMFAMiddleware:
         return self.get_response(request)
 
     def _must_enrol(self, request: HttpRequest) -> bool:
-        user = request.user
-        if not user.is_authenticated or request.session.get(_SESSION_FLAG):
+        if not request.user.is_authenticated:
             return False
         path = request.path_info
         if path.startswith(MFA_EXEMPT_PREFIXES) or path.startswith(settings.STATIC_URL):
             return False
-        if user_scope(user).role not in MFA_ROLES:
-            return False
-        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
-            request.session[_SESSION_FLAG] = True
-            return False
-        return True
+        return needs_mfa_enrolment(request.user, request.session)
+
+
+def needs_mfa_enrolment(user, session) -> bool:
+    """An editor admin or operator without TOTP yet; once enrolled, the session remembers it
+    so pages and the API stop asking the database."""
+    if session is not None and session.get(_SESSION_FLAG):
+        return False
+    if user_scope(user).role not in MFA_ROLES:
+        return False
+    if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        if session is not None:
+            session[_SESSION_FLAG] = True
+        return False
+    return True
 
 
 class RequestSizeLimitMiddleware:

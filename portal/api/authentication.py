@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.mfa.models import Authenticator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 
 from portal.api.keys import api_key_lookup, api_key_touch
-from portal.middleware import MFA_ROLES
+from portal.middleware import needs_mfa_enrolment
 from portal.models import ApiKey, ApiScope, Role
-from portal.tenancy import Scope, user_scope
-
-_MFA_SESSION_FLAG = "mfa_enrolled"  # set by portal.middleware.RequireMFAMiddleware
+from portal.tenancy import Scope
 
 
 class ApiPrincipal:
@@ -120,13 +117,7 @@ class PortalSessionAuthentication(SessionAuthentication):
         result = super().authenticate(request)
         if result is None:
             return None
-        user = result[0]
-        session = getattr(request._request, "session", None)
-        if (
-            user_scope(user).role in MFA_ROLES
-            and not (session is not None and session.get(_MFA_SESSION_FLAG))
-            and not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
-        ):
+        if needs_mfa_enrolment(result[0], getattr(request._request, "session", None)):
             raise exceptions.PermissionDenied(
                 _("Enrol two-factor authentication in the portal before using the API.")
             )
