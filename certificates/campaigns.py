@@ -10,8 +10,6 @@ simply finishes the remaining work.
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 import time
 import zipfile
@@ -40,6 +38,7 @@ from certificates.models import (
 )
 from portal import outbox
 from portal.audit import audit_record
+from portal.csv_stream import csv_lines, spreadsheet_cell
 from portal.models import Editor
 from portal.permissions import is_portal_user
 from portal.tenancy import user_scope
@@ -49,9 +48,6 @@ WORKSHEET_NAME = "fiche-ans.csv"
 ANS_OFFER = "ORG"
 _SPOOL_MAX_SIZE = 16 * 1024 * 1024
 _CHUNK_SIZE = 64 * 1024
-_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 # --------------------------------------------------------------------------- creation
 
 
@@ -418,11 +414,6 @@ def worksheet_header() -> list[str]:
     ]
 
 
-def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) in free-text cells."""
-    return "'" + value if value.startswith(_CSV_FORMULA_START) else value
-
-
 def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
     """Each CSR of the campaign with its file name and worksheet row, in one query."""
     requests = (
@@ -444,10 +435,10 @@ def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
         renews = request.renews
         row = [
             request.officine.finess,
-            _cell(request.officine.raison_sociale),
+            spreadsheet_cell(request.officine.raison_sociale),
             ANS_OFFER,
             str(Profile(request.profile).label),
-            _cell(request.common_name),
+            spreadsheet_cell(request.common_name),
             request.requester_email,
             request.contact_email,
             filename,
@@ -464,10 +455,7 @@ def campaign_worksheet_rows(campaign: RenewalCampaign) -> list[list[str]]:
 
 def worksheet_csv(rows: Iterable[list[str]]) -> bytes:
     """`;`-separated UTF-8 with BOM: what French Excel opens without an import wizard."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8-sig")
+    return "".join(csv_lines(rows)).encode("utf-8")
 
 
 def campaign_zip_write(campaign: RenewalCampaign, fileobj: Any) -> int:

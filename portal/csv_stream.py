@@ -17,7 +17,7 @@ class _Echo:
         return value
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A cell starting like a formula is run by spreadsheets (CSV injection): make it text.
     if text.startswith(_FORMULA_STARTS):
@@ -29,7 +29,7 @@ def csv_lines(rows: Iterable[Iterable[object]]) -> Iterator[str]:
     writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
     yield "\ufeff"
     for row in rows:
-        yield writer.writerow([_cell(value) for value in row])
+        yield writer.writerow([spreadsheet_cell(value) for value in row])
 
 
 def csv_response(filename: str, rows: Iterable[Iterable[object]]) -> StreamingHttpResponse:
