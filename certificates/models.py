@@ -103,6 +103,20 @@ class ServicesField(models.CharField):
         return self.get_prep_value(self.value_from_object(obj))
 
 
+def status_condition(status: str, now: datetime) -> Q:
+    """The derived status as a condition on dates and events (filters, conditional counts)."""
+    live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    conditions = {
+        Status.REVOKED: Q(revoked_at__isnull=False),
+        Status.SUPERSEDED: Q(revoked_at__isnull=True, superseded_at__isnull=False),
+        Status.EXPIRED: live & Q(not_after__lte=now),
+        Status.EXPIRING: live & Q(not_after__gt=now, not_after__lte=soon),
+        Status.VALID: live & Q(not_after__gt=soon),
+    }
+    return conditions[Status(status)]
+
+
 class CertificateQuerySet(TenantQuerySet):
     def with_status(self, now: datetime | None = None) -> CertificateQuerySet:
         """Annotate `current_status` in SQL, the same rule as `Certificate.status`."""
@@ -123,17 +137,7 @@ class CertificateQuerySet(TenantQuerySet):
 
     def in_status(self, status: str, now: datetime | None = None) -> CertificateQuerySet:
         """Filter on the derived status with plain, index-friendly date conditions."""
-        now = now or timezone.now()
-        live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
-        soon = now + timedelta(days=EXPIRING_DAYS)
-        conditions = {
-            Status.REVOKED: Q(revoked_at__isnull=False),
-            Status.SUPERSEDED: Q(revoked_at__isnull=True, superseded_at__isnull=False),
-            Status.EXPIRED: live & Q(not_after__lte=now),
-            Status.EXPIRING: live & Q(not_after__gt=now, not_after__lte=soon),
-            Status.VALID: live & Q(not_after__gt=soon),
-        }
-        return self.filter(conditions[Status(status)])
+        return self.filter(status_condition(status, now or timezone.now()))
 
     def live(self) -> CertificateQuerySet:
         """Neither revoked nor superseded: the certificates that count for coverage and alerts."""

@@ -277,7 +277,7 @@ def validate_csr(
         raise _error("csr", message, exc.code) from exc
 
     subject = cx509.load_pem_x509_csr(info.pem.encode("ascii")).subject
-    expected_ou = "1" + officine.finess
+    expected_ou = officine.structure_identifier
     for attribute in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME):
         if str(attribute.value).upper() != expected_ou.upper():
             raise _error(

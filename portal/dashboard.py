@@ -7,10 +7,10 @@ Every section is one or two queries whatever the number of officines or certific
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -23,7 +23,13 @@ from certificates.coverage import (
     coverage_states_by_officine,
     coverage_tally,
 )
-from certificates.models import COVERAGE_SERVICES, EXPIRING_DAYS, Certificate
+from certificates.models import (
+    COVERAGE_SERVICES,
+    EXPIRING_DAYS,
+    Certificate,
+    Status,
+    status_condition,
+)
 from officines.models import Officine
 from portal.permissions import READ_ROLES, ScopedViewMixin
 
@@ -44,11 +50,11 @@ def _live(user: Any):
 def status_counts(user: Any, *, now: datetime) -> dict[str, int]:
     """Live certificates by status in one query: the same rules as `in_status`, so each count
     matches the certificate list filtered on that status."""
-    soon = now + timedelta(days=EXPIRING_DAYS)
     return _live(user).aggregate(
-        valid=Count("pk", filter=Q(not_after__gt=soon)),
-        expiring=Count("pk", filter=Q(not_after__gt=now, not_after__lte=soon)),
-        expired=Count("pk", filter=Q(not_after__lte=now)),
+        **{
+            status: Count("pk", filter=status_condition(status, now))
+            for status in (Status.VALID, Status.EXPIRING, Status.EXPIRED)
+        }
     )
 
 
