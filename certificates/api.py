@@ -40,8 +40,8 @@ from certificates.exports import (
     EXPORT_KINDS,
     certificate_export,
     certificate_export_pkcs12,
-    export_basename,
     export_filename,
+    request_csr_export,
 )
 from certificates.imports import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
@@ -845,19 +845,14 @@ class CertificateRequestViewSet(
         content_negotiation_class=FileNegotiation,
     )
     def csr(self, request, pk=None):
-        cert_request = self.get_object()
-        if not cert_request.csr_pem:
+        export = request_csr_export(
+            request=self.get_object(), actor=self.actor, http_request=self.http_request
+        )
+        if export is None:
             raise ProblemException(
                 _("The CSR of this request is not ready yet."), status_code=404, slug="not-found"
             )
-        name = export_basename(
-            finess=cert_request.officine.finess,
-            profile=cert_request.profile,
-            common_name=cert_request.common_name,
-        )
-        return _file_response(
-            cert_request.csr_pem.encode("ascii"), f"{name}.csr", "application/pkcs10"
-        )
+        return _file_response(export.content, export.filename, export.content_type)
 
     def _fresh(self, cert_request: CertificateRequest) -> dict:
         fresh = self.get_queryset().get(pk=cert_request.pk)

@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from certificates import x509
-from certificates.models import Certificate
+from certificates.models import Certificate, CertificateRequest
 from portal.audit import audit_record
 from portal.permissions import check_may_act
 
@@ -146,6 +146,20 @@ def certificate_export(
         certificate=certificate, kind=kind, actor=actor, http_request=http_request
     )
     return Export(content, export_filename(certificate, kind), EXPORT_KINDS[kind][1])
+
+
+def request_csr_export(
+    *, request: CertificateRequest, actor: Any = None, http_request: HttpRequest | None = None
+) -> Export | None:
+    """The CSR file to upload on the ANS platform, audited; None while it is not generated."""
+    if not request.csr_pem:
+        return None
+    audit_record(action="request.download_csr", actor=actor, target=request, request=http_request)
+    name = export_basename(
+        finess=request.officine.finess, profile=request.profile, common_name=request.common_name
+    )
+    suffix, content_type = EXPORT_KINDS["csr"]
+    return Export(request.csr_pem.encode("ascii"), name + suffix, content_type)
 
 
 def _check_pkcs12_allowed(certificate: Certificate, passphrase: str, profile: str) -> None:

@@ -631,26 +631,12 @@ class RequestProgress(RequestScopedMixin, View):
 
 class RequestCsrDownload(RequestScopedMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        certificate_request = self.get_request(pk)
-        if not certificate_request.csr_pem:
+        export = exports.request_csr_export(
+            request=self.get_request(pk), actor=request.user, http_request=request
+        )
+        if export is None:
             raise Http404
-        audit_record(
-            action="request.download_csr",
-            actor=request.user,
-            target=certificate_request,
-            request=request,
-        )
-        filename = (
-            exports.export_basename(
-                finess=certificate_request.officine.finess,
-                profile=certificate_request.profile,
-                common_name=certificate_request.common_name,
-            )
-            + exports.EXPORT_KINDS["csr"][0]
-        )
-        return attachment(
-            certificate_request.csr_pem.encode("ascii"), filename, exports.EXPORT_KINDS["csr"][1]
-        )
+        return attachment(export.content, export.filename, export.content_type)
 
 
 class RequestAction(RequestScopedMixin, View):

@@ -318,3 +318,18 @@ def test_dates_are_utc_everywhere(tenant_a, keys_a, make_certificate):
     assert installed["created_at"].endswith("Z")
     officine = client.get(f"/api/v1/officines/{tenant_a.officine.finess}/").json()
     assert officine["created_at"].endswith("Z")
+
+
+@requires_openssl
+def test_csr_download_is_audited(tenant_a, keys_a, tmp_path):
+    from portal.models import AuditEvent
+
+    client = bearer(keys_a.write)
+    csr, _key_path = openssl_csr(tmp_path, tenant_a.officine, "INSI-AUTO")
+    created = client.post(
+        REQUESTS, csr_payload(tenant_a.officine, csr), content_type="application/json"
+    ).json()
+    response = client.get(f"{REQUESTS}{created['id']}/csr/")
+    assert response.status_code == 200 and b"CERTIFICATE REQUEST" in response.content
+    event = AuditEvent.objects.get(action="request.download_csr")
+    assert event.target_id == str(created["id"]) and event.editor_id == tenant_a.editor.pk
