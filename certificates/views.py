@@ -527,7 +527,10 @@ class RequestList(ScopedViewMixin, ListView):
         context = super().get_context_data(**kwargs)
         context["status_choices"] = [("open", _("Open")), *RequestStatus.choices]
         context["status"] = self.request.GET.get("status", "")
-        context["can_create"] = self.scope.can_write or self.scope.is_pharmacist
+        # The wizard's own rule: pharmacists whose officines are all in "éditeur" mode get a 403.
+        context["can_create"] = self.scope.can_write or (
+            self.scope.is_pharmacist and actable_officines(self.request.user).exists()
+        )
         return context
 
 

@@ -268,3 +268,13 @@ def test_preselected_officine_starts_at_the_service_step(tenant_a, client_for):
     assert response.context["step"] == "service"
     ignored = client.get(reverse(URL), {"officine": 999999})
     assert ignored.context["step"] == "officine"
+
+
+def test_new_request_button_only_for_those_who_may_order(tenant_a, client_for):
+    from tests.factories import PharmacistAccessFactory
+
+    url = reverse("certificates:request_list")
+    assert client_for(tenant_a.pharmacist).get(url).context["can_create"]  # mode pharmacien
+    editeur_mode = PharmacistAccessFactory(officine=tenant_a.officine).user  # mode éditeur
+    assert not client_for(editeur_mode).get(url).context["can_create"]
+    assert client_for(editeur_mode).get(reverse(URL)).status_code == 403
