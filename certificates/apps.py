@@ -1,7 +1,27 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _
 
 
 class CertificatesConfig(AppConfig):
     name = "certificates"
     verbose_name = _("Certificates")
+
+    def ready(self) -> None:
+        from certificates.models import Certificate
+
+        post_save.connect(
+            refresh_coverage_on_save, sender=Certificate, dispatch_uid="certificate_coverage"
+        )
+
+
+def refresh_coverage_on_save(sender, instance, update_fields=None, raw=False, **kwargs) -> None:
+    """Keep the officine's stored coverage true when one certificate is saved. (Bulk writes —
+    `bulk_create`, `QuerySet.update`, COPY — send no signal: they call `coverage_refresh`.
+    Certificates are never deleted on their own; an officine's deletion takes its coverage
+    row with it.)"""
+    from certificates.coverage import COVERAGE_INPUTS, coverage_refresh
+
+    if raw or (update_fields is not None and not COVERAGE_INPUTS & set(update_fields)):
+        return
+    coverage_refresh([instance.officine_id])

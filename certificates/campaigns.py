@@ -6,21 +6,31 @@ keys and CSRs one certificate at a time, saving progress after each. Everything 
 does is idempotent (one open renewal per certificate is a database constraint,
 `csr_generate` locks its row and does nothing twice), so a crashed or duplicated run
 simply finishes the remaining work.
+
+A run that dies with its message (the broker restarted without persistence, the task
+dropped) leaves the campaign PENDING or RUNNING with a heartbeat (`progressed_at`) that
+stops moving. `campaigns_revive`, a beat task, re-enqueues such a campaign once its
+heartbeat is older than CAMPAIGN_STALL_TIMEOUT (longer than the hard time limit, so a live
+run is never doubled); the page offers "Resume" for it too. Should the lost message come back
+after all, the second run is harmless, for the reasons above.
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import BooleanField, Case, Exists, OuterRef, Value, When
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,15 +49,19 @@ from certificates.models import (
 from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_lines, spreadsheet_cell
-from portal.models import Editor
+from portal.models import Editor, OutboxMessage
 from portal.permissions import is_portal_user
 from portal.tenancy import user_scope
+
+logger = logging.getLogger(__name__)
 
 MAX_WITHIN_DAYS = 3 * 366 + 31  # longer than any certificate's validity
 WORKSHEET_NAME = "fiche-ans.csv"
 ANS_OFFER = "ORG"
 _SPOOL_MAX_SIZE = 16 * 1024 * 1024
 _CHUNK_SIZE = 64 * 1024
+RUN_TASK = "certificates.tasks.run_campaign"
+UNFINISHED_STATUSES = (CampaignStatus.PENDING, CampaignStatus.RUNNING)
 # --------------------------------------------------------------------------- creation
 
 
@@ -99,7 +113,7 @@ def _validate(
 
 def _enqueue_run(campaign_id: int) -> None:
     """Through the outbox: a dead broker delays the campaign, it never loses it."""
-    outbox.enqueue("certificates.tasks.run_campaign", campaign_id=campaign_id)
+    outbox.enqueue(RUN_TASK, campaign_id=campaign_id)
 
 
 @transaction.atomic
@@ -209,17 +223,114 @@ def campaign_create(
 def campaign_resume(
     *, campaign: RenewalCampaign, actor: Any, http_request: HttpRequest | None = None
 ) -> RenewalCampaign:
-    """Enqueue the worker again for a failed or stuck campaign; it only does what is left."""
+    """Enqueue the worker again for a failed or stalled campaign; it only does what is left.
+
+    A campaign still making progress is refused: its run is alive (or its next slice queued),
+    and a second one would only compete with it.
+    """
     if is_portal_user(actor):
         scope = user_scope(actor)
         if not scope.can_write or scope.editor_id != campaign.editor_id:
             raise PermissionDenied
     if campaign.status == CampaignStatus.DONE:
         raise ValidationError(_("This campaign is already finished."), code="done")
+    if campaign.status in UNFINISHED_STATUSES and campaign_stalled_since(campaign) is None:
+        raise ValidationError(
+            _(
+                "This campaign is in progress; it can be resumed once it has made no "
+                "progress for %(minutes)d minutes."
+            )
+            % {"minutes": stall_minutes()},
+            code="running",
+        )
     audit_record(action="campaign.resume", actor=actor, target=campaign, request=http_request)
     campaign_id = campaign.pk
     _enqueue_run(campaign_id)
     return campaign
+
+
+# --------------------------------------------------------------------------- stalled campaigns
+
+
+def stall_timeout() -> timedelta:
+    """No heartbeat for this long: the campaign's task is lost (not merely slow)."""
+    default = int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 900)) + 300
+    return timedelta(seconds=int(getattr(settings, "CAMPAIGN_STALL_TIMEOUT", default)))
+
+
+def stall_minutes() -> int:
+    return max(1, round(stall_timeout().total_seconds() / 60))
+
+
+def campaign_heartbeat(campaign: RenewalCampaign) -> datetime:
+    """Last sign of life of the worker; a campaign never started counts from its creation."""
+    return campaign.progressed_at or campaign.created_at
+
+
+def campaign_stalled_since(
+    campaign: RenewalCampaign, *, now: datetime | None = None
+) -> datetime | None:
+    """The heartbeat of a pending or running campaign that stopped progressing, else None."""
+    if campaign.status not in UNFINISHED_STATUSES:
+        return None
+    heartbeat = campaign_heartbeat(campaign)
+    now = now or timezone.now()
+    return heartbeat if heartbeat < now - stall_timeout() else None
+
+
+def _stalled_ids(cutoff: datetime) -> list[int]:
+    # Maintenance over every editor (like the outbox drain): no user, no tenant scope; the
+    # campaigns are only re-enqueued, each run works within its own editor.
+    return list(
+        RenewalCampaign.objects.filter(status__in=UNFINISHED_STATUSES)
+        .filter(Q(progressed_at__lt=cutoff) | Q(progressed_at__isnull=True, created_at__lt=cutoff))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _awaited_ids(cutoff: datetime) -> set[int]:
+    """Campaigns with a run message still to come: waiting in the outbox (the drain sends
+    it) or handed to the broker since `cutoff` (queued behind other tasks, or running)."""
+    recent = OutboxMessage.objects.filter(task=RUN_TASK).filter(
+        Q(sent_at__isnull=True) | Q(sent_at__gte=cutoff)
+    )
+    return {kwargs.get("campaign_id") for kwargs in recent.values_list("kwargs", flat=True)}
+
+
+@transaction.atomic
+def campaigns_revive(*, now: datetime | None = None) -> list[int]:
+    """Re-enqueue every PENDING/RUNNING campaign whose heartbeat is older than the stall
+    timeout (its task was lost); returns their ids. Run by beat (`revive_campaigns`).
+
+    Through the outbox, so a dead broker delays the revival and never loses it. A campaign
+    whose run message is still waiting in the outbox, or was handed to the broker within
+    the timeout (by a resume or an earlier revival), is left alone: one revival per stall
+    timeout at most, so a broker without workers does not pile messages up.
+    """
+    now = now or timezone.now()
+    cutoff = now - stall_timeout()
+    stalled = _stalled_ids(cutoff)
+    if not stalled:
+        return []
+    awaited = _awaited_ids(cutoff)
+    revived = [pk for pk in stalled if pk not in awaited]
+    campaigns = RenewalCampaign.objects.in_bulk(revived)
+    for pk in revived:
+        campaign = campaigns[pk]
+        audit_record(
+            action="campaign.revive",
+            target=campaign,
+            details={
+                "stalled_since": campaign_heartbeat(campaign).isoformat(),
+                "completed": campaign.completed,
+                "total": campaign.total,
+            },
+        )
+        _enqueue_run(pk)
+    if revived:
+        logger.warning("Re-enqueued %d stalled renewal campaign(s): %s", len(revived), revived)
+    return revived
 
 
 # --------------------------------------------------------------------------- worker
@@ -259,7 +370,9 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
     campaign = RenewalCampaign.objects.select_related("created_by").get(pk=campaign_id)
     if campaign.status == CampaignStatus.DONE:
         return campaign
-    RenewalCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING, error="")
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(
+        status=CampaignStatus.RUNNING, error="", progressed_at=timezone.now()
+    )
     actor = campaign.created_by
     if actor is not None and user_scope(actor).editor_id != campaign.editor_id:
         actor = None  # the creator left the editor: the portal finishes the work itself
@@ -286,7 +399,9 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
         .values_list("renews_id", flat=True)
     )
     completed = sum(1 for pk in certificate_ids if pk in existing and existing[pk][2])
-    RenewalCampaign.objects.filter(pk=campaign.pk).update(completed=completed)
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(
+        completed=completed, progressed_at=timezone.now()
+    )
     skipped = progressed = 0
     try:
         for certificate_id in certificate_ids:
@@ -303,7 +418,10 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
             if _prepare_one(campaign, certificate_id, entry, actor, requests):
                 progressed += 1
                 completed += 1
-                RenewalCampaign.objects.filter(pk=campaign.pk).update(completed=completed)
+                # The heartbeat rides on the progress UPDATE: no extra query per certificate.
+                RenewalCampaign.objects.filter(pk=campaign.pk).update(
+                    completed=completed, progressed_at=timezone.now()
+                )
             else:
                 skipped += 1
     except Exception:

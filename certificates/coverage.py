@@ -3,20 +3,26 @@
 A service is covered by one or more *requirements* (DMP needs a signing AND an
 authentication certificate). Each requirement takes its best candidate (latest
 expiry) among live certificates; the service state is the worst requirement state.
-The rules (the single `RULES` table) are evaluated in SQL, by
-`coverage_states_by_officine`: matrices, dashboard counts and list filters that
-paginate in the database all read its rows.
+
+Those best expiries are stored per officine (`officines.OfficineCoverage`, one column
+per requirement), refreshed in the transaction that changes the certificates
+(`coverage_refresh`). States depend on the date, so they are computed when read, in
+SQL (`coverage_states`, `officines_with_coverage_state`): matrices, dashboard counts and
+list filters that paginate in the database read ~10,000 narrow rows for the largest
+editor instead of aggregating its ~40,000 live certificates (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import reduce
-from operator import or_
+from operator import and_, or_
+from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import Case, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,7 +34,10 @@ from certificates.models import (
     Service,
 )
 from officines.identifiers import INSI_COMMON_NAMES
-from officines.models import Officine
+from officines.models import Officine, OfficineCoverage
+
+REFRESH_CHUNK = 1000
+logger = logging.getLogger(__name__)
 
 
 class CoverageState(models.TextChoices):
@@ -40,10 +49,12 @@ class CoverageState(models.TextChoices):
 
 @dataclass(frozen=True)
 class Requirement:
-    """One certificate a service needs: profile(s), the service tag, optionally fixed CNs."""
+    """One certificate a service needs: profile(s), the service tag, optionally fixed CNs;
+    `field` is the `OfficineCoverage` column that stores its best (latest) expiry."""
 
     profiles: tuple[str, ...]
     service: str
+    field: str
     common_names: tuple[str, ...] | None = None
 
     def q(self) -> Q:
@@ -56,22 +67,165 @@ class Requirement:
 # domain.md, "Which certificates each service needs".
 RULES: Mapping[str, tuple[Requirement, ...]] = {
     Service.DMP: (
-        Requirement((Profile.ORG_SIGN,), Service.DMP),
-        Requirement((Profile.ORG_AUTH_CLI,), Service.DMP),
+        Requirement((Profile.ORG_SIGN,), Service.DMP, "dmp_sign_until"),
+        Requirement((Profile.ORG_AUTH_CLI,), Service.DMP, "dmp_auth_until"),
     ),
-    Service.INSI: (Requirement((Profile.ORG_AUTH_CLI,), Service.INSI, tuple(INSI_COMMON_NAMES)),),
-    Service.PSC: (Requirement((Profile.ORG_AUTH_CLI,), Service.PSC),),
+    Service.INSI: (
+        Requirement((Profile.ORG_AUTH_CLI,), Service.INSI, "insi_until", tuple(INSI_COMMON_NAMES)),
+    ),
+    Service.PSC: (Requirement((Profile.ORG_AUTH_CLI,), Service.PSC, "psc_until"),),
     # SERV SSL counts for MSSanté operators.
-    Service.MSSANTE: (Requirement((Profile.ORG_AUTH_CLI, Profile.SERV_SSL), Service.MSSANTE),),
+    Service.MSSANTE: (
+        Requirement((Profile.ORG_AUTH_CLI, Profile.SERV_SSL), Service.MSSANTE, "mssante_until"),
+    ),
 }
+REQUIREMENTS: tuple[Requirement, ...] = tuple(r for rules in RULES.values() for r in rules)
+# Certificate fields whose change can change an officine's coverage.
+COVERAGE_INPUTS = frozenset(
+    {"officine", "not_after", "revoked_at", "superseded_at", "profile", "services", "common_name"}
+)
 
 
 def _all_missing() -> dict[str, str]:
     return {str(service): str(CoverageState.MISSING) for service in RULES}
 
 
+# --------------------------------------------------------------------------- stored expiries
+
+
+def coverage_rows(certificates: QuerySet) -> list[OfficineCoverage]:
+    """The `OfficineCoverage` rows of the officines of `certificates`, from their live ones
+    (one grouped query)."""
+    best = {r.field: Max("not_after", filter=r.q()) for r in REQUIREMENTS}
+    rows = (
+        certificates.filter(revoked_at__isnull=True, superseded_at__isnull=True)
+        .order_by()
+        .values("officine_id", "editor_id")
+        .annotate(**best)
+    )
+    return [OfficineCoverage(**row) for row in rows]
+
+
+def coverage_refresh(officine_ids: Iterable[int]) -> None:
+    """Recompute the stored coverage of these officines from their certificates, in the
+    caller's transaction (`post_save` of a certificate does it; bulk writes call it).
+
+    The officine rows are locked first, in id order: two transactions changing the same
+    officine's certificates take turns, and the second aggregates after the first
+    committed, so neither stores a stale result.
+    """
+    ids = sorted({int(pk) for pk in officine_ids})
+    for start in range(0, len(ids), REFRESH_CHUNK):
+        chunk = ids[start : start + REFRESH_CHUNK]
+        with transaction.atomic(savepoint=False):
+            locked = Officine.objects.select_for_update().filter(pk__in=chunk).order_by("pk")
+            list(locked.values_list("pk", flat=True))
+            rows = coverage_rows(Certificate.objects.filter(officine_id__in=chunk))
+            bare = set(chunk) - {row.officine_id for row in rows}
+            if bare:  # no live certificate left
+                OfficineCoverage.objects.filter(officine_id__in=bare).delete()
+            OfficineCoverage.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["officine"],
+                update_fields=[r.field for r in REQUIREMENTS],
+            )
+
+
+def coverage_rebuild(editor_id: int | None = None) -> int:
+    """Refresh every officine (of one editor): the nightly repair and after raw bulk loads.
+    Returns the number of officines refreshed."""
+    officines = (
+        Officine.objects.all() if editor_id is None else Officine.objects.of_editor(editor_id)
+    )
+    ids = list(officines.order_by("pk").values_list("pk", flat=True))
+    coverage_refresh(ids)
+    return len(ids)
+
+
+def coverage_drift(officine_ids: Iterable[int] | None = None) -> list[int]:
+    """Officines whose stored coverage differs from their certificates (empty when sound)."""
+    stored_rows = OfficineCoverage.objects.all()
+    certificates = Certificate.objects.all()
+    if officine_ids is not None:
+        ids = list(officine_ids)
+        stored_rows = stored_rows.filter(officine_id__in=ids)
+        certificates = certificates.filter(officine_id__in=ids)
+    fields = ["officine_id", "editor_id", *(r.field for r in REQUIREMENTS)]
+    stored = {row[0]: row for row in stored_rows.values_list(*fields)}
+    computed = {
+        row.officine_id: tuple(getattr(row, f) for f in fields)
+        for row in coverage_rows(certificates)
+    }
+    return sorted(
+        pk for pk in stored.keys() | computed.keys() if stored.get(pk) != computed.get(pk)
+    )
+
+
+def coverage_repair() -> list[int]:
+    """Nightly (beat): refresh the officines whose stored coverage drifted from their
+    certificates — a bulk write that forgot `coverage_refresh`, a row edited by hand.
+    Returns their ids, logged as a warning: drift is a bug to find, not a routine."""
+    drifted = coverage_drift()
+    if drifted:
+        coverage_refresh(drifted)
+        logger.warning("Stored coverage repaired for %d officines: %s", len(drifted), drifted[:50])
+    return drifted
+
+
+# --------------------------------------------------------------------------- states
+
+
+def _state_conditions(
+    fields: list[str], now: datetime, soon: datetime, prefix: str = ""
+) -> dict[str, Q]:
+    """Each state of a service as a condition on its requirements' best expiries: the worst
+    requirement wins. The four conditions exclude each other and cover every case (a null
+    expiry, or no stored row at all through a LEFT JOIN, is "missing")."""
+
+    def each(lookup: str, value: Any, combine: Any) -> Q:
+        return reduce(combine, (Q(**{f"{prefix}{name}__{lookup}": value}) for name in fields))
+
+    return {
+        CoverageState.MISSING: each("isnull", True, or_),
+        CoverageState.EXPIRED: each("isnull", False, and_) & each("lte", now, or_),
+        CoverageState.EXPIRING: each("gt", now, and_) & each("lte", soon, or_),
+        CoverageState.COVERED: each("gt", soon, and_),
+    }
+
+
+def _fields(service: str) -> list[str]:
+    return [requirement.field for requirement in RULES[service]]
+
+
+def _state_case(service: str, now: datetime, soon: datetime) -> Case:
+    conditions = _state_conditions(_fields(service), now, soon)
+    return Case(
+        *(When(conditions[state], then=Value(str(state))) for state in CoverageState),
+        output_field=models.CharField(),
+    )
+
+
+def state_field(service: str) -> str:
+    """Name of the per-service column of `coverage_states`."""
+    return f"state_{service.lower()}"
+
+
+def coverage_states(
+    rows: QuerySet, *, now: datetime | None = None, services: Iterable[str] | None = None
+) -> QuerySet:
+    """`officine_id` and one `state_<service>` per RULES service (or per `services`) from
+    stored coverage rows (an `OfficineCoverage` queryset, already scoped by the caller).
+    Officines without a row have no live certificate: they miss every service."""
+    now = now or timezone.now()
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    chosen = list(RULES) if services is None else list(services)
+    states = {state_field(service): _state_case(service, now, soon) for service in chosen}
+    return rows.order_by().values("officine_id").annotate(**states)
+
+
 def _matrices(per_officine: QuerySet) -> dict[int, dict[str, str]]:
-    """{officine_id: {service: state}} from the rows of `coverage_states_by_officine`."""
+    """{officine_id: {service: state}} from the rows of `coverage_states`."""
     fields = [state_field(service) for service in RULES]
     return {
         officine_id: {str(service): state for service, state in zip(RULES, states, strict=True)}
@@ -92,11 +246,10 @@ def coverage_for_officines(
         ids_filter = list(officine_ids)
         if not ids_filter:
             return {}
-    certificates = Certificate.objects.filter(officine_id__in=ids_filter)
-    matrices = _matrices(coverage_states_by_officine(certificates, now=now))
+    rows = OfficineCoverage.objects.filter(officine_id__in=ids_filter)
+    matrices = _matrices(coverage_states(rows, now=now))
     if isinstance(officine_ids, QuerySet):
         ids_filter = officine_ids.values_list("pk", flat=True)
-    # Officines without any live certificate are absent from the rows: they miss everything.
     return {pk: matrices.get(pk) or _all_missing() for pk in ids_filter}
 
 
@@ -108,41 +261,27 @@ def officines_with_coverage_state(
     queryset: QuerySet, *, service: str | None, state: str, now: datetime | None = None
 ) -> QuerySet:
     """Filter an officine queryset on one service's coverage state (service=None: the state of
-    at least one service), in SQL so that it paginates in the database.
-
-    One grouped pass over the live certificates of these officines (an index-only scan of
-    `cert_live_editor_expiry`), joined as a semi-join: correlated subqueries per officine
-    cost ~0.4 s at 10,000 officines (BENCHMARKS.md).
+    at least one service): a condition on the stored expiries, so that it paginates in the
+    database (a join on the officine's primary key, no aggregation).
     """
     services = list(RULES) if service is None else [service]
     unknown = [s for s in services if s not in RULES]
     if unknown:
         raise ValueError(f"no coverage rule for service {unknown[0]!r}")
     state = CoverageState(state)
-    officines = queryset.order_by()
-    certificates = Certificate.objects.filter(
-        officine_id__in=officines.values("pk"),
-        # Redundant (a certificate belongs to its officine's editor) but it lets PostgreSQL
-        # range-scan the live-certificate index by editor: 3x faster than a full scan.
-        editor_id__in=officines.values("editor_id"),
+    now = now or timezone.now()
+    soon = now + timedelta(days=EXPIRING_DAYS)
+    conditions = (
+        _state_conditions(_fields(s), now, soon, prefix="coverage__")[state] for s in services
     )
-    per_officine = coverage_states_by_officine(certificates, now=now, services=services)
-    in_state = reduce(or_, (Q(**{state_field(s): state}) for s in services))
-    if state == CoverageState.MISSING:
-        # Officines without any live certificate are absent from `per_officine`: keep every
-        # officine except those that miss nothing.
-        complete = per_officine.exclude(in_state).values("officine_id")
-        return queryset.exclude(pk__in=complete)
-    return queryset.filter(pk__in=per_officine.filter(in_state).values("officine_id"))
+    return queryset.filter(reduce(or_, conditions))
 
 
 def coverage_summary(editor_id: int, *, now: datetime | None = None) -> dict[str, dict[str, int]]:
     """Dashboard counts {service: {state: officines}} over active officines, in two queries."""
     officine_count = Officine.objects.of_editor(editor_id).active().count()
-    certificates = Certificate.objects.of_editor(editor_id).filter(
-        officine__editor_id=editor_id, officine__is_active=True
-    )
-    matrices = _matrices(coverage_states_by_officine(certificates, now=now))
+    rows = OfficineCoverage.objects.of_editor(editor_id).filter(officine__is_active=True)
+    matrices = _matrices(coverage_states(rows, now=now))
     summary = {str(s): {str(state): 0 for state in CoverageState} for s in RULES}
     for matrix in matrices.values():
         for service, state in matrix.items():
@@ -151,53 +290,6 @@ def coverage_summary(editor_id: int, *, now: datetime | None = None) -> dict[str
     for service in summary:
         summary[service][CoverageState.MISSING] += officine_count - len(matrices)
     return summary
-
-
-def _state_case(names: list[str], now: datetime, soon: datetime) -> Case:
-    """A service's state from its requirements' best expiries: the worst of them wins."""
-    return Case(
-        When(reduce(or_, (Q(**{f"{n}__isnull": True}) for n in names)), then=Value("missing")),
-        When(reduce(or_, (Q(**{f"{n}__lte": now}) for n in names)), then=Value("expired")),
-        When(reduce(or_, (Q(**{f"{n}__lte": soon}) for n in names)), then=Value("expiring")),
-        default=Value("covered"),
-        output_field=models.CharField(),
-    )
-
-
-def state_field(service: str) -> str:
-    """Name of the per-service column of `coverage_states_by_officine`."""
-    return f"state_{service.lower()}"
-
-
-def coverage_states_by_officine(
-    certificates: QuerySet,
-    *,
-    now: datetime | None = None,
-    services: Iterable[str] | None = None,
-) -> QuerySet:
-    """`officine_id` and one `state_<service>` per RULES service (or per `services`),
-    computed in SQL (GROUP BY officine) from the live certificates of `certificates`
-    (already scoped by the caller).
-
-    Grouped in the database rather than folded in Python (the dashboard of a 10,000-officine
-    editor would read ~40,000 rows otherwise). Officines with no live certificate (for
-    `services`: none meeting their requirements) are absent: they miss every service.
-    """
-    now = now or timezone.now()
-    soon = now + timedelta(days=EXPIRING_DAYS)
-    chosen = list(RULES) if services is None else list(services)
-    best: dict[str, Max] = {}
-    states: dict[str, Case] = {}
-    for service in chosen:
-        requirements = RULES[service]
-        names = [f"_best_{service.lower()}_{i}" for i in range(len(requirements))]
-        for name, requirement in zip(names, requirements, strict=True):
-            best[name] = Max("not_after", filter=requirement.q())
-        states[state_field(service)] = _state_case(names, now, soon)
-    rows = certificates.live().order_by()
-    if services is not None:  # only the rows that can count: fewer rows to group
-        rows = rows.filter(reduce(or_, (r.q() for s in chosen for r in RULES[s])))
-    return rows.values("officine_id").alias(**best).annotate(**states)
 
 
 @dataclass(frozen=True)
@@ -211,7 +303,7 @@ class CoverageTally:
 def coverage_tally(
     per_officine: QuerySet, *, gap_states: Iterable[str], first: int
 ) -> CoverageTally:
-    """From `coverage_states_by_officine` (every service): the number of officines per
+    """From `coverage_states` (every service): the number of officines per
     combination of states, and the `first` officines with the most services in
     `gap_states` (then by id), in one query whatever the number of officines.
 

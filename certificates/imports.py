@@ -50,6 +50,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from certificates import x509
+from certificates.coverage import coverage_refresh
 from certificates.models import (
     OPEN_REQUEST_STATUSES,
     Certificate,
@@ -563,10 +564,10 @@ def _write(ctx: _Context, lookups: _Lookups, plan: _Plan, filename: str) -> Impo
             gettext("A newer certificate (serial %(serial)s) already replaces this one.")
             % {"serial": successor.serial}
         )
-    certificate.save(force_insert=True)
-    if predecessor is not None:
+    if predecessor is not None:  # before the insert, whose post_save refreshes the coverage
         predecessor.superseded_at = now
-        predecessor.save(update_fields=["superseded_at"])
+        Certificate.objects.filter(pk=predecessor.pk).update(superseded_at=now)
+    certificate.save(force_insert=True)
     if successor is not None and successor.replaces_id is None:
         successor.replaces = certificate
         successor.save(update_fields=["replaces"])
@@ -837,6 +838,7 @@ def _bulk_write(
     try:
         with transaction.atomic():
             Certificate.objects.bulk_create(certificates)
+            coverage_refresh({certificate.officine_id for certificate in certificates})
             for _, checked in waiting:
                 for plan in checked.plans:
                     _audit_import(ctx, plan.certificate, checked.loaded.filename)

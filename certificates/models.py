@@ -103,18 +103,29 @@ class ServicesField(models.CharField):
         return self.get_prep_value(self.value_from_object(obj))
 
 
-def status_condition(status: str, now: datetime) -> Q:
-    """The derived status as a condition on dates and events (filters, conditional counts)."""
-    live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
+LIVE_STATUSES = (Status.VALID, Status.EXPIRING, Status.EXPIRED)
+
+
+def expiry_condition(status: str, now: datetime) -> Q:
+    """For a live certificate, its status as a condition on `not_after` alone (counts over
+    live rows: an index-only scan of `cert_live_editor_expiry`)."""
     soon = now + timedelta(days=EXPIRING_DAYS)
     conditions = {
-        Status.REVOKED: Q(revoked_at__isnull=False),
-        Status.SUPERSEDED: Q(revoked_at__isnull=True, superseded_at__isnull=False),
-        Status.EXPIRED: live & Q(not_after__lte=now),
-        Status.EXPIRING: live & Q(not_after__gt=now, not_after__lte=soon),
-        Status.VALID: live & Q(not_after__gt=soon),
+        Status.EXPIRED: Q(not_after__lte=now),
+        Status.EXPIRING: Q(not_after__gt=now, not_after__lte=soon),
+        Status.VALID: Q(not_after__gt=soon),
     }
     return conditions[Status(status)]
+
+
+def status_condition(status: str, now: datetime) -> Q:
+    """The derived status as a condition on dates and events (filters, conditional counts)."""
+    status = Status(status)
+    if status == Status.REVOKED:
+        return Q(revoked_at__isnull=False)
+    if status == Status.SUPERSEDED:
+        return Q(revoked_at__isnull=True, superseded_at__isnull=False)
+    return Q(revoked_at__isnull=True, superseded_at__isnull=True) & expiry_condition(status, now)
 
 
 class CertificateQuerySet(TenantQuerySet):
@@ -414,6 +425,10 @@ class RenewalCampaign(models.Model):
     )
     created_at = models.DateTimeField(_("created on"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished on"), null=True, blank=True)
+    # Heartbeat of the worker: set when a run starts and with each certificate prepared
+    # (empty until the first run: `created_at` stands in). A PENDING/RUNNING campaign whose
+    # heartbeat is older than CAMPAIGN_STALL_TIMEOUT lost its task (campaigns_revive).
+    progressed_at = models.DateTimeField(_("last progress"), null=True, blank=True)
 
     objects = TenantQuerySet.as_manager()
 

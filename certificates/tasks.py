@@ -62,3 +62,25 @@ def run_campaign(self, campaign_id: int) -> None:
         from portal import outbox
 
         outbox.enqueue("certificates.tasks.run_campaign", campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True)
+def revive_campaigns() -> list[int]:
+    """Beat: re-enqueue campaigns whose task was lost (no progress for CAMPAIGN_STALL_TIMEOUT).
+
+    No retry: the next beat tick is the retry, and a campaign it misses is still stalled then.
+    """
+    from certificates.campaigns import campaigns_revive
+
+    return campaigns_revive()
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+@shared_task(acks_late=True)
+def repair_coverage() -> list[int]:
+    """Beat, nightly: refresh any officine whose stored coverage drifted (coverage_repair)."""
+    from certificates.coverage import coverage_repair
+
+    return coverage_repair()

@@ -1165,6 +1165,9 @@ def campaign_context(user: Any, campaign: RenewalCampaign) -> dict[str, Any]:
     return {
         "campaign": campaign,
         "running": running,
+        # Pending or running with no progress for CAMPAIGN_STALL_TIMEOUT: its task was lost;
+        # the page says so and offers "Resume" (beat's revive_campaigns will also).
+        "stalled_since": campaigns.campaign_stalled_since(campaign),
         "poll_seconds": POLL_SECONDS,
         "can_write": user_scope(user).can_write,
     }

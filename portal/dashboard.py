@@ -20,17 +20,17 @@ from django.views.generic import TemplateView
 
 from certificates.coverage import (
     CoverageState,
-    coverage_states_by_officine,
+    coverage_states,
     coverage_tally,
 )
 from certificates.models import (
     COVERAGE_SERVICES,
     EXPIRING_DAYS,
+    LIVE_STATUSES,
     Certificate,
-    Status,
-    status_condition,
+    expiry_condition,
 )
-from officines.models import Officine
+from officines.models import Officine, OfficineCoverage
 from portal.permissions import READ_ROLES, ScopedViewMixin
 
 HORIZON_MONTHS = 18
@@ -51,10 +51,7 @@ def status_counts(user: Any, *, now: datetime) -> dict[str, int]:
     """Live certificates by status in one query: the same rules as `in_status`, so each count
     matches the certificate list filtered on that status."""
     return _live(user).aggregate(
-        **{
-            status: Count("pk", filter=status_condition(status, now))
-            for status in (Status.VALID, Status.EXPIRING, Status.EXPIRED)
-        }
+        **{status: Count("pk", filter=expiry_condition(status, now)) for status in LIVE_STATUSES}
     )
 
 
@@ -199,13 +196,13 @@ def coverage_overview(
     """Coverage of the active officines per service, and the officines with gaps (3 or 4
     queries).
 
-    Service states are computed and grouped in SQL (`coverage_states_by_officine`,
-    `coverage_tally`): at 10,000 officines, folding their ~40,000 live certificates
-    in Python took over a second (BENCHMARKS.md).
+    Service states are computed from the stored coverage and grouped in SQL
+    (`coverage_states`, `coverage_tally`): at 10,000 officines, folding their ~40,000 live
+    certificates in Python took over a second (BENCHMARKS.md).
     """
     labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
-    per_officine = coverage_states_by_officine(
-        _live(user).filter(officine__is_active=True), now=now
+    per_officine = coverage_states(
+        OfficineCoverage.objects.visible_to(user).filter(officine__is_active=True), now=now
     )
     counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
     tally = coverage_tally(per_officine, gap_states=GAP_STATES, first=limit)
@@ -224,7 +221,7 @@ def coverage_overview(
     officine_count = active.count()
     bare_count = officine_count - with_certificates
     if bare_count:
-        bare = active.exclude(pk__in=_live(user).values("officine_id")).order_by("pk")
+        bare = active.filter(coverage__isnull=True).order_by("pk")
         all_missing = dict.fromkeys(labels, str(CoverageState.MISSING))
         gaps += [(len(labels), pk, all_missing) for pk in bare.values_list("pk", flat=True)[:limit]]
         for code in labels:

@@ -250,8 +250,18 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # http://localhost webhooks (tests, local LGO development); always allowed when DEBUG.
 WEBHOOK_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOK_ALLOW_HTTP_LOCALHOST", default=False)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Renewal campaigns: a PENDING/RUNNING campaign with no progress for this many seconds lost
+# its task (broker restarted without persistence, message dropped) and is re-enqueued. Longer
+# than the hard time limit, so a live run (its heartbeat moves at least once per task) is
+# never doubled.
+CAMPAIGN_STALL_TIMEOUT = env.int("CAMPAIGN_STALL_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": 60.0},
+    "revive-stalled-campaigns": {"task": "certificates.tasks.revive_campaigns", "schedule": 300.0},
+    "repair-stored-coverage": {
+        "task": "certificates.tasks.repair_coverage",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "daily-renewal-alert-scan": {
         "task": "notifications.tasks.daily_scan",
         "schedule": crontab(hour=ALERT_SCAN_HOUR, minute=ALERT_SCAN_MINUTE),

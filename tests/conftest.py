@@ -42,6 +42,26 @@ def _isolated_celery():
 
 
 @pytest.fixture(autouse=True)
+def _coverage_stays_true(request):
+    """After every database test, the stored officine coverage must equal what the
+    certificates say: a code path that writes certificates without `coverage_refresh`
+    fails the test that exercises it."""
+    if "db" not in request.fixturenames or "transactional_db" in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("db")  # our teardown then runs before the rollback
+    yield
+    from django.db import connection
+
+    from certificates.coverage import coverage_drift
+
+    if connection.connection is None or connection.needs_rollback or not connection.is_usable():
+        return
+    drift = coverage_drift()
+    assert not drift, f"stored coverage differs from the certificates of officines {drift}"
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
     yield

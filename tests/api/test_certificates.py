@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from django.utils import timezone
 
 from certificates import x509 as igc
+from certificates.coverage import coverage_refresh
 from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate, Installation
 from portal.models import AuditEvent, IdempotencyRecord
@@ -73,6 +74,7 @@ def test_list_filters(tenant_a, keys_a, make_certificate):
     expired = make_certificate(other, not_after=now - timedelta(days=1))
     revoked = make_certificate(other, services=("INSI",), common_name="INSI-AUTO")
     Certificate.objects.filter(pk=revoked.pk).update(revoked_at=now, revocation_reason="other")
+    coverage_refresh([other.pk])
     client = bearer(keys_a.read)
     assert ids(client.get(LIST, {"finess": other.finess})) == [expired.pk, revoked.pk]
     assert ids(client.get(LIST, {"profile": "ORG_SIGN"})) == [expiring.pk]

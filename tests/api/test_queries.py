@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from certificates.coverage import coverage_refresh
 from certificates.models import Certificate, CertificateRequest, RenewalCampaign
 from notifications.models import WebhookEndpoint
 from officines.identifiers import generate_finess
@@ -40,6 +41,7 @@ def many_rows(tenant_a, make_certificate):
         Certificate(**{**fields, "officine_id": o.pk, "fingerprint_sha256": f"{n:064x}"})
         for n, o in enumerate(officines)
     )
+    coverage_refresh(o.pk for o in officines)
     CertificateRequest.objects.bulk_create(
         CertificateRequest(
             editor=tenant_a.editor,

@@ -464,6 +464,12 @@ def test_certificates_revoked_or_cancelled_meanwhile_are_skipped(fleet, tenant_a
 
 def test_resume_service(fleet, tenant_a, django_capture_on_commit_callbacks):
     campaign = create(tenant_a, within_days=60)
+    # Just created, its run may still be queued: resuming would only double it.
+    with pytest.raises(ValidationError) as live:
+        campaigns.campaign_resume(campaign=campaign, actor=tenant_a.admin)
+    assert live.value.code == "running"
+    RenewalCampaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.FAILED)
+    campaign.refresh_from_db()
     with pytest.raises(PermissionDenied):
         campaigns.campaign_resume(campaign=campaign, actor=tenant_a.viewer)
     with django_capture_on_commit_callbacks() as callbacks:

@@ -9,13 +9,15 @@ from django.utils import timezone
 
 from certificates.coverage import (
     CoverageState,
+    coverage_drift,
     coverage_for_officine,
     coverage_for_officines,
+    coverage_rebuild,
     coverage_summary,
     officines_with_coverage_state,
 )
 from certificates.models import COVERAGE_SERVICES
-from officines.models import Officine
+from officines.models import Officine, OfficineCoverage
 from tests.factories import OfficineFactory
 
 COVERED, EXPIRING, EXPIRED, MISSING = (
@@ -244,3 +246,79 @@ def test_summary_counts_active_officines_of_the_editor_only(
             ), (service, state)
     assert summary["PSC"][COVERED] == 1
     assert inactive.pk not in expected
+
+
+# --------------------------------------------------------------------------- stored expiries
+
+
+def test_stored_row_follows_import_revocation_and_renewal(tenant_a, cert, now):
+    """The stored expiries change in the transaction that changes the certificates."""
+    from certificates.lifecycle import certificate_revoke
+
+    officine = tenant_a.officine
+    assert not OfficineCoverage.objects.filter(officine=officine).exists()
+    first = cert(officine, days=VALID_DAYS, services=("PSC",))
+    stored = OfficineCoverage.objects.get(officine=officine)
+    assert stored.psc_until == first.not_after and stored.editor_id == tenant_a.editor.pk
+    assert stored.dmp_sign_until is None and stored.insi_until is None
+    later = cert(officine, days=VALID_DAYS + 30, services=("PSC",))
+    assert OfficineCoverage.objects.get(officine=officine).psc_until == later.not_after
+    certificate_revoke(certificate=later, actor=tenant_a.admin, reason="other")
+    assert OfficineCoverage.objects.get(officine=officine).psc_until == first.not_after
+    certificate_revoke(certificate=first, actor=tenant_a.admin, reason="other")
+    # No live certificate left: no row, every service missing.
+    assert not OfficineCoverage.objects.filter(officine=officine).exists()
+    assert set(matrix(officine, now).values()) == {MISSING}
+
+
+def test_drift_is_detected_and_rebuild_repairs_it(tenant_a, tenant_b, cert, now):
+    """What the test-suite guard (tests/conftest.py) and the nightly repair rely on."""
+    from certificates.models import Certificate
+
+    kept = cert(tenant_a.officine, days=VALID_DAYS)
+    bypassed = cert(tenant_b.officine, days=VALID_DAYS)
+    assert coverage_drift() == []
+    Certificate.objects.filter(pk=bypassed.pk).update(not_after=now + timedelta(days=3))
+    assert coverage_drift() == [tenant_b.officine.pk]
+    assert matrix(tenant_b.officine, now)["PSC"] == COVERED  # stale until repaired
+    assert coverage_rebuild(tenant_a.editor.pk) >= 1
+    assert coverage_drift() == [tenant_b.officine.pk]  # the other editor's rows untouched
+    coverage_rebuild()
+    assert coverage_drift() == []
+    assert matrix(tenant_b.officine, now)["PSC"] == EXPIRING
+    assert OfficineCoverage.objects.get(officine=tenant_a.officine).psc_until == kept.not_after
+
+
+def test_states_move_with_time_without_any_write(tenant_a, cert, now):
+    """Dates are stored, not states: tomorrow's state needs no refresh."""
+    cert(tenant_a.officine, days=40, services=("PSC",))
+    assert matrix(tenant_a.officine, now)["PSC"] == COVERED
+    assert matrix(tenant_a.officine, now + timedelta(days=15))["PSC"] == EXPIRING
+    assert matrix(tenant_a.officine, now + timedelta(days=41))["PSC"] == EXPIRED
+
+
+def test_stored_coverage_is_scoped_by_tenant(tenant_a, tenant_b, cert):
+    cert(tenant_a.officine)
+    cert(tenant_a.pharmacist_officine)
+    cert(tenant_b.officine)
+    rows = OfficineCoverage.objects.visible_to(tenant_b.viewer)
+    assert list(rows.values_list("officine_id", flat=True)) == [tenant_b.officine.pk]
+    pharmacist_rows = OfficineCoverage.objects.visible_to(tenant_a.pharmacist)
+    assert list(pharmacist_rows.values_list("officine_id", flat=True)) == [
+        tenant_a.pharmacist_officine.pk
+    ]
+
+
+def test_nightly_repair_refreshes_only_what_drifted(tenant_a, cert, now, caplog, settings):
+    from certificates.models import Certificate
+    from certificates.tasks import repair_coverage
+
+    assert "repair-stored-coverage" in settings.CELERY_BEAT_SCHEDULE
+    sound = cert(tenant_a.officine, days=VALID_DAYS)
+    drifting = cert(tenant_a.pharmacist_officine, days=VALID_DAYS)
+    assert repair_coverage.delay().get() == []
+    Certificate.objects.filter(pk=drifting.pk).update(revoked_at=now, revocation_reason="other")
+    assert repair_coverage.delay().get() == [tenant_a.pharmacist_officine.pk]
+    assert "repaired for 1 officines" in caplog.text
+    assert not OfficineCoverage.objects.filter(officine=tenant_a.pharmacist_officine).exists()
+    assert OfficineCoverage.objects.get(officine=tenant_a.officine).psc_until == sound.not_after

@@ -16,6 +16,7 @@ from django.utils import translation
 
 from certificates import trust
 from certificates import x509 as igc
+from certificates.coverage import coverage_refresh
 from certificates.demo_pki import DemoPKI, to_pem_bundle
 from certificates.imports import (
     ImportReport,
@@ -310,6 +311,7 @@ def test_revoked_certificate_is_not_superseded(tenant_a, pki, shared_key, trust_
         certificate_import(editor=tenant_a.editor, data=encode("pem", old, []))
     ).certificate
     Certificate.objects.filter(pk=old_row.pk).update(revoked_at=now, revocation_reason="other")
+    coverage_refresh([old_row.officine_id])
     new = issue(pki, tenant_a.officine, shared_key)
     result = only(certificate_import(editor=tenant_a.editor, data=encode("pem", new, [])))
     assert result.certificate.replaces is None
@@ -366,6 +368,7 @@ def test_request_renews_is_preferred(tenant_a, pki, shared_key, request_keys, tr
     Certificate.objects.filter(pk__in=[r.pk for r in rows]).update(
         superseded_at=None, replaces=None
     )
+    coverage_refresh([officine.pk])
     request = make_request(officine, request_keys[2], renews=rows[0])
     new = issue(pki, officine, request_keys[2])
 
@@ -760,8 +763,9 @@ def test_import_query_budget(
     )
     new = issue(pki, tenant_a.officine, key)
     # fingerprints, requests, officines, live certificates, savepoint, insert, supersede,
-    # request_mark_issued (lock, update, link, audit), audit, webhook listeners, release.
-    with django_assert_max_num_queries(15):
+    # request_mark_issued (lock, update, link, audit), audit, webhook listeners, release,
+    # the officine's stored coverage (lock, aggregate, upsert).
+    with django_assert_max_num_queries(17):
         result = only(certificate_import(editor=tenant_a.editor, data=to_pem_bundle(new)))
     assert result.result == "imported" and result.certificate.replaces is not None
 

@@ -1,8 +1,9 @@
 """Reliability tests: real worker processes, a real Redis broker, a real PostgreSQL server.
 
 Separate processes must see the rows a test commits, so most of these tests need
-PostgreSQL (`transaction=True`) and skip on SQLite, saying why. They use Redis db 7 only
-(RELIABILITY_REDIS_URL), flushed before and after, so other suites are not disturbed.
+PostgreSQL (`transaction=True`) and skip on SQLite, saying why. They use Redis db 7
+(RELIABILITY_REDIS_URL) and, for the lost-message campaign test, db 9
+(CAMPAIGN_RELIABILITY_REDIS_URL), flushed before and after, so other suites are not disturbed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/7")
+CAMPAIGN_REDIS_URL = os.environ.get("CAMPAIGN_RELIABILITY_REDIS_URL", "redis://127.0.0.1:6379/9")
 CELERY = str(Path(sys.executable).with_name("celery"))
 # Low in the worker subprocesses only: a task whose worker was SIGKILLed is delivered
 # again after this many seconds (production keeps the default, an hour).
@@ -67,36 +69,74 @@ LOCK = "portal-tests:reliability-lock"
 
 
 def _empty(client) -> None:
-    """Delete every key of db 7 but the lock (queues, unacked sets, results)."""
+    """Delete every key of the db but the lock (queues, unacked sets, results)."""
     for key in client.scan_iter(count=1000):
         if key != LOCK.encode():
             client.delete(key)
 
 
-@pytest.fixture
-def redis_db7() -> Iterator[str]:
-    """Redis db 7, emptied before and after; the test is skipped when Redis is unreachable.
+def redis_keys(url: str) -> list[bytes]:
+    """The keys of the db at `url` but the lock: what the broker holds."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        return [key for key in client.scan_iter(count=1000) if key != LOCK.encode()]
+    finally:
+        client.close()
+
+
+def redis_lose_everything(url: str) -> None:
+    """What a Redis restarted without persistence holds: nothing (the test's lock aside)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        _empty(client)
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def _redis_turn(url: str) -> Iterator[str]:
+    """The Redis db at `url`, emptied before and after; the test is skipped when Redis is
+    unreachable.
 
     Two test runs on one machine (say two developers' suites) would steal each other's
-    tasks and empty each other's queue: a lock in db 7 makes them take turns.
+    tasks and empty each other's queue: a lock in the db makes them take turns.
     """
     redis = pytest.importorskip("redis")
     try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis unreachable at {url}: {exc}")
     lock = client.lock(LOCK, timeout=600, blocking_timeout=300)
     if not lock.acquire():
-        pytest.skip(f"another test run kept {REDIS_URL} busy for 5 minutes")
+        pytest.skip(f"another test run kept {url} busy for 5 minutes")
     try:
         _empty(client)
-        yield REDIS_URL
+        yield url
         _empty(client)
     finally:
         with contextlib.suppress(redis.exceptions.LockError):  # expired: someone else's now
             lock.release()
         client.close()
+
+
+@pytest.fixture
+def redis_db7() -> Iterator[str]:
+    """Redis db 7 for this test alone (see `_redis_turn`)."""
+    with _redis_turn(REDIS_URL) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_db9() -> Iterator[str]:
+    """Redis db 9 for this test alone: the lost-message campaign test, which empties the
+    broker mid-test, so it never waits for (or disturbs) the db 7 tests."""
+    with _redis_turn(CAMPAIGN_REDIS_URL) as url:
+        yield url
 
 
 def point_celery_to(url: str, *, eager: bool) -> None:
@@ -115,6 +155,13 @@ def celery_on_redis(redis_db7) -> str:
     `_isolated_celery` restores the app and the outbox backoff afterwards."""
     point_celery_to(redis_db7, eager=False)
     return redis_db7
+
+
+@pytest.fixture
+def celery_on_redis9(redis_db9) -> str:
+    """As `celery_on_redis`, on db 9; workers get it with `worker_factory(CELERY_BROKER_URL=...)`."""
+    point_celery_to(redis_db9, eager=False)
+    return redis_db9
 
 
 class Worker:
@@ -178,7 +225,8 @@ class Worker:
 
 @pytest.fixture
 def worker_factory(tmp_path) -> Iterator[Callable[..., Worker]]:
-    """`worker_factory(**env)`: a Worker on the test database and Redis db 7; stopped at the end."""
+    """`worker_factory(**env)`: a Worker on the test database and Redis db 7 (unless `env`
+    says CELERY_BROKER_URL=...); stopped at the end."""
     made: list[Worker] = []
 
     def make(**extra: str) -> Worker:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from certificates.coverage import coverage_refresh
 from certificates.models import Certificate
 from officines import identifiers
 from officines.models import Officine
@@ -59,7 +60,9 @@ def clone_certificates(model: Certificate, officines, *, not_after=None, **field
         for key, value in fields.items():
             setattr(copy, key, value)
         copies.append(copy)
-    return Certificate.objects.bulk_create(copies)
+    created = Certificate.objects.bulk_create(copies)
+    coverage_refresh({c.officine_id for c in created})
+    return created
 
 
 def days(n: int):
