@@ -43,16 +43,6 @@ CERTIFICATES = 4
 
 
 @pytest.fixture
-def fast_keys(settings):
-    settings.CERTIFICATE_KEY_ALGORITHM = "EC"
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-
-
-@pytest.fixture
 def expiring(tenant_a, make_certificate):
     """Certificates of tenant A expiring within 30 days, each on its own officine."""
     now = timezone.now()

@@ -29,24 +29,11 @@ from certificates.models import (
     RenewalCampaign,
     RequestStatus,
 )
-from portal.celery import app as celery_app
 from portal.models import AuditEvent
 from tests.factories import OfficineFactory
 
 OPENSSL = "/usr/bin/openssl"
 requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
-
-
-@pytest.fixture
-def fast_keys(settings):
-    """Real EC P-256 keys: instant, so crash/resume tests can make many."""
-    settings.CERTIFICATE_KEY_ALGORITHM = "EC"
-
-
-@pytest.fixture
-def eager(monkeypatch):
-    """Run Celery tasks in-process: `.delay` executes the real task body."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
 
 
 @pytest.fixture

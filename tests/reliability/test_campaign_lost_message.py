@@ -14,13 +14,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
-from certificates import keystore
-from certificates import x509 as igc
 from certificates.campaigns import RUN_TASK, campaign_create
-from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
+from certificates.models import CampaignStatus, RenewalCampaign
 from portal.celery import app as celery_app
 from portal.models import AuditEvent, OutboxMessage
 from tests.reliability.conftest import (
@@ -32,8 +29,8 @@ from tests.reliability.conftest import (
 )
 from tests.reliability.test_worker_crash import (
     OFFICINES,
+    assert_one_renewal_each,
     officines_with_certificates,
-    public_key_hash_of_csr,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]
@@ -109,24 +106,4 @@ def test_campaign_killed_and_lost_is_revived_and_finished_once(
     assert len(messages) == 2 and all(m.sent_at for m in messages)
     assert messages[1].kwargs == {"campaign_id": campaign.pk}
 
-    # Exactly one renewal request per certificate, each with its CSR and its own key.
-    requests = list(CertificateRequest.objects.filter(renews__in=certificates))
-    by_certificate: dict[int, list[CertificateRequest]] = {}
-    for request in requests:
-        by_certificate.setdefault(request.renews_id, []).append(request)
-    assert sorted(by_certificate) == sorted(c.pk for c in certificates)
-    assert all(len(found) == 1 for found in by_certificate.values())
-    wrapping = keystore.wrapping_keys()
-    for request in requests:
-        assert request.campaign_id == campaign.pk and request.status == "csr_ready"
-        der = keystore.unseal(
-            bytes(request.encrypted_private_key),
-            associated_data=keystore.associated_data_for(request.pk),
-            keys=wrapping,
-        )
-        private_key = serialization.load_der_private_key(der, password=None)
-        assert igc.public_key_sha256(private_key.public_key()) == request.public_key_sha256
-        assert public_key_hash_of_csr(request.csr_pem) == request.public_key_sha256
-    assert len({r.public_key_sha256 for r in requests}) == OFFICINES  # no key made twice
-    # One key generation per request, even for the certificate in hand at the kill.
-    assert AuditEvent.objects.filter(action="key.generate").count() == OFFICINES
+    assert_one_renewal_each(campaign, certificates)
