@@ -170,15 +170,29 @@ def expiry_chart(buckets: list[tuple[date, int]]) -> Chart:
 
 
 def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) -> list:
-    """The live certificates of active officines that end first (expired ones first)."""
-    return list(
-        _live(user)
-        .filter(officine__is_active=True)
-        .with_status(now)
-        .select_related("officine")
-        .defer(*_WIDE_FIELDS)  # PEM texts are TOASTed: reading them costs more than the rest
-        .order_by("not_after", "id")[:limit]
-    )
+    """The live certificates of active officines that end first (expired ones first).
+
+    Two queries: the first candidates in expiry order from the live-certificate index
+    (index-only, 0.1 ms; one query with the officine join made PostgreSQL walk thousands of
+    superseded rows of the plain expiry index), then those rows with their officine. Only
+    active officines count: the window grows until it holds `limit` of them or runs out.
+    """
+    ordered = _live(user).order_by("not_after", "id")
+    window = limit * 3
+    while True:
+        candidates = list(ordered.values_list("pk", flat=True)[:window])
+        rows = list(
+            ordered.filter(pk__in=candidates, officine__is_active=True)
+            .with_status(now)
+            .select_related("officine")
+            .defer(*_WIDE_FIELDS)[
+                  # PEM texts are TOASTed: reading them costs more than the rest
+                :limit
+            ]
+        )
+        if len(rows) == limit or len(candidates) < window:
+            return rows
+        window *= 4
 
 
 @dataclass

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from certificates.models import Certificate, Status
 from notifications.models import AlertLog, AlertStatus, Channel
-from portal.dashboard import add_months, expiries_by_month
+from portal.dashboard import add_months, expiries_by_month, urgent_certificates
 from tests.ui.conftest import bulk_officines, clone_certificates, days
 
 pytestmark = pytest.mark.django_db
@@ -102,6 +102,16 @@ def test_month_helpers():
 def test_urgent_certificates_are_live_and_ordered(tenant_a, client_for, fleet):
     urgent = client_for(tenant_a.viewer).get(reverse("dashboard")).context["urgent"]
     assert [c.common_name for c in urgent] == ["INSI-AUTO", "BIENTOT", "VALIDE"]
+
+
+def test_urgent_certificates_skip_inactive_officines_beyond_the_first_window(tenant_a, fleet):
+    """The candidate window (3 x limit) fills with certificates of inactive officines: it
+    grows until the active officines' certificates are reached."""
+    closed = bulk_officines(tenant_a.editor, 7, is_active=False)
+    clone_certificates(fleet["valid"], closed, not_after=days(-30))  # first by expiry
+    urgent = urgent_certificates(tenant_a.viewer, now=timezone.now(), limit=2)
+    assert [c.common_name for c in urgent] == ["INSI-AUTO", "BIENTOT"]
+    assert all(c.officine.is_active for c in urgent)
 
 
 def test_incomplete_coverage_lists_officines_with_gaps(tenant_a, client_for, fleet):
