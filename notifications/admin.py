@@ -64,7 +64,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     list_display = ["url", "editor", "is_active", "failure_count", "disabled_at"]
     list_filter = ["is_active"]
-    exclude = ["secret"]
+    exclude = ["secret_envelope"]  # never shown, not even encrypted
     readonly_fields = ["editor", "url", "events", "failure_count", "created_by"]
     list_select_related = ["editor"]
 

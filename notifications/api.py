@@ -153,6 +153,9 @@ class WebhookEndpointViewSet(
     queryset = WebhookEndpoint.objects.none()
     lookup_value_converter = "int"
     officine_limited_forbidden = ("create",)
+    # Creation and regeneration answer with the secret: an Idempotency-Key replay copy of
+    # that answer is stored encrypted, never in clear (portal.api.idempotency).
+    idempotency_seal_body = True
 
     def get_queryset(self):
         return self.scoped(WebhookEndpoint.objects.all()).order_by("id")

@@ -3,6 +3,9 @@ webhooks, calendar feeds) and the public calendar feed behind its secret URL."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from certificates import keystore
 from notifications import calendar, services, webhooks
 from notifications.forms import (
     AlertPolicyForm,
@@ -38,16 +42,40 @@ from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin
 _SHOW_ONCE_SESSION_KEY = "notifications_show_once"
 
 
+def _show_once_aad(request: HttpRequest, kind: str, pk: int | None) -> bytes:
+    return f"show-once:{kind}:{pk}:{request.user.pk}".encode("ascii")
+
+
 def _show_once(request: HttpRequest, kind: str, value: str, pk: int | None = None) -> None:
-    request.session[_SHOW_ONCE_SESSION_KEY] = {"kind": kind, "value": value, "pk": pk}
+    """Keep a secret for the next page only. Sessions are stored in the database, so the
+    secret is kept encrypted (KEY_ENCRYPTION_KEYS), never in clear."""
+    envelope = keystore.seal(
+        value.encode("utf-8"),
+        associated_data=_show_once_aad(request, kind, pk),
+        key=keystore.wrapping_keys()[0],
+    )
+    request.session[_SHOW_ONCE_SESSION_KEY] = {
+        "kind": kind,
+        "pk": pk,
+        "sealed": base64.b64encode(envelope).decode("ascii"),
+    }
 
 
 def _pop_once(request: HttpRequest, kind: str, pk: int | None = None) -> str | None:
     data = request.session.get(_SHOW_ONCE_SESSION_KEY)
-    if data and data.get("kind") == kind and data.get("pk") == pk:
-        del request.session[_SHOW_ONCE_SESSION_KEY]
-        return data["value"]
-    return None
+    if not (data and data.get("kind") == kind and data.get("pk") == pk):
+        return None
+    del request.session[_SHOW_ONCE_SESSION_KEY]
+    try:
+        envelope = base64.b64decode(data["sealed"], validate=True)
+        value = keystore.unseal(
+            envelope,
+            associated_data=_show_once_aad(request, kind, pk),
+            keys=keystore.wrapping_keys(),
+        )
+    except (KeyError, TypeError, binascii.Error, keystore.KeyStoreError):
+        return None  # not shown: the user regenerates it
+    return value.decode("utf-8")
 
 
 # --- in-app notifications (every logged-in user, their own rows only) -------------------

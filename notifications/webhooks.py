@@ -16,6 +16,12 @@ times in a row (across deliveries, a success resets the count), the endpoint is 
 and the editor's administrators are told by e-mail. A large burst during a short outage
 therefore does not disable an endpoint: only a delivery that exhausted its retries can.
 
+Secrets at rest: the signing secret is stored only as an AES-256-GCM envelope under
+KEY_ENCRYPTION_KEYS (certificates/keystore.py), bound to its row by the associated data
+b"webhook-secret:<endpoint id>": an envelope copied to another endpoint does not open, and a
+delivery whose secret does not open fails closed (nothing is sent, the attempt is a failure).
+`webhook_secret()` is the one reader; `manage.py rotate_key_encryption` re-wraps envelopes.
+
 SSRF: URLs must be https (http only for localhost when DEBUG or WEBHOOK_ALLOW_HTTP_LOCALHOST);
 at delivery time the host must not resolve to a private, loopback, link-local or reserved
 address unless WEBHOOK_ALLOW_PRIVATE_NETWORKS (loopback also with the localhost flag).
@@ -49,6 +55,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from certificates import keystore
 from certificates.models import Certificate
 from notifications.links import absolute, certificate_url, user_or_none
 from notifications.models import (
@@ -60,7 +67,7 @@ from notifications.models import (
     WebhookEvent,
 )
 from portal.audit import audit_record
-from portal.models import Editor, Membership, Role
+from portal.models import AuditEvent, Editor, Membership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +119,83 @@ def verify(
 
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+class WebhookSecretError(Exception):
+    """An endpoint's signing secret cannot be read: nothing is signed nor sent with it.
+
+    `code` is stable for callers and audit details: "no_secret", "unknown_key", "tampered".
+    """
+
+    def __init__(self, message: str, *, code: str, key_id: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.key_id = key_id
+
+
+def secret_associated_data(endpoint_id: int) -> bytes:
+    """Binds an envelope to its endpoint row (also frozen in migration notifications 0003)."""
+    return f"webhook-secret:{endpoint_id}".encode("ascii")
+
+
+def _secret_store(endpoint: WebhookEndpoint, secret: str) -> None:
+    """Encrypt `secret` under the first wrapping key into the saved endpoint, and save."""
+    if endpoint.pk is None:
+        raise ValueError("the endpoint must be saved first: its id is bound to the envelope")
+    endpoint.secret_envelope = keystore.seal(
+        secret.encode("utf-8"),
+        associated_data=secret_associated_data(endpoint.pk),
+        key=keystore.wrapping_keys()[0],
+    )
+    endpoint.save(update_fields=["secret_envelope"])
+
+
+def webhook_secret(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's signing secret in clear, to sign with. Never log it nor return it."""
+    envelope = bytes(endpoint.secret_envelope or b"")
+    if not envelope:
+        raise WebhookSecretError(
+            "no signing secret is stored for this endpoint; regenerate it", code="no_secret"
+        )
+    key_id = keystore.envelope_key_id(envelope)
+    try:
+        plaintext = keystore.unseal(
+            envelope,
+            associated_data=secret_associated_data(endpoint.pk),
+            keys=keystore.wrapping_keys(),
+        )
+    except keystore.UnknownKeyError:
+        raise WebhookSecretError(
+            f"the signing secret is encrypted with key {key_id or '?'}, which is not in "
+            "KEY_ENCRYPTION_KEYS",
+            code="unknown_key",
+            key_id=key_id,
+        ) from None
+    except keystore.KeyStoreError:
+        raise WebhookSecretError(
+            "the stored signing secret failed its integrity check (altered, or moved from "
+            "another endpoint); regenerate it",
+            code="tampered",
+            key_id=key_id,
+        ) from None
+    return plaintext.decode("utf-8")
+
+
+def webhook_secret_rewrap(endpoint: WebhookEndpoint) -> tuple[str, str] | None:
+    """Re-encrypt the secret under the first wrapping key (caller saves `secret_envelope`).
+
+    Returns (old key id, new key id), or None when already under the first key.
+    Raises WebhookSecretError when the secret cannot be opened (or there is none).
+    """
+    first = keystore.wrapping_keys()[0]
+    old_id = keystore.envelope_key_id(bytes(endpoint.secret_envelope or b""))
+    if old_id == first.key_id:
+        return None
+    secret = webhook_secret(endpoint)
+    endpoint.secret_envelope = keystore.seal(
+        secret.encode("utf-8"), associated_data=secret_associated_data(endpoint.pk), key=first
+    )
+    return old_id, first.key_id
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:
@@ -204,9 +288,10 @@ def endpoint_create(
         url=url,
         events=_clean_events(events),
         description=(description or "").strip()[:200],
-        secret=new_secret(),
         created_by=user_or_none(actor),
     )
+    secret = new_secret()
+    _secret_store(endpoint, secret)  # now that the row has its id (same transaction)
     audit_record(
         action="webhook.create",
         actor=actor,
@@ -215,7 +300,7 @@ def endpoint_create(
         request=request,
         details={"url": url, "events": endpoint.events},
     )
-    return endpoint, endpoint.secret
+    return endpoint, secret
 
 
 @transaction.atomic
@@ -245,10 +330,10 @@ def endpoint_regenerate_secret(
     *, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None
 ) -> str:
     """A new secret at once (deliveries still queued are signed with it); shown once."""
-    endpoint.secret = new_secret()
-    endpoint.save(update_fields=["secret"])
+    secret = new_secret()
+    _secret_store(endpoint, secret)
     audit_record(action="webhook.secret_regenerate", actor=actor, target=endpoint, request=request)
-    return endpoint.secret
+    return secret
 
 
 @transaction.atomic
@@ -490,6 +575,10 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
                 status=AlertStatus.CANCELLED, error=reason
             )
         return Attempt("cancelled", error=reason)
+    try:
+        secret = webhook_secret(endpoint)
+    except WebhookSecretError as exc:
+        return _secret_failure(delivery, exc, now)
     body = encode_body(delivery.payload)
     timestamp = str(int(time.time()))
     headers = {
@@ -498,7 +587,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
         "X-Portal-Event": delivery.event,
         "X-Portal-Delivery": str(delivery.delivery_id),
         "X-Portal-Timestamp": timestamp,
-        "X-Portal-Signature": sign(endpoint.secret, timestamp, body),
+        "X-Portal-Signature": sign(secret, timestamp, body),
     }
     status_code, error = post(endpoint.url, body, headers)
     attempts = delivery.attempts + 1
@@ -507,6 +596,25 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attemp
         return Attempt("succeeded", status_code)
     error = error or f"HTTP {status_code}"
     return _record_failure(delivery, status_code, error, attempts, now)
+
+
+def _secret_failure(delivery: WebhookDelivery, exc: WebhookSecretError, now: datetime) -> Attempt:
+    """Fail closed: nothing is sent; a failed attempt (retried, so a regenerated secret or a
+    restored wrapping key lets it through), logged and audited."""
+    logger.error(
+        "webhook delivery %s not sent: signing secret of endpoint %s unreadable (%s)",
+        delivery.pk,
+        delivery.endpoint_id,
+        exc.code,
+    )
+    audit_record(
+        action="webhook.secret_unreadable",
+        editor=delivery.endpoint.editor_id,
+        target=delivery.endpoint,
+        outcome=AuditEvent.Outcome.FAILURE,
+        details={"error": exc.code, "key_id": exc.key_id, "delivery": delivery.pk},
+    )
+    return _record_failure(delivery, None, f"not sent: {exc}", delivery.attempts + 1, now)
 
 
 def _cancel_reason(delivery: WebhookDelivery) -> str:

@@ -5,11 +5,14 @@ Records are keyed by (caller, key, method, path). The first request inserts an
 response (status, body, Location) is stored once rendered. A retry with the same request
 fingerprint gets the stored response back (header `Idempotent-Replayed: true`); the same
 key with another body is a 422 problem. 5xx responses are not kept, so such a request can be
-retried. Records expire after API_IDEMPOTENCY_TTL (24 h by default).
+retried. Records expire after API_IDEMPOTENCY_TTL (24 h by default). A view whose answers
+hold a secret shown once sets `idempotency_seal_body = True`: its stored body is then an
+AES-256-GCM envelope under KEY_ENCRYPTION_KEYS (certificates/keystore.py), not clear text.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from datetime import timedelta
 
@@ -61,6 +64,41 @@ def request_fingerprint(request) -> str:
     return digest.hexdigest()
 
 
+_SEALED = "sealed:"
+
+
+def _aad(record: IdempotencyRecord) -> bytes:
+    return f"idempotency:{record.pk}".encode("ascii")
+
+
+def _seal_body(record: IdempotencyRecord, body: str) -> str:
+    from certificates import keystore
+
+    envelope = keystore.seal(
+        body.encode("utf-8"), associated_data=_aad(record), key=keystore.wrapping_keys()[0]
+    )
+    return _SEALED + base64.b64encode(envelope).decode("ascii")
+
+
+class SealedBodyError(Exception):
+    """A stored sealed body does not open (its wrapping key was removed, or it was altered)."""
+
+
+def _stored_body(record: IdempotencyRecord) -> bytes:
+    """The body to replay, decrypted when it was stored sealed."""
+    if not record.body.startswith(_SEALED):
+        return record.body.encode("utf-8")
+    from certificates import keystore
+
+    try:
+        envelope = base64.b64decode(record.body.removeprefix(_SEALED), validate=True)
+        return keystore.unseal(
+            envelope, associated_data=_aad(record), keys=keystore.wrapping_keys()
+        )
+    except (ValueError, keystore.KeyStoreError) as exc:
+        raise SealedBodyError(f"idempotency record {record.pk}: {type(exc).__name__}") from None
+
+
 class _Replay(Exception):
     def __init__(self, record: IdempotencyRecord) -> None:
         self.record = record
@@ -77,6 +115,7 @@ class IdempotencyMixin:
     """For DRF views: honour `Idempotency-Key` on POST (set `idempotent = False` per action)."""
 
     idempotent = True
+    idempotency_seal_body = False
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
@@ -132,8 +171,12 @@ class IdempotencyMixin:
     def handle_exception(self, exc):
         if isinstance(exc, _Replay):
             record = exc.record
+            try:
+                body = _stored_body(record)
+            except SealedBodyError as error:  # an unexpected server error (500 problem)
+                return super().handle_exception(error)
             response = HttpResponse(
-                record.body.encode("utf-8"),
+                body,
                 status=record.status_code,
                 content_type=record.content_type or None,
             )
@@ -163,6 +206,6 @@ class IdempotencyMixin:
         record.status_code = response.status_code
         record.content_type = response.get("Content-Type", "")[:128]
         record.location = response.get("Location", "")[:512]
-        record.body = body
+        record.body = _seal_body(record, body) if self.idempotency_seal_body else body
         record.save(update_fields=["status_code", "content_type", "location", "body"])
         return response

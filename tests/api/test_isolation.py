@@ -54,7 +54,6 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         editor=tenant.editor,
         url="https://lgo.example/h",
         events=["certificate.issued"],
-        secret="whsec_x",
     )
     officine = {"finess": tenant.officine.finess}
     cert = {"pk": certificate.pk}

@@ -59,7 +59,6 @@ def many_rows(tenant_a, make_certificate):
             editor=tenant_a.editor,
             url=f"https://lgo.example/{n}",
             events=["certificate.issued"],
-            secret="whsec_x",
         )
         for n in range(ROWS)
     )

@@ -24,6 +24,11 @@ def _english():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _no_passphrase_in_the_environment(monkeypatch):
+    monkeypatch.delenv("IMPORT_PKCS12_PASSWORD", raising=False)
+
+
 def run(*args: str) -> str:
     out = StringIO()
     call_command("import_certificates", *args, stdout=out)
@@ -151,3 +156,75 @@ def test_empty_folder_prints_an_empty_array(tmp_path, tenant_a):
     assert run("--editor", str(tenant_a.editor.pk), str(tmp_path)).splitlines()[-1] == (
         "0 file(s): 0 imported, 0 duplicate(s), 0 rejected."
     )
+
+
+# --------------------------------------------------------------------------- passphrase
+
+
+def run_both(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("import_certificates", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def p12(tmp_path, tenant_a, pki, shared_key, trust_anchors):
+    """A PKCS#12 under PASSPHRASE, and the command's first arguments for it (JSON output)."""
+    path = tmp_path / "store.p12"
+    cert = issue(pki, tenant_a.officine, shared_key, common_name="Serveur")
+    path.write_bytes(encode("p12", cert, pki.chain_for("production"), key=shared_key))
+    return ["--editor", str(tenant_a.editor.pk), "--json", str(path)]
+
+
+def outcome(stdout: str) -> tuple[str, str | None]:
+    [row] = json.loads(stdout)
+    return row["result"], row.get("code")
+
+
+def test_password_file_reads_the_first_line_without_warning(p12, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPORT_PKCS12_PASSWORD", "wrong passphrase from the environment")
+    secret = tmp_path / "p12.pass"
+    secret.write_bytes(PASSPHRASE + b"\n")  # as `echo ... > file` writes it
+    secret.chmod(0o600)
+    stdout, stderr = run_both("--password-file", str(secret), *p12)
+    assert outcome(stdout)[0] == "imported"  # the file wins over the environment
+    assert stderr == ""
+    assert PASSPHRASE.decode() not in stdout + stderr
+
+
+def test_password_file_readable_by_others_is_used_with_a_warning(p12, tmp_path):
+    secret = tmp_path / "p12.pass"
+    secret.write_bytes(PASSPHRASE + b"\r\n")
+    secret.chmod(0o644)
+    stdout, stderr = run_both("--password-file", str(secret), *p12)
+    assert outcome(stdout)[0] == "imported"
+    assert "readable by other users" in stderr and str(secret) in stderr
+
+
+def test_password_file_errors_are_usage_errors(p12, tmp_path):
+    with pytest.raises(CommandError, match="Cannot read the password file"):
+        run_both("--password-file", str(tmp_path / "missing"), *p12)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"\n")
+    with pytest.raises(CommandError, match="is empty"):
+        run_both("--password-file", str(empty), *p12)
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        run_both("--password-file", str(empty), "--password", "x", *p12)
+    assert Certificate.objects.count() == 0
+
+
+def test_password_from_the_environment(p12, monkeypatch):
+    assert outcome(run_both(*p12)[0]) == ("rejected", "bad_passphrase")
+    monkeypatch.setenv("IMPORT_PKCS12_PASSWORD", PASSPHRASE.decode())
+    stdout, stderr = run_both(*p12)
+    assert outcome(stdout)[0] == "imported"
+    assert stderr == ""
+
+
+def test_password_on_the_command_line_still_works_with_a_warning(p12, monkeypatch):
+    monkeypatch.setenv("IMPORT_PKCS12_PASSWORD", "wrong passphrase from the environment")
+    stdout, stderr = run_both("--password", PASSPHRASE.decode(), *p12)
+    assert outcome(stdout)[0] == "imported"  # the option wins over the environment
+    assert "--password is visible to other users" in stderr
+    assert "--password-file" in stderr and "IMPORT_PKCS12_PASSWORD" in stderr
+    assert PASSPHRASE.decode() not in stderr

@@ -955,13 +955,11 @@ def test_import_announces_certificate_issued_to_listening_webhooks(
     listening = WebhookEndpoint.objects.create(
         editor=tenant_a.editor,
         url="https://lgo.example/hooks",
-        secret="s" * 32,
         events=["certificate.issued"],
     )
     WebhookEndpoint.objects.create(  # another editor's endpoint hears nothing of A
         editor=tenant_b.editor,
         url="https://other.example/hooks",
-        secret="t" * 32,
         events=["certificate.issued"],
     )
     cert = issue(pki, tenant_a.officine, shared_key)

@@ -34,7 +34,6 @@ def endpoints(tenant_a, tenant_b):
         tenant.editor.pk: WebhookEndpoint.objects.create(
             editor=tenant.editor,
             url=f"https://lgo-{tenant.editor.pk}.example/hooks",
-            secret="s" * 32,
             events=["certificate.revoked"],
         )
         for tenant in (tenant_a, tenant_b)

@@ -12,7 +12,7 @@ def notification_objects(tenant) -> dict[str, object]:
     endpoint, _ = WebhookEndpoint.objects.get_or_create(
         editor=tenant.editor,
         url="https://lgo.example.com/hooks",
-        defaults={"secret": "whsec_isolation", "events": ["certificate.expiring"]},
+        defaults={"events": ["certificate.expiring"]},
     )
     feed, _ = CalendarFeed.objects.get_or_create(
         editor=tenant.editor,

@@ -1,11 +1,15 @@
-"""No private key material anywhere but the encrypted envelope and the requested PKCS#12.
+"""No private key material anywhere but the encrypted envelope and the requested PKCS#12,
+and no webhook signing secret anywhere but its envelope and the answer that shows it once.
 
-A full workflow runs with every logger at DEBUG (SQL included): a server-mode request
-whose key the portal generates, the certificate issued by the (demo) CA from its CSR and
-imported, a PKCS#12 export, then a renewal campaign that generates a second key. Then
-everything the portal wrote or said is scanned for the two private keys: the database
-(`dumpdata`, all apps), every log record, the outbox messages, the audit events, the API's
-JSON and the pages of the request and the certificate.
+A full workflow runs with every logger at DEBUG (SQL included): a webhook endpoint created
+over the API (with an Idempotency-Key, so its answer is stored for replays), a server-mode
+request whose key the portal generates, the certificate issued by the (demo) CA from its CSR
+and imported (a signed `certificate.issued` delivery reaches a real local receiver), a
+PKCS#12 export, a renewal campaign that generates a second key, then the webhook secret
+regenerated on its page (kept in the session until shown). Then everything the portal wrote
+or said is scanned for the two private keys and the two webhook secrets: the database
+(`dumpdata`, all apps, and the decoded sessions), every log record, the outbox messages, the
+audit events, the API's JSON and the pages of the request, the certificate and the webhook.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -26,9 +31,12 @@ from django.test import Client
 from certificates import keystore
 from certificates import x509 as igc
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
+from notifications.models import WebhookDelivery, WebhookEndpoint
+from notifications.webhooks import webhook_secret
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent, OutboxMessage
 from tests.conftest import logged_in
+from tests.notifications.test_webhooks import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +98,24 @@ def leaks(haystacks: dict[str, str], keys: dict[str, object]) -> list[str]:
     return found
 
 
+def secret_needles(secret: str) -> dict[str, str]:
+    """A webhook secret, whole and as its random part alone (the `whsec_` prefix is public)."""
+    token = secret.removeprefix("whsec_")
+    assert len(token) >= 40
+    return {"webhook secret": secret, "webhook secret, random part": token[:24]}
+
+
+def secret_leaks(haystacks: dict[str, str], secrets: dict[str, str]) -> list[str]:
+    found = []
+    for place, text in haystacks.items():
+        flat = _flat(text)
+        for owner, secret in secrets.items():
+            for what, needle in secret_needles(secret).items():
+                if needle in flat:
+                    found.append(f"{what} of the {owner} endpoint secret in {place}")
+    return found
+
+
 def decrypt(request: CertificateRequest):
     der = keystore.unseal(
         bytes(request.encrypted_private_key),
@@ -118,8 +144,18 @@ def all_loggers_at_debug(caplog):
         logger.propagate = propagate
 
 
+@pytest.fixture
+def receiver(settings):
+    """A real HTTP receiver on 127.0.0.1 that checks the webhook signatures."""
+    settings.WEBHOOK_ALLOW_HTTP_LOCALHOST = True
+    settings.WEBHOOK_TIMEOUT = 3
+    with Receiver() as running:
+        yield running
+
+
 def test_private_keys_never_leave_their_envelope(
     tenant_a,
+    receiver,
     pki,
     trust_anchors,
     all_loggers_at_debug,
@@ -141,6 +177,16 @@ def test_private_keys_never_leave_their_envelope(
     api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     officine = tenant_a.officine
 
+    # 0. A webhook endpoint over the API; its answer (with the secret) is kept for replays.
+    hook = api.post(
+        "/api/v1/webhooks/",
+        {"url": receiver.url, "events": ["certificate.issued"]},
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY="hook-1",
+    )
+    assert hook.status_code == 201, hook.content
+    receiver.secret = first_secret = hook.json()["secret"]
+
     # 1. A server-mode request: the portal makes the key and the CSR (eager task on commit).
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(
@@ -160,15 +206,19 @@ def test_private_keys_never_leave_their_envelope(
     assert request.status == "csr_ready" and request.encrypted_private_key
     first_key = decrypt(request)
 
-    # 2. The CA issues from the CSR; the certificate is imported against the request.
+    # 2. The CA issues from the CSR; the certificate is imported against the request, and
+    #    the endpoint gets a signed `certificate.issued` (eager task on commit).
     issued = pki.issue(csr_pem=request.csr_pem.encode(), profile=igc.Profile.ORG_AUTH_CLI)
-    imported = api.post(
-        f"/api/v1/certificates/import/?request={request.pk}",
-        issued.public_bytes(serialization.Encoding.PEM),
-        content_type="application/x-pem-file",
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        imported = api.post(
+            f"/api/v1/certificates/import/?request={request.pk}",
+            issued.public_bytes(serialization.Encoding.PEM),
+            content_type="application/x-pem-file",
+        )
     assert imported.status_code == 201, imported.content
     certificate_id = imported.json()["results"][0]["certificate"]["id"]
+    assert [r["valid"] for r in receiver.requests] == [True]  # signed with the shown secret
+    assert WebhookDelivery.objects.get().status == "succeeded"
 
     # 3. PKCS#12: the only place the key may appear, under the passphrase.
     exported = api.post(
@@ -210,6 +260,9 @@ def test_private_keys_never_leave_their_envelope(
         f"/api/v1/certificates/{certificate_id}/",
         "/api/v1/certificates/",
         f"/api/v1/campaigns/{RenewalCampaign.objects.get().pk}/",
+        "/api/v1/webhooks/",
+        f"/api/v1/webhooks/{hook.json()['id']}/",
+        f"/api/v1/webhooks/{hook.json()['id']}/deliveries/",
     ):
         response = api.get(path)
         assert response.status_code == 200, (path, response.content)
@@ -220,15 +273,28 @@ def test_private_keys_never_leave_their_envelope(
         f"/certificates/{certificate_id}/",
         "/settings/audit/",
         "/settings/audit/export/",
+        "/notifications/settings/",
+        f"/notifications/webhooks/{hook.json()['id']}/",
     ):
         response = web.get(path)
         assert response.status_code == 200, path
         body = b"".join(response.streaming_content) if response.streaming else response.content
         haystacks[f"page {path}"] = body.decode()
 
+    # 5. A new webhook secret on its page: kept in the session until the next page shows it.
+    regenerated = web.post(f"/notifications/webhooks/{hook.json()['id']}/secret/")
+    assert regenerated.status_code == 302
+    second_secret = webhook_secret(WebhookEndpoint.objects.get())
+    assert second_secret != first_secret
+    secrets = {"first": first_secret, "regenerated": second_secret}
+
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     haystacks["dumpdata"] = dump.getvalue()
+    haystacks["sessions, decoded"] = json.dumps(
+        [session.get_decoded() for session in Session.objects.all()]
+    )
+    assert "notifications_show_once" in haystacks["sessions, decoded"]
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     records = caplog.records
     assert any(r.name == "django.db.backends" for r in records)  # SQL was really logged
@@ -250,8 +316,12 @@ def test_private_keys_never_leave_their_envelope(
     assert len(leaks({"control": own_pem}, {"first": first_key})) >= 3
     envelope = base64.b64encode(bytes(request.encrypted_private_key)).decode()
     assert envelope in haystacks["dumpdata"]  # encrypted: fine to back up
+    assert len(secret_leaks({"control": hook.content.decode()}, secrets)) == 2
+    webhook_envelope = bytes(WebhookEndpoint.objects.get().secret_envelope)
+    assert base64.b64encode(webhook_envelope).decode() in haystacks["dumpdata"]
 
     assert leaks(haystacks, keys) == []
+    assert secret_leaks(haystacks, secrets) == []
 
 
 def test_an_unexpected_api_error_is_a_problem_without_traceback(

@@ -1,13 +1,18 @@
 """Bulk import of issued certificates (files and folders) for one editor.
 
 Exit status 0 whenever the run completed, rejections included (they are reported, one per
-file); non-zero only for usage errors (unknown editor, missing path).
+file); non-zero only for usage errors (unknown editor, missing path, unreadable password file).
+
+The PKCS#12 passphrase comes from `--password-file PATH` (first line, its line break
+removed), else `--password` (visible to other users in `ps` and kept in the shell history:
+a warning says so), else the environment variable IMPORT_PKCS12_PASSWORD.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +60,28 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
         yield from sorted(found)
 
 
+PKCS12_ENV_VARIABLE = "IMPORT_PKCS12_PASSWORD"
+
+
+def read_password_file(path: Path) -> tuple[bytes, bool]:
+    """The passphrase in `path` (first line, without its line break) and whether the file is
+    readable by other users than its owner."""
+    try:
+        mode = path.stat().st_mode
+        with path.open("rb") as handle:
+            data = handle.read(4097)
+    except OSError as exc:
+        raise CommandError(
+            f"Cannot read the password file {str(path)!r}: {exc.strerror}."
+        ) from None
+    if len(data) > 4096:
+        raise CommandError(f"The password file {str(path)!r} is too large for a passphrase.")
+    password = data.split(b"\n", 1)[0].removesuffix(b"\r")
+    if not password:
+        raise CommandError(f"The password file {str(path)!r} is empty.")
+    return password, bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
 def read_files(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
     """(name, content) read lazily; a huge file is cut one byte over the limit, then refused."""
     limit = settings.MAX_UPLOAD_SIZE + 1
@@ -77,7 +104,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Create officines of unknown FINESS from the certificate subject.",
         )
-        parser.add_argument("--password", default=None, help="Passphrase of PKCS#12 files.")
+        secret = parser.add_mutually_exclusive_group()
+        secret.add_argument(
+            "--password-file",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="File whose first line is the passphrase of PKCS#12 files.",
+        )
+        secret.add_argument(
+            "--password",
+            default=None,
+            help=(
+                "Passphrase of PKCS#12 files. Visible to other users of the machine (ps, shell "
+                f"history): prefer --password-file or the {PKCS12_ENV_VARIABLE} environment "
+                "variable."
+            ),
+        )
         parser.add_argument(
             "--service",
             action="append",
@@ -98,11 +141,11 @@ class Command(BaseCommand):
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise CommandError(f"No such file or folder: {', '.join(missing)}")
-        password = options["password"]
+        password = self._password(options["password_file"], options["password"])
         report = certificates_import_files(
             editor=editor,
             files=read_files(paths),
-            password=password.encode("utf-8") if password is not None else None,
+            password=password,
             actor=CommandActor(),
             create_officines=options["create_officines"],
             allow_untrusted=options["allow_untrusted"],
@@ -113,6 +156,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             self._table(report)
+
+    def _password(self, path: Path | None, given: str | None) -> bytes | None:
+        if path is not None:
+            password, shared = read_password_file(path)
+            if shared:
+                self.stderr.write(
+                    f"Warning: the password file {str(path)!r} is readable by other users "
+                    "(chmod 600 it)."
+                )
+            return password
+        if given is not None:
+            self.stderr.write(
+                "Warning: --password is visible to other users of this machine (ps) and kept "
+                f"in the shell history; use --password-file or {PKCS12_ENV_VARIABLE} instead."
+            )
+            return given.encode("utf-8")
+        from_env = os.environ.get(PKCS12_ENV_VARIABLE)
+        return from_env.encode("utf-8") if from_env else None
 
     def _table(self, report: ImportReport) -> None:
         for result in report.results:

@@ -1,8 +1,9 @@
-"""Re-wrap every stored private key under the first KEY_ENCRYPTION_KEYS entry.
+"""Re-wrap every stored private key and webhook signing secret under the first
+KEY_ENCRYPTION_KEYS entry.
 
 Rotation: put the new key first in KEY_ENCRYPTION_KEYS (old ones after it), run this,
-then remove the old keys. Safe to run again: keys already under the first key are skipped.
-Each batch commits on its own, so an interrupted run resumes where it stopped.
+then remove the old keys. Safe to run again: envelopes already under the first key are
+skipped. Each batch commits on its own, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from django.db import transaction
 
 from certificates import keystore
 from certificates.models import CertificateRequest
+from notifications.models import WebhookEndpoint
+from notifications.webhooks import WebhookSecretError, webhook_secret_rewrap
 from portal.audit import audit_record
 
 _FIELDS = (
@@ -25,8 +28,14 @@ _FIELDS = (
 )
 
 
+_WEBHOOK_FIELDS = ("pk", "editor_id", "url", "secret_envelope")
+
+
 class Command(BaseCommand):
-    help = "Re-encrypt stored private keys under the first key of KEY_ENCRYPTION_KEYS."
+    help = (
+        "Re-encrypt stored private keys and webhook signing secrets under the first key of "
+        "KEY_ENCRYPTION_KEYS."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=500)
@@ -56,12 +65,25 @@ class Command(BaseCommand):
             f"Key encryption key {current}: {counts['rewrapped']} re-wrapped, "
             f"{counts['current']} already current, {counts['failed']} failed."
         )
+        hooks = self._rewrap_webhook_secrets(batch_size)
+        self.stdout.write(
+            f"Webhook signing secrets: {hooks['rewrapped']} re-wrapped, "
+            f"{hooks['current']} already current, {hooks['failed']} failed."
+        )
+        problems = []
         if failed_ids:
-            shown = ", ".join(str(pk) for pk in failed_ids[:20])
+            problems.append(
+                f"{len(failed_ids)} private key(s) could not be opened (requests "
+                f"{_shown(failed_ids)})"
+            )
+        if hooks["failed_ids"]:
+            problems.append(
+                f"{len(hooks['failed_ids'])} webhook secret(s) could not be opened "
+                f"(endpoints {_shown(hooks['failed_ids'])})"
+            )
+        if problems:
             raise CommandError(
-                f"{len(failed_ids)} private key(s) could not be opened (requests {shown}"
-                f"{', ...' if len(failed_ids) > 20 else ''}): is an old key missing from "
-                "KEY_ENCRYPTION_KEYS?"
+                "; ".join(problems) + ": is an old key missing from KEY_ENCRYPTION_KEYS?"
             )
 
     def _rewrap_batch(self, ids: list[int], counts: dict[str, int], failed: list[int]) -> None:
@@ -106,3 +128,55 @@ class Command(BaseCommand):
             CertificateRequest.objects.bulk_update(
                 changed, ["encrypted_private_key", "key_encryption_key_id"]
             )
+
+    def _rewrap_webhook_secrets(self, batch_size: int) -> dict:
+        """Every endpoint (a few per editor: the envelope header is read here, not in SQL)."""
+        counts: dict = {"rewrapped": 0, "current": 0, "failed": 0, "failed_ids": []}
+        ids = list(WebhookEndpoint.objects.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), batch_size):
+            self._rewrap_webhook_batch(ids[start : start + batch_size], counts)
+        return counts
+
+    def _rewrap_webhook_batch(self, ids: list[int], counts: dict) -> None:
+        with transaction.atomic():
+            rows = list(
+                WebhookEndpoint.objects.select_for_update()
+                .filter(pk__in=ids)
+                .only(*_WEBHOOK_FIELDS)
+                .order_by("pk")
+            )
+            changed: list[WebhookEndpoint] = []
+            for endpoint in rows:
+                if not endpoint.secret_envelope:
+                    continue  # no secret (nothing to re-wrap): deliveries fail until regenerated
+                try:
+                    moved = webhook_secret_rewrap(endpoint)
+                except WebhookSecretError as exc:
+                    counts["failed"] += 1
+                    counts["failed_ids"].append(endpoint.pk)
+                    audit_record(
+                        action="webhook.secret_rewrap",
+                        actor=keystore.SYSTEM,
+                        target=endpoint,
+                        outcome="failure",
+                        reason="key encryption key rotation",
+                        details={"key_id": exc.key_id, "error": exc.code},
+                    )
+                    continue
+                if moved is None:
+                    counts["current"] += 1
+                    continue
+                counts["rewrapped"] += 1
+                changed.append(endpoint)
+                audit_record(
+                    action="webhook.secret_rewrap",
+                    actor=keystore.SYSTEM,
+                    target=endpoint,
+                    reason="key encryption key rotation",
+                    details={"from": moved[0], "to": moved[1]},
+                )
+            WebhookEndpoint.objects.bulk_update(changed, ["secret_envelope"])
+
+
+def _shown(ids: list[int]) -> str:
+    return ", ".join(str(pk) for pk in ids[:20]) + (", ..." if len(ids) > 20 else "")
