@@ -311,8 +311,15 @@ class CertificateViewSet(
 
     def get_queryset(self):
         queryset = self.scoped(Certificate.objects.select_related("officine")).order_by("id")
-        if self.action == "retrieve":
-            queryset = queryset.select_related("request").prefetch_related("installations")
+        if self.action == "list":
+            # Only what the list shape reads: not the PEMs nor whole officine rows.
+            queryset = queryset.only(*CertificateSerializer.load_only)
+        elif self.action == "retrieve":
+            queryset = (
+                queryset.select_related("request")
+                .prefetch_related("installations")
+                .defer("pem", "chain_pem")
+            )
         return queryset
 
     def get_serializer_class(self):

@@ -38,6 +38,26 @@ MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist (and overflow SQLite
 class CertificateSerializer(serializers.Serializer):
     """List shape: exactly `certificate_dict`."""
 
+    # The columns `certificate_dict` reads (`status` from the dates and events), for
+    # `QuerySet.only()`: a list never loads the PEMs (TOASTed, ~6 kB a row), the DNs nor the
+    # officine's other columns. Reading another column costs a query per row (tests/api).
+    load_only = (
+        "id",
+        "officine_id",
+        "officine__finess",
+        "profile",
+        "common_name",
+        "serial",
+        "not_before",
+        "not_after",
+        "fingerprint_sha256",
+        "environment",
+        "chain_status",
+        "services",
+        "revoked_at",
+        "superseded_at",
+    )
+
     id = serializers.IntegerField(read_only=True)
     officine = serializers.IntegerField(read_only=True, help_text=_("Officine id."))
     finess = serializers.CharField(read_only=True, help_text=_("FINESS of the officine."))

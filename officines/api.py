@@ -187,7 +187,8 @@ class OfficineViewSet(
         if not (finess.isascii() and finess.isalnum() and len(finess) == 9):
             raise NotFound(_("No officine with this FINESS."))
         # FINESS is unique per editor; a pharmacist linked to two editors sees the first.
-        officine = self.get_queryset().filter(finess=finess).first()
+        # Its stored coverage comes in the same query (OfficineSerializer.get_coverage).
+        officine = self.get_queryset().select_related("coverage").filter(finess=finess).first()
         if officine is None:
             raise NotFound(_("No officine with this FINESS."))
         return officine

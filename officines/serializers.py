@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from certificates.coverage import RULES, CoverageState, coverage_for_officine
+from certificates.coverage import RULES, CoverageState, coverage_of_row
 from officines.models import Officine, TechnicalAdministrator
 from portal.api.fields import OptionalEmailField
 
@@ -85,8 +85,9 @@ class OfficineSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(CoverageSerializer)
     def get_coverage(self, officine: Officine) -> dict[str, str]:
-        """Computed in bulk by the view (`coverage` in the context): no query per officine."""
+        """Computed in bulk by the view for a page (`coverage` in the context): no query per
+        officine; a single officine reads its stored row (`select_related("coverage")`)."""
         known = self.context.get("coverage") or {}
         if officine.pk in known:
             return known[officine.pk]
-        return coverage_for_officine(officine)
+        return coverage_of_row(getattr(officine, "coverage", None))

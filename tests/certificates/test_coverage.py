@@ -12,6 +12,7 @@ from certificates.coverage import (
     coverage_drift,
     coverage_for_officine,
     coverage_for_officines,
+    coverage_of_row,
     coverage_rebuild,
     coverage_summary,
     officines_with_coverage_state,
@@ -322,3 +323,42 @@ def test_nightly_repair_refreshes_only_what_drifted(tenant_a, cert, now, caplog,
     assert "repaired for 1 officines" in caplog.text
     assert not OfficineCoverage.objects.filter(officine=tenant_a.pharmacist_officine).exists()
     assert OfficineCoverage.objects.get(officine=tenant_a.officine).psc_until == sound.not_after
+
+
+def test_one_row_in_python_agrees_with_the_sql_states(tenant_a, make_certificate):
+    """`coverage_of_row` (one officine, in Python) gives the same states as the SQL of lists,
+    filters and dashboards at every boundary (an expiry exactly now, exactly EXPIRING_DAYS
+    ahead, a microsecond off)."""
+    from certificates.models import EXPIRING_DAYS
+
+    now = timezone.now()
+    full = tenant_a.officine
+    make_certificate(
+        full, profile="ORG_SIGN", services=("DMP",), not_after=now + timedelta(days=10)
+    )
+    make_certificate(full, services=("DMP", "PSC", "MSSANTE"), not_after=now + timedelta(days=100))
+    make_certificate(full, common_name="INSI-AUTO", services=("INSI",), not_after=now)
+    partial = OfficineFactory(editor=tenant_a.editor)
+    make_certificate(partial, services=("DMP", "PSC"), not_after=now + timedelta(days=40))
+    empty = OfficineFactory(editor=tenant_a.editor)
+    officines = [full, partial, empty]
+    expiries = {
+        value
+        for row in OfficineCoverage.objects.filter(officine__in=officines).values()
+        for key, value in row.items()
+        if key.endswith("_until") and value is not None
+    }
+    assert len(expiries) == 4
+    tick, ahead = timedelta(microseconds=1), timedelta(days=EXPIRING_DAYS)
+    instants = {e + shift for e in expiries for shift in (-ahead - tick, -ahead, -tick, 0 * tick)}
+    instants |= {e + tick for e in expiries}
+    seen = set()
+    for instant in sorted(instants):
+        expected = coverage_for_officines([o.pk for o in officines], now=instant)
+        for officine in Officine.objects.filter(pk__in=expected).select_related("coverage"):
+            states = coverage_of_row(
+                officine.coverage if hasattr(officine, "coverage") else None, now=instant
+            )
+            assert states == expected[officine.pk], (officine.finess, instant)
+            seen |= set(states.values())
+    assert seen == {"covered", "expiring", "expired", "missing"}
