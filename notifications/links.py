@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -20,19 +21,38 @@ def absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-_PLACEHOLDER = 987654321
+_PLACEHOLDER = "987654321"
 
 
 @lru_cache(maxsize=4)
-def _certificate_path_pattern(urlconf: str) -> str:
-    path = reverse("certificates:detail", args=[_PLACEHOLDER])
-    return path.replace(str(_PLACEHOLDER), "{pk}")
+def _certificate_path_parts(urlconf: str) -> tuple[str, str]:
+    """What comes before and after the id in a certificate page's path: `reverse()` runs
+    once per process (the first call also loads the URLconf), not once per link."""
+    prefix, found, suffix = reverse("certificates:detail", args=[_PLACEHOLDER]).partition(
+        _PLACEHOLDER
+    )
+    if not found:  # pragma: no cover - the pattern no longer shows the id as is
+        raise ValueError("certificates:detail does not put the id in its path")
+    return prefix, suffix
 
 
 def certificate_path(pk: int) -> str:
-    """The certificate page (reversed once per process: digests list thousands of them)."""
-    return _certificate_path_pattern(settings.ROOT_URLCONF).format(pk=int(pk))
+    """The certificate page, e.g. "/certificates/42/"."""
+    prefix, suffix = _certificate_path_parts(settings.ROOT_URLCONF)
+    return f"{prefix}{int(pk)}{suffix}"
 
 
 def certificate_url(pk: int) -> str:
     return absolute(certificate_path(pk))
+
+
+def certificate_url_maker() -> Callable[[int], str]:
+    """`certificate_url` for many links in a row (a digest lists up to thousands): the site
+    and the path around the id are looked up once, then each link is one concatenation."""
+    prefix, suffix = _certificate_path_parts(settings.ROOT_URLCONF)
+    base = absolute(prefix)
+
+    def url(pk: int) -> str:
+        return f"{base}{int(pk)}{suffix}"
+
+    return url
