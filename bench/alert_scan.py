@@ -273,7 +273,7 @@ def measure(total: int, due: int) -> list[dict]:
 
     backend = CountingBackend
     backend.sent = backend.biggest = 0
-    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    email_backend, settings.EMAIL_BACKEND = settings.EMAIL_BACKEND, f"{__name__}.CountingBackend"
     mail.outbox = []
     # A production worker: DEBUG off, so Django keeps no log of the queries (with DEBUG on,
     # the last 9,000 statements stay in memory, the set-up's 3 MB INSERTs among them).
@@ -343,7 +343,7 @@ def measure(total: int, due: int) -> list[dict]:
         worker_rss = max(common.peak_rss_mb(), workers_rss)
     finally:
         _cleanup(editor)
-        settings.DEBUG = debug
+        settings.DEBUG, settings.EMAIL_BACKEND = debug, email_backend
     total_seconds = scan_seconds + send_seconds
     scale = due / FULL[1]
     reference = (
