@@ -8,6 +8,8 @@ skipped. Each batch commits on its own, so an interrupted run resumes where it s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
@@ -95,38 +97,20 @@ class Command(BaseCommand):
                 .only(*_FIELDS)
                 .order_by("pk")
             )
-            changed: list[CertificateRequest] = []
-            for request in rows:
-                if not request.encrypted_private_key:
-                    continue
-                try:
-                    moved = keystore.rewrap(request=request)
-                except keystore.KeyStoreError as exc:
-                    counts["failed"] += 1
-                    failed.append(request.pk)
-                    audit_record(
-                        action="key.rewrap",
-                        actor=keystore.SYSTEM,
-                        target=request,
-                        outcome="failure",
-                        reason="key encryption key rotation",
-                        details={"key_id": exc.key_id, "error": exc.code},
-                    )
-                    continue
-                changed.append(request)
-                if moved is None:
-                    counts["current"] += 1
-                    continue
-                counts["rewrapped"] += 1
-                audit_record(
-                    action="key.rewrap",
-                    actor=keystore.SYSTEM,
-                    target=request,
-                    reason="key encryption key rotation",
-                    details={"from": moved[0], "to": moved[1]},
-                )
+            keyed = [r for r in rows if r.encrypted_private_key]
+            _rewrap_rows(
+                keyed,
+                rewrap=lambda request: keystore.rewrap(request=request),
+                error=keystore.KeyStoreError,
+                action="key.rewrap",
+                counts=counts,
+                failed=failed,
+            )
+            # Every row that opened: `rewrap` also repairs a stale key_encryption_key_id
+            # column next to an envelope that is already current.
             CertificateRequest.objects.bulk_update(
-                changed, ["encrypted_private_key", "key_encryption_key_id"]
+                [r for r in keyed if r.pk not in failed],
+                ["encrypted_private_key", "key_encryption_key_id"],
             )
 
     def _rewrap_webhook_secrets(self, batch_size: int) -> dict:
@@ -145,37 +129,52 @@ class Command(BaseCommand):
                 .only(*_WEBHOOK_FIELDS)
                 .order_by("pk")
             )
-            changed: list[WebhookEndpoint] = []
-            for endpoint in rows:
-                if not endpoint.secret_envelope:
-                    continue  # no secret (nothing to re-wrap): deliveries fail until regenerated
-                try:
-                    moved = webhook_secret_rewrap(endpoint)
-                except WebhookSecretError as exc:
-                    counts["failed"] += 1
-                    counts["failed_ids"].append(endpoint.pk)
-                    audit_record(
-                        action="webhook.secret_rewrap",
-                        actor=keystore.SYSTEM,
-                        target=endpoint,
-                        outcome="failure",
-                        reason="key encryption key rotation",
-                        details={"key_id": exc.key_id, "error": exc.code},
-                    )
-                    continue
-                if moved is None:
-                    counts["current"] += 1
-                    continue
-                counts["rewrapped"] += 1
-                changed.append(endpoint)
-                audit_record(
-                    action="webhook.secret_rewrap",
-                    actor=keystore.SYSTEM,
-                    target=endpoint,
-                    reason="key encryption key rotation",
-                    details={"from": moved[0], "to": moved[1]},
-                )
+            # No secret: nothing to re-wrap (deliveries fail until it is regenerated).
+            changed = _rewrap_rows(
+                [e for e in rows if e.secret_envelope],
+                rewrap=webhook_secret_rewrap,
+                error=WebhookSecretError,
+                action="webhook.secret_rewrap",
+                counts=counts,
+                failed=counts["failed_ids"],
+            )
             WebhookEndpoint.objects.bulk_update(changed, ["secret_envelope"])
+
+
+def _rewrap_rows(
+    rows: list, *, rewrap: Callable, error: type[Exception], action: str, counts: dict, failed: list
+) -> list:
+    """Re-wrap each row's envelope (`rewrap(row)`: (from, to) key ids, None when already under
+    the current key), auditing every move and failure. Returns the rows to save."""
+    changed = []
+    for row in rows:
+        try:
+            moved = rewrap(row)
+        except error as exc:
+            counts["failed"] += 1
+            failed.append(row.pk)
+            audit_record(
+                action=action,
+                actor=keystore.SYSTEM,
+                target=row,
+                outcome="failure",
+                reason="key encryption key rotation",
+                details={"key_id": exc.key_id, "error": exc.code},
+            )
+            continue
+        if moved is None:
+            counts["current"] += 1
+            continue
+        counts["rewrapped"] += 1
+        changed.append(row)
+        audit_record(
+            action=action,
+            actor=keystore.SYSTEM,
+            target=row,
+            reason="key encryption key rotation",
+            details={"from": moved[0], "to": moved[1]},
+        )
+    return changed
 
 
 def _shown(ids: list[int]) -> str:
