@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,13 +49,13 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import get_template
+from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from certificates.models import Certificate, Installation
-from notifications.links import certificate_path, certificate_url_maker
+from notifications.links import certificate_path, certificate_url
 from notifications.models import AlertDigest, AlertKind, AlertLog, AlertStatus, Notification
 
 logger = logging.getLogger(__name__)
@@ -240,42 +241,30 @@ def when_label(days: int) -> str:
 
 
 class RenderCache:
-    """What the digests of a batch share: the compiled templates, and what repeats from line
-    to line and from digest to digest — a date's format, "in 3 days", a profile's label, the
-    link around a certificate id — computed once per language instead of once per line."""
+    """What the digests of a batch share: what repeats from line to line and from digest to
+    digest — a date's format, "in 3 days", a profile's label — computed once per language
+    instead of once per line."""
 
     def __init__(self) -> None:
         self.strings: dict[tuple, str] = {}
         self.profiles = dict(Certificate._meta.get_field("profile").flatchoices)
-        self.url = certificate_url_maker()
-        self.templates: dict[str, Any] = {}
 
-    def render(self, template_name: str, context: dict[str, Any]) -> str:
-        template = self.templates.get(template_name)
-        if template is None:
-            template = self.templates[template_name] = get_template(template_name)
-        return template.render(context)
+    def _once(self, key: tuple, compute: Callable[[], Any]) -> str:
+        found = self.strings.get(key)
+        if found is None:
+            found = self.strings[key] = str(compute())
+        return found
 
     def date(self, language: str, day) -> str:
-        key = (language, "date", day)
-        found = self.strings.get(key)
-        if found is None:
-            found = self.strings[key] = formats.date_format(day, "SHORT_DATE_FORMAT")
-        return found
+        return self._once(
+            (language, "date", day), lambda: formats.date_format(day, "SHORT_DATE_FORMAT")
+        )
 
     def when(self, language: str, days: int) -> str:
-        key = (language, "when", days)
-        found = self.strings.get(key)
-        if found is None:
-            found = self.strings[key] = when_label(days)
-        return found
+        return self._once((language, "when", days), lambda: when_label(days))
 
     def profile(self, language: str, code: str) -> str:
-        key = (language, "profile", code)
-        found = self.strings.get(key)
-        if found is None:
-            found = self.strings[key] = str(self.profiles.get(code, code))
-        return found
+        return self._once((language, "profile", code), lambda: self.profiles.get(code, code))
 
 
 def digest_items(alerts: list[Any], cache: RenderCache | None = None) -> list[DigestItem]:
@@ -286,7 +275,7 @@ def digest_items(alerts: list[Any], cache: RenderCache | None = None) -> list[Di
     """
     cache = cache or RenderCache()
     language = translation.get_language()
-    url, localdate = cache.url, timezone.localdate
+    url, localdate = certificate_url, timezone.localdate
     items = []
     for alert in alerts:
         certificate = alert.certificate
@@ -389,8 +378,8 @@ def render_digest_items(
             "count": len(items),
             "site_url": settings.SITE_URL,
         }
-        text = cache.render("emails/alerts/digest.txt", context)
-        html = cache.render("emails/alerts/digest.html", context)
+        text = render_to_string("emails/alerts/digest.txt", context)
+        html = render_to_string("emails/alerts/digest.html", context)
     message = DigestMessage(
         subject=subject,
         body=text,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -44,15 +43,3 @@ def certificate_path(pk: int) -> str:
 
 def certificate_url(pk: int) -> str:
     return absolute(certificate_path(pk))
-
-
-def certificate_url_maker() -> Callable[[int], str]:
-    """`certificate_url` for many links in a row (a digest lists up to thousands): the site
-    and the path around the id are looked up once, then each link is one concatenation."""
-    prefix, suffix = _certificate_path_parts(settings.ROOT_URLCONF)
-    base = absolute(prefix)
-
-    def url(pk: int) -> str:
-        return f"{base}{int(pk)}{suffix}"
-
-    return url

@@ -15,7 +15,7 @@ from django.utils import translation
 
 from notifications import digests
 from notifications.digests import DigestMessage, digest_items, digests_send
-from notifications.links import certificate_url, certificate_url_maker
+from notifications.links import certificate_url
 from notifications.models import AlertDigest, AlertLog, AlertStatus
 from notifications.scan import alert_scan
 from tests.factories import OfficineFactory
@@ -98,10 +98,9 @@ def test_light_rows_render_like_model_rows(cert_in, tenant_a, settings):
     assert lines["EXPIRED"].url == certificate_url(lines["EXPIRED"].certificate_id)
 
 
-def test_certificate_url_maker_builds_the_same_links(settings):
+def test_certificate_links_are_absolute(settings):
     settings.SITE_URL = "https://portail.example.fr/"
-    url = certificate_url_maker()
-    assert url(42) == certificate_url(42) == "https://portail.example.fr/certificates/42/"
+    assert certificate_url(42) == "https://portail.example.fr/certificates/42/"
 
 
 @pytest.mark.parametrize(
