@@ -160,6 +160,34 @@ def unseal(envelope: bytes, *, associated_data: bytes, keys: list[WrappingKey]) 
         ) from exc
 
 
+def reseal(envelope: bytes, *, associated_data: bytes) -> tuple[bytes, str, str] | None:
+    """`envelope` re-encrypted under the first key: (new envelope, old key id, new key id),
+    or None when it is under the first key already. Raises KeyStoreError when it does not
+    open (key rotation: private keys and webhook secrets)."""
+    keys = wrapping_keys()
+    old_id = envelope_key_id(envelope)
+    if old_id == keys[0].key_id:
+        return None
+    plaintext = unseal(envelope, associated_data=associated_data, keys=keys)
+    return seal(plaintext, associated_data=associated_data, key=keys[0]), old_id, keys[0].key_id
+
+
+def seal_text(text: str, *, associated_data: bytes) -> str:
+    """A short secret kept in a text column or a session (a webhook secret shown once, a
+    stored API answer holding it): base64 of an envelope under the first key."""
+    envelope = seal(text.encode("utf-8"), associated_data=associated_data, key=wrapping_keys()[0])
+    return base64.b64encode(envelope).decode("ascii")
+
+
+def unseal_text(token: str, *, associated_data: bytes) -> str:
+    """The text of `seal_text`; raises KeyStoreError when it does not open."""
+    try:
+        envelope = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError):
+        raise TamperedKeyError(_("The sealed value is not base64.")) from None
+    return unseal(envelope, associated_data=associated_data, keys=wrapping_keys()).decode("utf-8")
+
+
 def encrypt_private_key(*, private_key: x509.PrivateKey, request: CertificateRequest) -> bytes:
     """Wrap the key under the first configured key and set it on `request` (caller saves)."""
     if request.pk is None:
@@ -183,17 +211,13 @@ def rewrap(*, request: CertificateRequest) -> tuple[str, str] | None:
     envelope = bytes(request.encrypted_private_key or b"")
     if not envelope:
         raise NoPrivateKeyError(_("This request has no private key stored by the portal."))
-    keys = wrapping_keys()
-    old_id = envelope_key_id(envelope)
-    if old_id == keys[0].key_id:
-        if request.key_encryption_key_id != old_id:
-            request.key_encryption_key_id = old_id  # column repaired from the header
+    moved = reseal(envelope, associated_data=associated_data_for(request.pk))
+    if moved is None:
+        request.key_encryption_key_id = envelope_key_id(envelope)  # column repaired if stale
         return None
-    aad = associated_data_for(request.pk)
-    plaintext = unseal(envelope, associated_data=aad, keys=keys)
-    request.encrypted_private_key = seal(plaintext, associated_data=aad, key=keys[0])
-    request.key_encryption_key_id = keys[0].key_id
-    return old_id, keys[0].key_id
+    request.encrypted_private_key, old_id, new_id = moved
+    request.key_encryption_key_id = new_id
+    return old_id, new_id
 
 
 def audit_actor(actor: Any, http_request: HttpRequest | None) -> Any:

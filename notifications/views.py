@@ -3,9 +3,6 @@ webhooks, calendar feeds) and the public calendar feed behind its secret URL."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -49,15 +46,10 @@ def _show_once_aad(request: HttpRequest, kind: str, pk: int | None) -> bytes:
 def _show_once(request: HttpRequest, kind: str, value: str, pk: int | None = None) -> None:
     """Keep a secret for the next page only. Sessions are stored in the database, so the
     secret is kept encrypted (KEY_ENCRYPTION_KEYS), never in clear."""
-    envelope = keystore.seal(
-        value.encode("utf-8"),
-        associated_data=_show_once_aad(request, kind, pk),
-        key=keystore.wrapping_keys()[0],
-    )
     request.session[_SHOW_ONCE_SESSION_KEY] = {
         "kind": kind,
         "pk": pk,
-        "sealed": base64.b64encode(envelope).decode("ascii"),
+        "sealed": keystore.seal_text(value, associated_data=_show_once_aad(request, kind, pk)),
     }
 
 
@@ -67,15 +59,11 @@ def _pop_once(request: HttpRequest, kind: str, pk: int | None = None) -> str | N
         return None
     del request.session[_SHOW_ONCE_SESSION_KEY]
     try:
-        envelope = base64.b64decode(data["sealed"], validate=True)
-        value = keystore.unseal(
-            envelope,
-            associated_data=_show_once_aad(request, kind, pk),
-            keys=keystore.wrapping_keys(),
+        return keystore.unseal_text(
+            data["sealed"], associated_data=_show_once_aad(request, kind, pk)
         )
-    except (KeyError, TypeError, binascii.Error, keystore.KeyStoreError):
+    except (KeyError, TypeError, keystore.KeyStoreError):
         return None  # not shown: the user regenerates it
-    return value.decode("utf-8")
 
 
 # --- in-app notifications (every logged-in user, their own rows only) -------------------

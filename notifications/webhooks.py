@@ -187,15 +187,16 @@ def webhook_secret_rewrap(endpoint: WebhookEndpoint) -> tuple[str, str] | None:
     Returns (old key id, new key id), or None when already under the first key.
     Raises WebhookSecretError when the secret cannot be opened (or there is none).
     """
-    first = keystore.wrapping_keys()[0]
-    old_id = keystore.envelope_key_id(bytes(endpoint.secret_envelope or b""))
-    if old_id == first.key_id:
+    if (
+        keystore.envelope_key_id(bytes(endpoint.secret_envelope or b""))
+        == keystore.current_key_id()
+    ):
         return None
-    secret = webhook_secret(endpoint)
-    endpoint.secret_envelope = keystore.seal(
-        secret.encode("utf-8"), associated_data=secret_associated_data(endpoint.pk), key=first
+    webhook_secret(endpoint)  # opens, or raises the WebhookSecretError that says why
+    endpoint.secret_envelope, old_id, new_id = keystore.reseal(
+        bytes(endpoint.secret_envelope), associated_data=secret_associated_data(endpoint.pk)
     )
-    return old_id, first.key_id
+    return old_id, new_id
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:

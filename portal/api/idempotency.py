@@ -12,7 +12,6 @@ AES-256-GCM envelope under KEY_ENCRYPTION_KEYS (certificates/keystore.py), not c
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from datetime import timedelta
 
@@ -74,10 +73,7 @@ def _aad(record: IdempotencyRecord) -> bytes:
 def _seal_body(record: IdempotencyRecord, body: str) -> str:
     from certificates import keystore
 
-    envelope = keystore.seal(
-        body.encode("utf-8"), associated_data=_aad(record), key=keystore.wrapping_keys()[0]
-    )
-    return _SEALED + base64.b64encode(envelope).decode("ascii")
+    return _SEALED + keystore.seal_text(body, associated_data=_aad(record))
 
 
 class SealedBodyError(Exception):
@@ -91,12 +87,10 @@ def _stored_body(record: IdempotencyRecord) -> bytes:
     from certificates import keystore
 
     try:
-        envelope = base64.b64decode(record.body.removeprefix(_SEALED), validate=True)
-        return keystore.unseal(
-            envelope, associated_data=_aad(record), keys=keystore.wrapping_keys()
-        )
-    except (ValueError, keystore.KeyStoreError) as exc:
+        body = keystore.unseal_text(record.body.removeprefix(_SEALED), associated_data=_aad(record))
+    except keystore.KeyStoreError as exc:
         raise SealedBodyError(f"idempotency record {record.pk}: {type(exc).__name__}") from None
+    return body.encode("utf-8")
 
 
 class _Replay(Exception):
