@@ -13,6 +13,7 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from portal.tenancy import user_scope
 
@@ -53,14 +54,16 @@ _SESSION_FLAG = "mfa_enrolled"
 
 
 class RequireMFAMiddleware:
-    """Editor admins and operators cannot reach tenant pages until they have enrolled TOTP."""
+    """Editor admins and operators cannot reach tenant pages until they have enrolled TOTP
+    (pages are redirected to the enrolment page; background requests are not: see
+    `enrolment_answer`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._must_enrol(request):
-            return redirect("mfa_activate_totp")
+            return enrolment_answer(request)
         return self.get_response(request)
 
     def _must_enrol(self, request: HttpRequest) -> bool:
@@ -70,6 +73,42 @@ class RequireMFAMiddleware:
         if path.startswith(MFA_EXEMPT_PREFIXES) or path.startswith(settings.STATIC_URL):
             return False
         return needs_mfa_enrolment(request.user, request.session)
+
+
+def is_background_request(request: HttpRequest) -> bool:
+    """A request the browser sends by itself (htmx fragment, badge, poll, fetch), not a page the
+    person asked for: it must never be redirected into, nor render, the enrolment page."""
+    if request.headers.get("HX-Request") == "true":
+        return True
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return True
+    mode = request.headers.get("Sec-Fetch-Mode")
+    return mode is not None and mode != "navigate"
+
+
+def enrolment_answer(request: HttpRequest) -> HttpResponse:
+    """Where a person who must enrol TOTP first is sent.
+
+    A navigation is redirected to the enrolment page. An htmx request gets a 204 (htmx swaps
+    nothing), with `HX-Redirect` when it stands for a navigation (boosted link or form, or a
+    form posted through htmx), so the browser loads the enrolment page itself. Any other
+    background request gets a 401. Neither renders the enrolment page, whose GET would
+    otherwise be one more reason to draw its secret.
+    """
+    if not is_background_request(request):
+        return redirect("mfa_activate_totp")
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=204)
+        if request.headers.get("HX-Boosted") == "true" or request.method != "GET":
+            response["HX-Redirect"] = reverse("mfa_activate_totp")
+        return response
+    response = HttpResponse(
+        "Two-factor authentication must be enrolled first.",
+        status=401,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["WWW-Authenticate"] = 'Session realm="portal"'
+    return response
 
 
 def needs_mfa_enrolment(user, session) -> bool:

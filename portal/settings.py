@@ -155,6 +155,8 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# The enrolment secret is drawn once per session, not on every GET (portal/mfa_forms.py).
+MFA_FORMS = {"activate_totp": "portal.mfa_forms.StableSecretActivateTOTPForm"}
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Portail certificats officines")
 
 LANGUAGE_CODE = "fr"

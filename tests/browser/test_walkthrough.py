@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from allauth.mfa.models import Authenticator
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.urls import reverse
 
@@ -23,7 +24,8 @@ from certificates.models import CampaignStatus, Certificate, CertificateRequest,
 from officines import identifiers
 from officines.models import Officine
 from portal.management.commands.demo_totp import current_code
-from tests.factories import PASSWORD, TOTP_SECRET
+from portal.models import Role
+from tests.factories import PASSWORD, TOTP_SECRET, MembershipFactory, UserFactory
 from tests.ui.certificate_support import issue_pem
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -250,3 +252,39 @@ def test_pharmacist_sees_only_their_officine(page_for, screenshot, tenant_a, mak
     assert page.js_errors == [], "\n".join(page.js_errors)
     response = page.goto(other.get_absolute_url())
     assert response.status == 404
+
+
+def test_new_admin_enrols_totp_with_javascript(page_for, screenshot, tenant_a):
+    """A fresh editor admin (invited, no TOTP yet) enrols from the secret on the page.
+
+    JavaScript is on, so the menu's htmx badge (and any other background request) loads with
+    the enrolment page: none of them may replace the secret being verified.
+    """
+    admin = MembershipFactory(
+        editor=tenant_a.editor, role=Role.ADMIN, user=UserFactory(email="nouvel-admin@a.fr")
+    ).user
+    page = page_for()
+    page.goto(reverse("account_login"))
+    page.fill("input[name=login]", admin.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
+    # Every request the page starts by itself (htmx badge, polls) has answered.
+    page.wait_for_load_state("networkidle")
+    secret = page.locator("#authenticator_secret").input_value()
+    assert re.fullmatch(r"[A-Z2-7]{16,}", secret), secret
+    screenshot(page, "13-totp-enrolment")
+    remaining = 30 - time.time() % 30
+    if remaining < 3:
+        page.wait_for_timeout((remaining + 0.5) * 1000)
+    page.fill("input[name=code]", current_code(secret))
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").first.click()
+    assert "/totp/activate/" not in page.url, "code refused: " + " ".join(
+        page.locator("main .errorlist, main [role=alert]").all_inner_texts()
+    )
+    assert Authenticator.objects.filter(user=admin, type=Authenticator.Type.TOTP).exists()
+    page.goto(reverse("dashboard"))
+    assert page.url.endswith(reverse("dashboard")), page.url
+    page.wait_for_load_state("networkidle")
+    assert page.js_errors == [], "\n".join(page.js_errors)

@@ -80,3 +80,32 @@ def test_recovery_codes_right_after_enrolment_need_no_second_password(tenant_a):
     assert client.get(response.url).status_code == 200  # recovery codes, no reauthentication
     # Removing the factor still asks for the password again.
     assert "reauthenticate" in client.get(reverse("mfa_deactivate_totp")).url
+
+
+def test_background_requests_never_enter_the_enrolment_flow(tenant_a):
+    """Badges, polls and htmx fragments loaded with the enrolment page neither redirect to it
+    nor replace its secret; only navigations are sent there."""
+    admin = MembershipFactory(editor=tenant_a.editor, role="admin").user
+    client = password_login(admin)
+    secret = client.get(reverse("mfa_activate_totp")).context["form"].secret
+    badge = reverse("notifications:badge")
+
+    fragment = client.get(badge, headers={"HX-Request": "true"})
+    assert fragment.status_code == 204 and "HX-Redirect" not in fragment
+    boosted = client.get(badge, headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert boosted.status_code == 204
+    assert boosted["HX-Redirect"] == reverse("mfa_activate_totp")
+    posted = client.post(reverse("officines:list"), headers={"HX-Request": "true"})
+    assert posted.status_code == 204 and posted["HX-Redirect"] == reverse("mfa_activate_totp")
+    fetched = client.get(badge, headers={"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"})
+    assert fetched.status_code == 401
+    navigation = client.get(badge, headers={"Sec-Fetch-Mode": "navigate"})
+    assert navigation.status_code == 302 and navigation.url == reverse("mfa_activate_totp")
+
+    # The secret on screen is still the one checked, after a reload of the page too.
+    again = client.get(reverse("mfa_activate_totp")).context["form"].secret
+    assert again == secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": current_code(secret)})
+    assert response.status_code == 302
+    assert Authenticator.objects.filter(user=admin, type="totp").exists()
+    assert client.get(badge, headers={"HX-Request": "true"}).status_code == 200
