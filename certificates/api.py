@@ -58,7 +58,12 @@ from certificates.models import (
     Status,
 )
 from certificates.representation import import_result_dict
-from certificates.requests import request_cancel, request_create, request_mark_submitted
+from certificates.requests import (
+    request_cancel,
+    request_create,
+    request_mark_submitted,
+    request_upload_csr,
+)
 from certificates.serializers import (
     MAX_ID,
     CampaignCreateSerializer,
@@ -123,6 +128,16 @@ RAW_UPLOAD_TYPES = (
     "application/x-pkcs12",
 )
 IMPORT_PARSERS = [MultiPartParser, *(_raw_parser(t) for t in RAW_UPLOAD_TYPES)]
+# A CSR sent as the body itself (JSON `{"csr": …}` is read by DRF's JSONParser).
+CSR_PARSERS = [
+    _raw_parser(t)
+    for t in (
+        "application/x-pem-file",
+        "application/pkcs10",
+        "text/plain",
+        "application/octet-stream",
+    )
+]
 
 
 class _FileRenderer(BaseRenderer):
@@ -741,9 +756,12 @@ class CertificateRequestViewSet(
         summary="Create a certificate request",
         description=(
             "Prepares what the technical administrator orders on the ANS platform. In `csr` "
-            "mode send the LGO's CSR (its key never leaves the LGO): answer `201`, status "
-            "`csr_ready`. In `server` mode the portal generates the key in the background: "
-            "answer `202` with the request's URL in `Location`; poll it until `csr_ready`. "
+            "mode (the default) send the LGO's CSR (its key never leaves the machine where the "
+            "certificate will be installed): answer `201`, status `csr_ready`; without it the "
+            "request is `awaiting_csr` until `POST …/csr/`. In `server` mode the portal "
+            "generates the key in the background: answer `202` with the request's URL in "
+            "`Location`; poll it until `csr_ready`. In `ans` mode the key is generated on the "
+            "ANS platform: no CSR, status `pending`, then `mark-submitted`. "
             "Naming rules (INSi CN, profiles per service) are checked."
         ),
         request=CertificateRequestCreateSerializer,
@@ -813,7 +831,7 @@ class CertificateRequestViewSet(
 
     @extend_schema(
         summary="Cancel a request",
-        description="Stops an open request (pending, CSR ready or submitted).",
+        description="Stops an open request (pending, awaiting CSR, CSR ready or submitted).",
         parameters=[_REQUEST_ID],
         request=None,
         responses={200: CertificateRequestSerializer, **problem_responses(*WRITE_ERRORS)},
@@ -826,7 +844,10 @@ class CertificateRequestViewSet(
 
     @extend_schema(
         summary="Mark a request as submitted to ANS",
-        description="The administrator uploaded the CSR on the ANS platform (from `csr_ready`).",
+        description=(
+            "The administrator uploaded the CSR on the ANS platform (from `csr_ready`), or "
+            "ordered a key generated online there (`ans` mode, from `pending`)."
+        ),
         parameters=[_REQUEST_ID],
         request=None,
         responses={200: CertificateRequestSerializer, **problem_responses(*WRITE_ERRORS)},
@@ -839,18 +860,34 @@ class CertificateRequestViewSet(
         )
         return Response(self._fresh(cert_request))
 
+    # GET …/csr/ downloads the CSR file; POST …/csr/ uploads the LGO's CSR (PEM body or JSON).
+    def _method_action(self) -> str | None:
+        method = getattr(self.request, "method", "") or ""
+        actions = getattr(self, "action_map", None) or {}
+        return actions.get(method.lower(), getattr(self, "action", None))
+
+    def get_parsers(self):
+        if self._method_action() == "upload_csr":
+            return [JSONParser(), *(parser() for parser in CSR_PARSERS)]
+        return super().get_parsers()
+
+    def get_renderers(self):
+        if self._method_action() == "csr":
+            return [Pkcs10Renderer()]
+        return super().get_renderers()
+
+    def get_content_negotiator(self):
+        if self._method_action() == "csr":
+            return FileNegotiation()
+        return super().get_content_negotiator()
+
     @extend_schema(
         summary="Download the CSR (PEM)",
         description="The CSR to upload on the ANS platform; 404 while it is not ready.",
         parameters=[_REQUEST_ID],
         responses={**_file_download("application/pkcs10"), **problem_responses(*READ_ERRORS)},
     )
-    @action(
-        detail=True,
-        methods=["get"],
-        renderer_classes=[Pkcs10Renderer],
-        content_negotiation_class=FileNegotiation,
-    )
+    @action(detail=True, methods=["get"])
     def csr(self, request, pk=None):
         export = request_csr_export(
             request=self.get_object(), actor=self.actor, http_request=self.http_request
@@ -860,6 +897,44 @@ class CertificateRequestViewSet(
                 _("The CSR of this request is not ready yet."), status_code=404, slug="not-found"
             )
         return _file_response(export.content, export.filename, export.content_type)
+
+    @extend_schema(
+        summary="Upload the CSR of a request awaiting it",
+        description=(
+            "The LGO made the key where the certificate will be installed and sends only its "
+            "CSR: the body is the PEM itself (`application/x-pem-file`, `application/pkcs10`, "
+            '`text/plain`) or JSON `{"csr": "-----BEGIN CERTIFICATE REQUEST-----…"}`. '
+            "The request must be `awaiting_csr`; the CSR's subject must equal "
+            "`expected_subject` field by field (C, ST, O, OU, CN), a mismatch names the field "
+            "and both values. Answers `200` with the request, now `csr_ready`."
+        ),
+        parameters=[_REQUEST_ID],
+        request={
+            "application/json": {
+                "type": "object",
+                "properties": {"csr": {"type": "string"}},
+                "required": ["csr"],
+            },
+            "application/x-pem-file": {"type": "string", "format": "binary"},
+            "application/pkcs10": {"type": "string", "format": "binary"},
+            "text/plain": {"type": "string"},
+        },
+        responses={200: CertificateRequestSerializer, **problem_responses(*WRITE_ERRORS)},
+    )
+    @csr.mapping.post
+    def upload_csr(self, request, pk=None):
+        cert_request = self.get_object()
+        data = request.data
+        if isinstance(data, bytes):
+            csr = data
+        elif hasattr(data, "get") and isinstance(data.get("csr"), str) and data.get("csr"):
+            csr = data["csr"].encode("utf-8")
+        else:
+            raise ValidationError({"csr": [_('Send the CSR (PEM) as the body or as {"csr": …}.')]})
+        request_upload_csr(
+            request=cert_request, csr=csr, actor=self.actor, http_request=self.http_request
+        )
+        return Response(self._fresh(cert_request))
 
     def _fresh(self, cert_request: CertificateRequest) -> dict:
         fresh = self.get_queryset().get(pk=cert_request.pk)
@@ -951,6 +1026,7 @@ class CampaignViewSet(
             contact_email=data.get("contact_email", ""),
             certificate_ids=data.get("certificate_ids"),
             within_days=data.get("within_days"),
+            key_mode=data.get("key_mode") or "",
             http_request=self.http_request,
         )
         body = CampaignSerializer(campaign, context=self.get_serializer_context()).data

@@ -126,9 +126,13 @@ def campaign_create(
     contact_email: str = "",
     certificate_ids: Iterable[int] | None = None,
     within_days: int | None = None,
+    key_mode: str = "",
     http_request: HttpRequest | None = None,
 ) -> RenewalCampaign:
     """Fix the selection and enqueue the worker; nothing heavy happens in the web request.
+
+    `key_mode` blank (the default): each renewal keeps the key mode of the certificate it
+    renews; `server` (explicit): the portal generates and keeps every new key.
 
     Ids the actor cannot see (another editor's) are silently ignored, as are revoked
     or replaced certificates. A certificate that already has an open renewal keeps
@@ -145,6 +149,8 @@ def campaign_create(
         certificate_ids=certificate_ids,
         within_days=within_days,
     )
+    if key_mode not in ("", KeyMode.SERVER, KeyMode.CSR):
+        errors["key_mode"] = [_("Unknown key mode.")]
     if errors:
         raise ValidationError(errors)
     if is_portal_user(actor):
@@ -184,6 +190,7 @@ def campaign_create(
         within_days=within_days,
         requester_email=requester_email,
         contact_email=contact_email,
+        key_mode=key_mode,
         total=len(selected),
         created_by=actor if is_portal_user(actor) else None,
     )
@@ -210,6 +217,7 @@ def campaign_create(
         details={
             "certificates": len(selected),
             "within_days": within_days,
+            "key_mode": key_mode,
             "linked_open_requests": linked,
             "in_other_campaign": len(rows) - len(selected),
             "ignored_ids": len(ids) - len(rows) if ids is not None else 0,
@@ -345,11 +353,11 @@ def _campaign_requests(campaign: RenewalCampaign):
 
 
 def _completed_count(campaign: RenewalCampaign) -> int:
-    """Certificates of the campaign whose renewal request has its CSR: the true progress."""
+    """Certificates of the campaign whose renewal request is prepared: the true progress."""
     return (
         _campaign_requests(campaign)
         .filter(renews__in=campaign.certificates.all())
-        .exclude(csr_pem="")
+        .filter(~Q(csr_pem="") | ~Q(key_mode=KeyMode.SERVER))
         .values("renews_id")
         .distinct()
         .count()
@@ -398,7 +406,7 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
         .filter(campaign_id=campaign.pk, status=RequestStatus.CANCELLED)
         .values_list("renews_id", flat=True)
     )
-    completed = sum(1 for pk in certificate_ids if pk in existing and existing[pk][2])
+    completed = sum(1 for pk in certificate_ids if pk in existing and _prepared(existing[pk]))
     RenewalCampaign.objects.filter(pk=campaign.pk).update(
         completed=completed, progressed_at=timezone.now()
     )
@@ -406,7 +414,7 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
     try:
         for certificate_id in certificate_ids:
             entry = existing.get(certificate_id)
-            if entry is not None and entry[2]:
+            if entry is not None and _prepared(entry):
                 continue  # done before a crash or by an earlier run
             if entry is None and certificate_id in cancelled:
                 skipped += 1
@@ -451,6 +459,13 @@ def _refreshed(campaign: RenewalCampaign) -> RenewalCampaign:
     return campaign
 
 
+def _prepared(entry: tuple[int, str, bool]) -> bool:
+    """The campaign's part is done: the portal's key and CSR are made (server mode), or the
+    request exists for a key made elsewhere (the LGO's CSR, the ANS platform)."""
+    _request_id, key_mode, has_csr = entry
+    return has_csr or key_mode != KeyMode.SERVER
+
+
 def _prepare_one(
     campaign: RenewalCampaign,
     certificate_id: int,
@@ -464,13 +479,10 @@ def _prepare_one(
             entry = _create_request(campaign, certificate_id, actor, requests)
             if entry is None:
                 return False
-        request_id, key_mode, has_csr = entry
-        if has_csr:
-            return True
-        if key_mode != KeyMode.SERVER:
-            return False  # CSR-mode request still waiting for the LGO's upload
+        if _prepared(entry):
+            return True  # a CSR, or a request awaiting the LGO's CSR / the ANS platform's key
         # csr_generate records a refusal (e.g. officine data) on the request, no exception.
-        return bool(requests.csr_generate(request_id=request_id).csr_pem)
+        return bool(requests.csr_generate(request_id=entry[0]).csr_pem)
     except (ValidationError, PermissionDenied):
         return False
 
@@ -487,10 +499,12 @@ def _create_request(
     )
     if certificate is None:
         return None
+    # The renewal keeps the certificate's key mode: a key the portal never held is renewed
+    # awaiting the CSR of the LGO where the certificate is installed (its agent answers).
     request = requests.request_create_renewal(
         certificate=certificate,
         actor=actor,
-        key_mode=KeyMode.SERVER,
+        key_mode=campaign.key_mode or None,
         requester_email=campaign.requester_email,
         contact_email=campaign.contact_email,
         campaign=campaign,

@@ -44,6 +44,7 @@ from cryptography import x509 as cx509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -57,11 +58,12 @@ from certificates.models import (
     CertificateRequest,
     ChainStatus,
     Environment,
+    KeyMode,
     Profile,
     RequestStatus,
     Service,
 )
-from certificates.requests import request_mark_issued
+from certificates.requests import issuable_statuses, request_mark_issued
 from certificates.trust import trust_store
 from officines import identifiers
 from officines.models import Officine
@@ -73,8 +75,10 @@ logger = logging.getLogger(__name__)
 
 ResultKind = Literal["imported", "duplicate", "rejected"]
 AUDIT_ACTION = "certificate.import"
-# A request can receive its certificate once it has a key (CSR) and until it is issued.
+# A request can receive its certificate once it has a key (CSR) and until it is issued;
+# one whose key is generated on the ANS platform, as soon as it is recorded.
 ISSUABLE_STATUSES = (RequestStatus.CSR_READY, RequestStatus.SUBMITTED)
+ANS_ISSUABLE_STATUSES = issuable_statuses(KeyMode.ANS)
 # Files looked up together in bulk imports (fingerprints, requests, duplicates).
 BATCH_SIZE = 100
 
@@ -348,6 +352,10 @@ def _check_request(request: CertificateRequest, info: x509.CertificateInfo) -> N
     """An upload for a given request must carry its key, and the request must await it."""
     if request.status not in OPEN_REQUEST_STATUSES:
         raise _Rejected("request_closed", status=request.get_status_display())
+    if request.key_mode == KeyMode.ANS and not request.public_key_sha256:
+        if request.status not in ANS_ISSUABLE_STATUSES:
+            raise _Rejected("request_not_ready")
+        return  # the key was made on the ANS platform: the certificate brings it
     if request.status not in ISSUABLE_STATUSES or not request.public_key_sha256:
         raise _Rejected("request_not_ready")
     if request.public_key_sha256 != info.public_key_sha256:
@@ -390,6 +398,7 @@ def _analyse(
     new_officines: dict[str, Officine],
     requests: dict[str, CertificateRequest],
     request: CertificateRequest | None,
+    ans_requests: dict[tuple[int, str, str], CertificateRequest] | None = None,
 ) -> _Plan:
     """Every check for one certificate; raises `_Rejected`, writes nothing."""
     warnings: list[str] = []
@@ -415,6 +424,10 @@ def _analyse(
         warnings.append(gettext("This officine is deactivated."))
 
     matched = request or requests.get(info.public_key_sha256)
+    if matched is None and ans_requests and officine.pk is not None:
+        # A key generated on the ANS platform: the open request of that officine, profile
+        # and CN waits for it (its public key is only known now).
+        matched = ans_requests.get((officine.pk, str(info.profile), info.common_name or ""))
     if matched is not None:
         if matched.officine_id != officine.pk:
             raise _Rejected("officine_mismatch", finess=finess)
@@ -655,6 +668,8 @@ class _Lookups:
     live: dict[int, list[Certificate]]  # officine id -> its live certificates
     duplicates: dict[int, list[ImportResult]] = field(default_factory=dict)
     pending: dict[str, Certificate] = field(default_factory=dict)  # waiting for bulk insert
+    # (officine id, profile, CN) -> open request whose key is generated on the ANS platform
+    ans_requests: dict[tuple[int, str, str], CertificateRequest] = field(default_factory=dict)
 
     def register(self, certificate: Certificate) -> None:
         """A certificate just written: later files of the batch see it as a duplicate."""
@@ -675,16 +690,30 @@ def _lookups(ctx: _Context, batch: list[_Loaded], *, with_requests: bool) -> _Lo
     ).values_list("fingerprint_sha256", "editor_id", "pk", "serial")
     registered = {fp: (editor_id, pk, serial) for fp, editor_id, pk, serial in rows}
     requests: dict[str, CertificateRequest] = {}
+    ans_requests: dict[tuple[int, str, str], CertificateRequest] = {}
+    finesses = {i.finess.upper() for i in infos if i.finess}
     if with_requests:
         issuable = CertificateRequest.objects.of_editor(ctx.editor.pk).filter(
-            status__in=ISSUABLE_STATUSES,
-            public_key_sha256__in={i.public_key_sha256 for i in infos},
+            Q(
+                status__in=ISSUABLE_STATUSES,
+                public_key_sha256__in={i.public_key_sha256 for i in infos},
+            )
+            | Q(
+                key_mode=KeyMode.ANS,
+                status__in=ANS_ISSUABLE_STATUSES,
+                public_key_sha256="",
+                officine__finess__in=finesses,
+            )
         )
-        for open_request in issuable.order_by("created_at", "id"):
-            requests[open_request.public_key_sha256] = open_request  # latest wins
-    officines = ctx.officines({i.finess.upper() for i in infos if i.finess})
+        for open_request in issuable.order_by("created_at", "id"):  # latest wins
+            if open_request.public_key_sha256:
+                requests[open_request.public_key_sha256] = open_request
+            else:
+                key = (open_request.officine_id, open_request.profile, open_request.common_name)
+                ans_requests[key] = open_request
+    officines = ctx.officines(finesses)
     live = _live_certificates(ctx, (o.pk for o in officines.values()))
-    return _Lookups(registered, requests, officines, live)
+    return _Lookups(registered, requests, officines, live, ans_requests=ans_requests)
 
 
 def _attach_duplicates(ctx: _Context, lookups: _Lookups) -> None:
@@ -745,6 +774,7 @@ def _check_file(
                 new_officines=new_officines,
                 requests=lookups.requests,
                 request=request,
+                ans_requests=lookups.ans_requests,
             )
             if owner is not None:  # registered by another editor: never say which
                 raise _Rejected("already_registered")
@@ -799,6 +829,9 @@ def _write_file(ctx: _Context, lookups: _Lookups, checked: _Checked) -> list[Imp
         lookups.register(plan.certificate)
         if plan.request is not None:
             lookups.requests.pop(plan.request.public_key_sha256, None)
+            lookups.ans_requests.pop(
+                (plan.request.officine_id, plan.request.profile, plan.request.common_name), None
+            )
     return _results(checked, written)
 
 

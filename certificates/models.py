@@ -298,19 +298,29 @@ class Installation(models.Model):
 
 
 class KeyMode(models.TextChoices):
+    """Where the key is made. The ANS guide: the CSR is created on the server where the
+    certificate will be installed (CSR, the default), or online on the ANS platform (ANS)."""
+
+    CSR = "csr", _("CSR made where the certificate will be installed (key stays there)")
     SERVER = "server", _("Key generated and kept by the portal")
-    CSR = "csr", _("CSR uploaded (key stays with the LGO)")
+    ANS = "ans", _("Key generated online on the ANS platform")
 
 
 class RequestStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
+    AWAITING_CSR = "awaiting_csr", _("Awaiting CSR")
     CSR_READY = "csr_ready", _("CSR ready")
     SUBMITTED = "submitted", _("Submitted to ANS")
     ISSUED = "issued", _("Issued")
     CANCELLED = "cancelled", _("Cancelled")
 
 
-OPEN_REQUEST_STATUSES = (RequestStatus.PENDING, RequestStatus.CSR_READY, RequestStatus.SUBMITTED)
+OPEN_REQUEST_STATUSES = (
+    RequestStatus.PENDING,
+    RequestStatus.AWAITING_CSR,
+    RequestStatus.CSR_READY,
+    RequestStatus.SUBMITTED,
+)
 
 
 class CertificateRequest(models.Model):
@@ -327,7 +337,7 @@ class CertificateRequest(models.Model):
     services = ServicesField(_("services"))
     common_name = models.CharField(_("service applicatif (CN)"), max_length=64)
     key_mode = models.CharField(
-        _("key mode"), max_length=8, choices=KeyMode.choices, default=KeyMode.SERVER
+        _("key mode"), max_length=8, choices=KeyMode.choices, default=KeyMode.CSR
     )
     csr_pem = models.TextField(_("CSR (PEM)"), blank=True)
     # AES-GCM envelope of the PKCS#8 private key (server mode); see certificates.keystore.
@@ -390,6 +400,14 @@ class CertificateRequest(models.Model):
         return self.status in OPEN_REQUEST_STATUSES
 
 
+# A campaign's key mode: blank keeps each certificate's; server or csr forces one for all.
+CAMPAIGN_KEY_MODES = [
+    ("", _("Each renewal keeps its certificate's key mode")),
+    (KeyMode.SERVER.value, KeyMode.SERVER.label),
+    (KeyMode.CSR.value, KeyMode.CSR.label),
+]
+
+
 class CampaignStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     RUNNING = "running", _("Running")
@@ -414,6 +432,14 @@ class RenewalCampaign(models.Model):
     )
     requester_email = models.EmailField(_("e-mail de l'acteur"))
     contact_email = models.EmailField(_("e-mail d'une personne à informer"), blank=True)
+    # Blank: each renewal keeps the key mode of the certificate it renews (a key the portal
+    # never held is renewed awaiting the LGO's CSR); "server": the portal makes every key.
+    key_mode = models.CharField(
+        _("key mode"),
+        max_length=8,
+        blank=True,
+        choices=CAMPAIGN_KEY_MODES,
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.PENDING
     )

@@ -5,8 +5,13 @@ rules of the ANS guide (INSi CN, DMP pair, SERV SSL for operators, key per certi
 hold whatever the caller. Errors are `ValidationError`s keyed by field, with codes.
 
 Lifecycle: pending → csr_ready → submitted (uploaded to ANS) → issued; cancelled from any
-open state. Server mode generates the key in a Celery task (`csr_generate`); CSR mode
-takes the LGO's CSR, whose private key never reaches the portal.
+open state. Where the key is made (the guide: "sur le serveur sur lequel le certificat sera
+installé"):
+- CSR mode (the default): the LGO's CSR, whose private key never reaches the portal; without
+  it the request is awaiting_csr until the LGO uploads it (API or request page);
+- server mode: the portal generates the key in a Celery task (`csr_generate`);
+- ANS mode: the key is generated online on the ANS platform; no CSR, pending → submitted →
+  issued, matched when the certificate (often a PKCS#12 from ANS) is imported.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from officines.validators import validate_insi_common_name
 from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
-from portal.permissions import is_portal_user
+from portal.permissions import check_may_act, is_portal_user
 from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
@@ -217,13 +222,6 @@ def _check_actor_tenant(actor: Any, officine: Officine) -> None:
         raise _error("officine", _("Unknown officine."), "not_found")
 
 
-def _fold(value: str) -> str:
-    """Case-, accent- and space-insensitive form, to compare a CSR's O with the raison sociale."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
-
-
 _CSR_MESSAGES = {
     "empty": lambda: _("The CSR file is empty."),
     "not_a_csr": lambda: _("This file does not contain a CSR (certificate signing request)."),
@@ -260,10 +258,77 @@ def _csr_key_error(data: bytes, code: str) -> ValidationError:
     return _error("csr", message % params, code)
 
 
+def expected_subject(officine: Officine, common_name: str) -> dict[str, str]:
+    """The subject fields a CSR for this officine and CN must carry (C, ST, O, OU, CN)."""
+    return {
+        "C": "FR",
+        "ST": officine.department_label,
+        "O": officine.raison_sociale,
+        "OU": officine.structure_identifier,
+        "CN": common_name,
+    }
+
+
+_SUBJECT_OIDS = {
+    "C": NameOID.COUNTRY_NAME,
+    "ST": NameOID.STATE_OR_PROVINCE_NAME,
+    "O": NameOID.ORGANIZATION_NAME,
+    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "CN": NameOID.COMMON_NAME,
+}
+
+
+def _same(field: str, got: str, expected: str) -> bool:
+    """Equal after Unicode normalisation (NFC); OU is a structure id, its letters (2A, 2B)
+    compare in any case."""
+    got, expected = unicodedata.normalize("NFC", got), unicodedata.normalize("NFC", expected)
+    if field == "OU":
+        return got.upper() == expected.upper()
+    return got == expected
+
+
+def _check_subject(subject: cx509.Name, expected: dict[str, str]) -> None:
+    """Every field of the CSR's subject equals what the request expects; the first mismatch
+    is refused with the field and both values (codes `csr_<field>_mismatch`)."""
+    for field, wanted in expected.items():
+        values = [str(a.value) for a in subject.get_attributes_for_oid(_SUBJECT_OIDS[field])]
+        got = values[0] if len(values) == 1 else ""
+        if len(values) == 1 and _same(field, got, wanted):
+            continue
+        if not values:
+            message = _(
+                'The CSR has no %(field)s field; this request expects %(field)s="%(expected)s".'
+            )
+        elif len(values) > 1:
+            got = ", ".join(values)
+            message = _(
+                'The CSR has several %(field)s fields ("%(got)s"); this request expects one, '
+                '%(field)s="%(expected)s".'
+            )
+        else:
+            message = _(
+                'The CSR has %(field)s="%(got)s" but this request expects %(field)s="%(expected)s".'
+            )
+        raise _error(
+            "csr",
+            message,
+            f"csr_{field.lower()}_mismatch",
+            {"field": field, "got": got, "expected": wanted},
+        )
+
+
 def validate_csr(
-    *, csr: bytes, officine: Officine, exclude_request_id: int | None = None
+    *,
+    csr: bytes,
+    officine: Officine,
+    common_name: str | None = None,
+    exclude_request_id: int | None = None,
 ) -> x509.CsrInfo:
-    """Parse an uploaded CSR and refuse what contradicts the officine or reuses a key."""
+    """Parse an uploaded CSR and refuse what contradicts the request or reuses a key.
+
+    The subject must be the one the ANS platform expects for this officine (C, ST, O, OU and,
+    when the request's CN is known, CN); a mismatch names the field and both values.
+    """
     if isinstance(csr, str):
         csr = csr.encode("utf-8")
     if len(csr) > MAX_CSR_SIZE:
@@ -277,29 +342,10 @@ def validate_csr(
         raise _error("csr", message, exc.code) from exc
 
     subject = cx509.load_pem_x509_csr(info.pem.encode("ascii")).subject
-    expected_ou = officine.structure_identifier
-    for attribute in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME):
-        if str(attribute.value).upper() != expected_ou.upper():
-            raise _error(
-                "csr",
-                _(
-                    'The CSR names the structure "%(ou)s" (OU) but this officine is %(expected)s '
-                    "(1 + FINESS)."
-                ),
-                "csr_ou_mismatch",
-                {"ou": attribute.value, "expected": expected_ou},
-            )
-    for attribute in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME):
-        if _fold(str(attribute.value)) != _fold(officine.raison_sociale):
-            raise _error(
-                "csr",
-                _(
-                    'The CSR names the organisation "%(o)s" (O) but this officine\'s raison '
-                    'sociale is "%(expected)s".'
-                ),
-                "csr_o_mismatch",
-                {"o": attribute.value, "expected": officine.raison_sociale},
-            )
+    expected = expected_subject(officine, common_name or "")
+    if common_name is None:
+        del expected["CN"]
+    _check_subject(subject, expected)
     _check_key_unused(info.public_key_sha256, exclude_request_id=exclude_request_id)
     return info
 
@@ -439,12 +485,15 @@ def _validated_request(
         _merge(errors, _error("campaign", _("Unknown campaign."), "not_found"))
     if key_mode not in KeyMode.values:
         _merge(errors, _error("key_mode", _("Unknown key mode."), "invalid"))
-    elif key_mode == KeyMode.SERVER and csr:
+    elif key_mode != KeyMode.CSR and csr:
         _merge(
             errors,
             _error(
                 "csr",
-                _("A CSR is uploaded only when the key stays with the LGO (CSR mode)."),
+                _(
+                    "A CSR is uploaded only when the key is made where the certificate will "
+                    "be installed (CSR mode)."
+                ),
                 "csr_not_expected",
             ),
         )
@@ -466,14 +515,17 @@ def _validated_request(
         campaign=campaign,
         created_by=_user_or_none(actor),
     )
-    if key_mode == KeyMode.SERVER:
-        _check_subject_buildable(officine, common_name)
-    elif csr:
-        info = validate_csr(csr=csr, officine=officine)
+    # Every mode needs the subject the ANS platform will put in the certificate: the portal
+    # builds it (server), the LGO copies it into its CSR (csr), the worksheet shows it (ans).
+    _check_subject_buildable(officine, common_name)
+    if key_mode == KeyMode.CSR and csr:
+        info = validate_csr(csr=csr, officine=officine, common_name=common_name)
         request.csr_pem = info.pem
         request.public_key_sha256 = info.public_key_sha256
         request.status = RequestStatus.CSR_READY
         request.progress = PROGRESS_DONE
+    elif key_mode == KeyMode.CSR:
+        request.status = RequestStatus.AWAITING_CSR
     # Field rules (lengths, e-mail syntax); relations were checked above without queries.
     request.full_clean(
         exclude=["editor", "officine", "renews", "campaign", "created_by"],
@@ -621,7 +673,7 @@ def request_create_renewal(
     *,
     certificate: Certificate,
     actor: Any = None,
-    key_mode: str = KeyMode.SERVER,
+    key_mode: str | None = None,
     csr: bytes | None = None,
     requester_email: str | None = None,
     contact_email: str | None = None,
@@ -631,6 +683,8 @@ def request_create_renewal(
 ) -> CertificateRequest:
     """A new request (new key) replacing `certificate`; returns the open one if it exists.
 
+    Without `key_mode` the renewal keeps the key mode of the certificate it renews
+    (`renewal_key_mode`): a key the portal never held is renewed awaiting the LGO's CSR.
     Two operators renewing at once get the same request: the database constraint
     `one_open_renewal_per_certificate` decides and the loser fetches the winner's row.
     """
@@ -645,6 +699,8 @@ def request_create_renewal(
             "not_renewable",
         )
     officine = certificate.officine
+    if key_mode is None:
+        key_mode = renewal_key_mode(certificate)
     if requester_email is None:
         administrator = officine.technical_administrator
         requester_email = administrator.email if administrator else ""
@@ -666,6 +722,18 @@ def request_create_renewal(
         return _insert(request, actor=actor, http_request=http_request, enqueue=enqueue)
     except _OpenRenewalExistsError as exc:
         return exc.existing
+
+
+def renewal_key_mode(certificate: Certificate) -> str:
+    """The key mode a renewal of `certificate` keeps: server when the portal made and holds
+    its key, ANS when it was generated on the ANS platform, CSR otherwise (an imported
+    certificate, a CSR-mode request: the key lives where the certificate is installed)."""
+    request = certificate.request if certificate.request_id else None
+    if request is not None and request.key_mode == KeyMode.SERVER:
+        return KeyMode.SERVER if request.key_encryption_key_id else KeyMode.CSR
+    if request is not None and request.key_mode == KeyMode.ANS:
+        return KeyMode.ANS
+    return KeyMode.CSR
 
 
 # --------------------------------------------------------------------------- key generation
@@ -775,10 +843,12 @@ def request_cancel(
 def request_mark_submitted(
     *, request: CertificateRequest, actor: Any = None, http_request: HttpRequest | None = None
 ) -> CertificateRequest:
-    """The administrator uploaded the CSR to the ANS platform (only once, from csr_ready)."""
+    """The administrator uploaded the CSR to the ANS platform (only once, from csr_ready), or
+    ordered a key generated online there (ANS mode, from pending)."""
     with transaction.atomic():
         locked = _locked(request)
-        if locked.status != RequestStatus.CSR_READY:
+        ready = RequestStatus.PENDING if locked.key_mode == KeyMode.ANS else RequestStatus.CSR_READY
+        if locked.status != ready:
             raise _refuse_transition(locked.status, RequestStatus.SUBMITTED)
         locked.status = RequestStatus.SUBMITTED
         locked.submitted_at = timezone.now()
@@ -795,18 +865,28 @@ def request_upload_csr(
     actor: Any = None,
     http_request: HttpRequest | None = None,
 ) -> CertificateRequest:
-    """Attach the LGO's CSR to a pending CSR-mode request (same checks as at creation)."""
+    """Attach the LGO's CSR to a request awaiting it (same checks as at creation, and the
+    subject must be the one the request expects, CN included)."""
     _check_actor_tenant(actor, request.officine)
+    check_may_act(actor, request)
     if request.key_mode != KeyMode.CSR:
-        raise _error(
-            "csr",
-            _("This request's key is generated by the portal: no CSR to upload."),
-            "csr_not_expected",
+        message = (
+            _("This request's key is generated by the portal: no CSR to upload.")
+            if request.key_mode == KeyMode.SERVER
+            else _("This request's key is generated on the ANS platform: no CSR to upload.")
         )
-    info = validate_csr(csr=csr, officine=request.officine, exclude_request_id=request.pk)
+        raise _error("csr", message, "csr_not_expected")
+    if request.status != RequestStatus.AWAITING_CSR:
+        raise _refuse_transition(request.status, RequestStatus.CSR_READY)
+    info = validate_csr(
+        csr=csr,
+        officine=request.officine,
+        common_name=request.common_name,
+        exclude_request_id=request.pk,
+    )
     with transaction.atomic():
         locked = _locked(request)
-        if locked.status != RequestStatus.PENDING or locked.csr_pem:
+        if locked.status != RequestStatus.AWAITING_CSR or locked.csr_pem:
             raise _refuse_transition(locked.status, RequestStatus.CSR_READY)
         locked.csr_pem = info.pem
         locked.public_key_sha256 = info.public_key_sha256
@@ -825,10 +905,11 @@ def request_upload_csr(
 def request_mark_issued(
     *, request: CertificateRequest, certificate: Certificate
 ) -> CertificateRequest:
-    """Link an imported certificate to the request holding its key (same public key)."""
-    if (
-        certificate.editor_id != request.editor_id
-        or certificate.public_key_sha256 != request.public_key_sha256
+    """Link an imported certificate to the request holding its key (same public key); an
+    ANS-mode request, whose key was made on the ANS platform, takes the certificate's."""
+    generated_at_ans = request.key_mode == KeyMode.ANS and not request.public_key_sha256
+    if certificate.editor_id != request.editor_id or (
+        not generated_at_ans and certificate.public_key_sha256 != request.public_key_sha256
     ):
         raise _error(
             "certificate",
@@ -841,14 +922,28 @@ def request_mark_issued(
         if locked.status == RequestStatus.ISSUED and certificate.request_id == locked.pk:
             _copy_state(request, locked, ["status", "issued_at"])
             return request  # imported twice: nothing to do
-        if locked.status not in (RequestStatus.CSR_READY, RequestStatus.SUBMITTED):
+        if locked.status not in issuable_statuses(locked.key_mode):
             raise _refuse_transition(locked.status, RequestStatus.ISSUED)
         locked.status = RequestStatus.ISSUED
         locked.issued_at = timezone.now()
         locked.progress = PROGRESS_DONE
-        locked.save(update_fields=["status", "issued_at", "progress", "updated_at"])
+        locked.public_key_sha256 = certificate.public_key_sha256
+        locked.save(
+            update_fields=["status", "issued_at", "progress", "public_key_sha256", "updated_at"]
+        )
         certificate.request = locked
         certificate.save(update_fields=["request"])
         _audit("request.issue", locked, None, None, certificate=certificate.pk)
-    _copy_state(request, locked, ["status", "issued_at", "progress", "updated_at"])
+    _copy_state(
+        request, locked, ["status", "issued_at", "progress", "public_key_sha256", "updated_at"]
+    )
     return request
+
+
+def issuable_statuses(key_mode: str) -> tuple[str, ...]:
+    """Statuses in which a request can receive its certificate: once it has a CSR, or, for a
+    key generated on the ANS platform, as soon as it is recorded (the order may be marked
+    submitted or not)."""
+    if key_mode == KeyMode.ANS:
+        return (RequestStatus.PENDING, RequestStatus.SUBMITTED)
+    return (RequestStatus.CSR_READY, RequestStatus.SUBMITTED)

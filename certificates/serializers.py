@@ -9,12 +9,14 @@ these serializers check types and shapes, nothing of the domain.
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from certificates.campaigns import MAX_WITHIN_DAYS
 from certificates.exports import PKCS12_PROFILES
 from certificates.models import (
+    CAMPAIGN_KEY_MODES,
     CampaignStatus,
     Certificate,
     CertificateRequest,
@@ -29,7 +31,7 @@ from certificates.models import (
     Status,
 )
 from certificates.representation import certificate_dict, iso_datetime
-from certificates.requests import COMMON_NAME_MAX_LENGTH
+from certificates.requests import COMMON_NAME_MAX_LENGTH, expected_subject
 from portal.api.fields import OptionalEmailField
 
 MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist (and overflow SQLite)
@@ -199,6 +201,11 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
     certificate = serializers.SerializerMethodField(
         help_text=_("Id of the issued certificate once imported.")
     )
+    expected_subject = serializers.SerializerMethodField(
+        help_text=_(
+            "The subject (C, ST, O, OU, CN) a CSR for this request must carry, field by field."
+        )
+    )
 
     class Meta:
         model = CertificateRequest
@@ -215,6 +222,7 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
             "progress",
             "error",
             "csr_pem",
+            "expected_subject",
             "requester_email",
             "contact_email",
             "renews",
@@ -231,6 +239,15 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
         return reverse(
             "api:certificate-request-detail", args=[obj.pk], request=self.context.get("request")
         )
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {f: {"type": "string"} for f in ("C", "ST", "O", "OU", "CN")},
+        }
+    )
+    def get_expected_subject(self, obj: CertificateRequest) -> dict[str, str]:
+        return expected_subject(obj.officine, obj.common_name)
 
     def get_certificate(self, obj: CertificateRequest) -> int | None:
         certificate = getattr(obj, "certificate", None)
@@ -253,9 +270,12 @@ class CertificateRequestCreateSerializer(serializers.Serializer):
     )
     key_mode = serializers.ChoiceField(
         choices=KeyMode.choices,
+        default=KeyMode.CSR,
         help_text=_(
-            "`csr`: the LGO sends its CSR (key stays with it); `server`: the portal "
-            "generates the key (answer 202, poll the request)."
+            "`csr` (default): the key is made where the certificate will be installed and "
+            "only its CSR is sent, now or later (status `awaiting_csr`); `server`: the portal "
+            "generates and keeps the key (answer 202, poll the request); `ans`: the key is "
+            "generated online on the ANS platform (no CSR)."
         ),
     )
     csr = serializers.CharField(
@@ -291,6 +311,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "percent",
             "error",
             "within_days",
+            "key_mode",
             "requester_email",
             "contact_email",
             "created_at",
@@ -322,4 +343,15 @@ class CampaignCreateSerializer(serializers.Serializer):
         min_value=1,
         max_value=MAX_WITHIN_DAYS,
         help_text=_("Renew every live certificate expiring within this many days."),
+    )
+    key_mode = serializers.ChoiceField(
+        choices=CAMPAIGN_KEY_MODES,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_(
+            "Omitted: each renewal keeps the key mode of the certificate it renews (a key the "
+            "portal never held is renewed `awaiting_csr`, for the LGO's agent); `server`: the "
+            "portal generates every new key; `csr`: every renewal awaits the LGO's CSR."
+        ),
     )

@@ -564,11 +564,20 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
         "issued_certificate": certificate,
         "can_act": can_act,
         "can_upload_csr": can_act
-        and status == RequestStatus.PENDING
+        and status == RequestStatus.AWAITING_CSR
         and certificate_request.key_mode == KeyMode.CSR,
-        "can_submit": can_act and status == RequestStatus.CSR_READY,
+        "expected_subject": requests.expected_subject(
+            certificate_request.officine, certificate_request.common_name
+        ),
+        "can_submit": can_act
+        and status
+        == (
+            RequestStatus.PENDING
+            if certificate_request.key_mode == KeyMode.ANS
+            else RequestStatus.CSR_READY
+        ),
         "can_upload_certificate": can_act
-        and status in (RequestStatus.CSR_READY, RequestStatus.SUBMITTED),
+        and status in requests.issuable_statuses(certificate_request.key_mode),
         "can_cancel": can_act and status in OPEN_REQUEST_STATUSES,
     }
 
@@ -597,6 +606,8 @@ def request_steps(certificate_request: CertificateRequest) -> list[dict[str, Any
     ]
     codes = [code for code, _label in order]
     current = certificate_request.status
+    if current == RequestStatus.AWAITING_CSR:
+        current = RequestStatus.PENDING  # the same step: the key and CSR are being made
     index = codes.index(current) if current in codes else -1
     return [
         {
@@ -719,9 +730,11 @@ class RequestUploadCertificate(RequestUploadForm):
         form = IssuedCertificateForm(request.POST, request.FILES)
         if form.is_valid():
             upload = form.cleaned_data["certificate"]
+            password = form.cleaned_data.get("password") or ""
             report = imports.certificate_import(
                 editor=certificate_request.editor,
                 data=upload.read(),
+                password=password.encode("utf-8") if password else None,
                 actor=request.user,
                 http_request=request,
                 request=certificate_request,
@@ -938,7 +951,7 @@ class RequestWizard(WizardMixin, View):
             )
             if officine.cc_email:
                 initial.setdefault("contact_email", officine.cc_email)
-            initial.setdefault("key_mode", KeyMode.SERVER)
+            initial.setdefault("key_mode", KeyMode.CSR)
         return self.render_step(self.form(step=next_step, initial=initial))
 
     def check_details(self, form: RequestWizardForm) -> bool:
@@ -955,7 +968,9 @@ class RequestWizard(WizardMixin, View):
         csr = form.csr_bytes() if cleaned.get("key_mode") == KeyMode.CSR else None
         if csr and not form.errors:
             try:
-                info = requests.validate_csr(csr=csr, officine=officine)
+                info = requests.validate_csr(
+                    csr=csr, officine=officine, common_name=cleaned["common_name"]
+                )
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
@@ -1057,7 +1072,7 @@ class RequestWizard(WizardMixin, View):
                 Profile(p).label for p in chosen_profiles(officine, service, profile)
             ]
         if form.step == "review":
-            context["key_mode_label"] = KeyMode(values.get("key_mode") or KeyMode.SERVER).label
+            context["key_mode_label"] = KeyMode(values.get("key_mode") or KeyMode.CSR).label
             context["has_csr"] = bool(values.get("csr_pem"))
         if getattr(self.request, "htmx", False):
             status = 200  # htmx swaps 2xx answers only; the errors are in the fragment
@@ -1143,6 +1158,7 @@ class CampaignCreate(ScopedViewMixin, View):
                     contact_email=data.get("contact_email") or "",
                     certificate_ids=sorted(selected) if selection else None,
                     within_days=None if selection else data["within_days"],
+                    key_mode=data.get("key_mode") or "",
                     http_request=request,
                 )
             except ValidationError as exc:

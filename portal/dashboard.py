@@ -186,7 +186,7 @@ def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) 
             .with_status(now)
             .select_related("officine")
             .defer(*_WIDE_FIELDS)[
-                  # PEM texts are TOASTed: reading them costs more than the rest
+                # PEM texts are TOASTed: reading them costs more than the rest
                 :limit
             ]
         )

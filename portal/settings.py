@@ -316,6 +316,8 @@ SPECTACULAR_SETTINGS = {
         "CertificateStatusEnum": "certificates.models.Status",
         "RequestStatusEnum": "certificates.models.RequestStatus",
         "CampaignStatusEnum": "certificates.models.CampaignStatus",
+        "KeyModeEnum": "certificates.models.KeyMode",
+        "CampaignKeyModeEnum": "certificates.models.CAMPAIGN_KEY_MODES",
         "ProfileEnum": "certificates.models.Profile",
         "Pkcs12ProfileEnum": "certificates.exports.PKCS12_PROFILES",
         "OfficineEnvironmentEnum": "officines.models.Environment",

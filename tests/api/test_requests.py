@@ -184,7 +184,8 @@ def test_request_validation_errors_are_field_problems(tenant_a, tenant_b, keys_a
     assert "csr" in problem(garbage_csr, 400, "validation-error")["errors"]
     missing = client.post(REQUESTS, {}, content_type="application/json")
     errors = problem(missing, 400, "validation-error")["errors"]
-    assert {"finess", "profile", "common_name", "key_mode"} <= set(errors)
+    assert {"finess", "profile", "common_name"} <= set(errors)
+    assert "key_mode" not in errors  # CSR mode by default (issue 14 §4)
     malformed = client.post(REQUESTS, "{not json", content_type="application/json")
     problem(malformed, 400, "parse-error")
     assert not CertificateRequest.objects.exists()
@@ -255,7 +256,12 @@ def test_campaign_create_follow_and_download(
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(
             CAMPAIGNS,
-            {"name": "Mars", "requester_email": "admin-tech@lgo.example", "within_days": 60},
+            {
+                "name": "Mars",
+                "requester_email": "admin-tech@lgo.example",
+                "within_days": 60,
+                "key_mode": "server",
+            },
             content_type="application/json",
         )
     assert response.status_code == 202, response.content

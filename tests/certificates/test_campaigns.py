@@ -114,6 +114,9 @@ def fleet(tenant_a, tenant_b, make_certificate):
 def create(tenant, **kwargs):
     kwargs.setdefault("name", "Renouvellement T3")
     kwargs.setdefault("requester_email", "admin-tech@lgo.example")
+    # These tests follow the portal's key generation (crash, resume, ZIP); the default
+    # (each renewal keeps its key mode) is tested in tests/certificates/test_key_modes.py.
+    kwargs.setdefault("key_mode", "server")
     return campaign_create(editor=tenant.editor, actor=tenant.operator, **kwargs)
 
 
@@ -270,7 +273,7 @@ def test_api_keys_are_scoped_to_their_editor_and_officine(fleet, tenant_a, tenan
 def test_open_renewals_are_linked_not_duplicated(fleet, tenant_a, fast_keys):
     first, second, third = fleet["soon"][:3]
     by_hand = requests.request_create_renewal(
-        certificate=first, actor=tenant_a.operator, enqueue=False
+        certificate=first, actor=tenant_a.operator, key_mode="server", enqueue=False
     )
     other = create(tenant_a, name="Autre", certificate_ids=[second.pk])
     campaign_run(campaign_id=other.pk)
@@ -369,6 +372,7 @@ def test_resume_after_half_the_requests_were_created_by_hand(fleet, tenant_a, fa
         requests.request_create_renewal(
             certificate=c,
             actor=tenant_a.operator,
+            key_mode="server",
             requester_email=campaign.requester_email,
             campaign=campaign,
             enqueue=False,
@@ -435,7 +439,11 @@ def test_certificates_revoked_or_cancelled_meanwhile_are_skipped(fleet, tenant_a
     soon[0].revoked_at = timezone.now()
     soon[0].save()
     cancelled = requests.request_create_renewal(
-        certificate=soon[1], actor=tenant_a.operator, campaign=campaign, enqueue=False
+        certificate=soon[1],
+        actor=tenant_a.operator,
+        key_mode="server",
+        campaign=campaign,
+        enqueue=False,
     )
     requests.request_cancel(request=cancelled, actor=tenant_a.operator)
     with translation.override("en"):
@@ -558,7 +566,11 @@ def test_zip_never_holds_another_editors_request(fleet, tenant_a, tenant_b, fast
     assert set(other.certificates.values_list("pk", flat=True)) == set(ids(fleet["foreign"]))
     # Even a corrupted link (B's request pointing at A's campaign) does not leak.
     intruder = requests.request_create_renewal(
-        certificate=fleet["foreign"][0], actor=tenant_b.operator, campaign=other, enqueue=False
+        certificate=fleet["foreign"][0],
+        actor=tenant_b.operator,
+        key_mode="server",
+        campaign=other,
+        enqueue=False,
     )
     requests.csr_generate(request_id=intruder.pk)
     CertificateRequest.objects.filter(pk=intruder.pk).update(campaign=campaign)

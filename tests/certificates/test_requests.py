@@ -266,14 +266,41 @@ def test_csr_mode_accepts_pem_and_der(officine, keys, der):
     assert cx509.load_pem_x509_csr(request.csr_pem.encode()).is_signature_valid
 
 
-def test_csr_subject_may_differ_in_case_and_accents_or_omit_o_and_ou(officine, keys):
-    loose = make_csr(
-        keys[0], subject_of(officine, o=officine.raison_sociale.lower().replace("ô", "o"))
-    )
-    assert create(officine, key_mode=KeyMode.CSR, csr=loose).status == RequestStatus.CSR_READY
+@pytest.mark.parametrize(
+    "field, oid, bad",
+    [
+        ("C", NameOID.COUNTRY_NAME, "BE"),
+        ("ST", NameOID.STATE_OR_PROVINCE_NAME, "Ain (01)"),
+        ("O", NameOID.ORGANIZATION_NAME, "pharmacie du rhone 21"),
+        ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME, "1690001003"),
+        ("CN", NameOID.COMMON_NAME, "lgo"),
+    ],
+)
+def test_csr_subject_must_equal_the_expected_one_field_by_field(officine, keys, field, oid, bad):
+    """Issue 14 §4: a mismatch names the field and both values (was: case and accents were
+    forgiven and O/OU could be left out)."""
+    expected = services.expected_subject(officine, "LGO")
+    attributes = [
+        cx509.NameAttribute(oid_of, bad if oid_of == oid else expected[name])
+        for name, oid_of in (
+            ("C", NameOID.COUNTRY_NAME),
+            ("ST", NameOID.STATE_OR_PROVINCE_NAME),
+            ("O", NameOID.ORGANIZATION_NAME),
+            ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME),
+            ("CN", NameOID.COMMON_NAME),
+        )
+    ]
+    with refused("csr", f"csr_{field.lower()}_mismatch") as info:
+        create(officine, key_mode=KeyMode.CSR, csr=make_csr(keys[0], cx509.Name(attributes)))
+    message = info.value.message_dict["csr"][0]
+    assert f'{field}="{bad}"' in message and f'{field}="{expected[field]}"' in message
+
+
+def test_csr_missing_a_subject_field_is_refused(officine, keys):
     bare = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "LGO")])
-    bare_csr = make_csr(keys[1], bare, der=True)
-    assert create(officine, key_mode=KeyMode.CSR, csr=bare_csr).status == RequestStatus.CSR_READY
+    with refused("csr", "csr_c_mismatch") as info:
+        create(officine, key_mode=KeyMode.CSR, csr=make_csr(keys[1], bare, der=True))
+    assert 'C="FR"' in info.value.message_dict["csr"][0]
 
 
 def test_weak_csr_key_refused(officine, weak_key):
@@ -331,8 +358,11 @@ def test_key_reuse_refused(officine, keys, shared_key, make_certificate):
         create(officine, key_mode=KeyMode.CSR, csr=make_csr(shared_key, subject_of(officine)))
     data = make_csr(keys[0], subject_of(officine))
     create(officine, key_mode=KeyMode.CSR, csr=data)
-    with refused("csr", "key_reuse"):  # the same CSR twice, even for another CN
-        create(officine, key_mode=KeyMode.CSR, csr=data, common_name="OTHER")
+    with refused("csr", "key_reuse"):  # the same CSR twice
+        create(officine, key_mode=KeyMode.CSR, csr=data)
+    with refused("csr", "key_reuse"):  # the same key, even for another CN
+        other = make_csr(keys[0], subject_of(officine, common_name="OTHER"))
+        create(officine, key_mode=KeyMode.CSR, csr=other, common_name="OTHER")
 
 
 def test_key_of_another_tenant_is_refused_too(officine, tenant_b, keys):
@@ -352,12 +382,12 @@ def test_server_mode_takes_no_csr(officine, keys):
 
 def test_csr_mode_without_csr_waits_for_upload(officine, keys, tenant_a):
     request = create(officine, key_mode=KeyMode.CSR)
-    assert (request.status, request.csr_pem) == (RequestStatus.PENDING, "")
+    assert (request.status, request.csr_pem) == (RequestStatus.AWAITING_CSR, "")
     with pytest.raises(ValidationError) as info:
         request_upload_csr(request=request, csr=make_csr(keys[0], subject_of(officine, ou="1999")))
     assert codes(info.value) == {"csr": ["csr_ou_mismatch"]}
     request.refresh_from_db()
-    assert request.status == RequestStatus.PENDING
+    assert request.status == RequestStatus.AWAITING_CSR
 
     request_upload_csr(
         request=request, csr=make_csr(keys[0], subject_of(officine)), actor=tenant_a.operator
@@ -585,7 +615,9 @@ def test_renewal_copies_the_certificate(tenant_a, make_certificate):
     )
     assert request.renews == certificate
     assert request.requester_email == tenant_a.administrator.email
-    assert request.key_mode == KeyMode.SERVER
+    # Issue 14 §4: the portal never held this key (imported certificate): the renewal keeps
+    # the key where the certificate is installed and awaits the LGO's CSR.
+    assert (request.key_mode, request.status) == (KeyMode.CSR, RequestStatus.AWAITING_CSR)
 
 
 def test_renewal_without_administrator_uses_the_actor(tenant_a, make_certificate):

@@ -67,6 +67,7 @@ def test_campaign_of_ticked_certificates_runs_to_completion(
         django_capture_on_commit_callbacks,
         mode="selection",
         certificate_ids=[str(first.pk), str(second.pk)],
+        key_mode="server",  # explicit: the portal makes the keys, the ZIP holds their CSRs
     )
     campaign = RenewalCampaign.objects.get()
     assert response.status_code == 302 and response["Location"] == campaign.get_absolute_url()

@@ -547,6 +547,7 @@ def test_request_csr_upload_and_cancel(tenant_a, client_for, shared_key):
         services=["PSC"],
         common_name="LGO",
         key_mode="csr",
+        status="awaiting_csr",
         requester_email="a@b.fr",
     )
     client = client_for(tenant_a.operator)

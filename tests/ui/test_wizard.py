@@ -217,7 +217,7 @@ def test_csr_mode_with_an_uploaded_csr(tenant_a, client_for, django_capture_on_c
     # A CSR-mode request without CSR waits for its upload on the request page.
     with django_capture_on_commit_callbacks(execute=True):
         step(client, "review", {**values, "common_name": "LGO 2"}, action="create")
-    assert CertificateRequest.objects.get(common_name="LGO 2").status == RequestStatus.PENDING
+    assert CertificateRequest.objects.get(common_name="LGO 2").status == RequestStatus.AWAITING_CSR
 
 
 def test_service_error_at_creation_sends_back_to_the_right_step(tenant_a, client_for):
