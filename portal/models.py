@@ -316,6 +316,9 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
+    # The id of the HTTP request that enqueued it: its task logs carry it even when the
+    # message is published later by drain() (portal.logcontext).
+    request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         verbose_name = _("queued task")

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from portal.logcontext import TASK_HEADER, current_request_id
 from portal.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ _broker_down_until = 0.0
 
 def enqueue(task_name: str, **kwargs: Any) -> OutboxMessage:
     """Record a task (by name, JSON kwargs: ids only) and publish it after commit."""
-    message = OutboxMessage.objects.create(task=task_name, kwargs=kwargs)
+    message = OutboxMessage.objects.create(
+        task=task_name, kwargs=kwargs, request_id=current_request_id()
+    )
     transaction.on_commit(lambda: publish(message))
     return message
 
@@ -42,7 +45,10 @@ def publish(message: OutboxMessage, *, force: bool = False) -> bool:
         return False
     try:
         # Task names are their import paths (shared_task default): no registry lookup needed.
-        symbol_by_name(message.task).apply_async(kwargs=message.kwargs, **PUBLISH_OPTIONS)
+        headers = {TASK_HEADER: message.request_id} if message.request_id else {}
+        symbol_by_name(message.task).apply_async(
+            kwargs=message.kwargs, headers=headers, **PUBLISH_OPTIONS
+        )
     except Exception as exc:  # any broker/connection failure keeps the message for later
         OutboxMessage.objects.filter(pk=message.pk).update(
             attempts=message.attempts + 1, last_error=str(exc)[:255]

@@ -61,9 +61,13 @@ INSTALLED_APPS = [
     "officines",
     "certificates",
     "notifications",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.health.HealthCheckMiddleware",  # probes first: no host check, redirect or session
+    "ops.requestid.RequestIdMiddleware",  # X-Request-ID, stamped on every log line
+    "ops.http_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",  # DB down: a clean 503, not a 500
     "portal.middleware.ContentSecurityPolicyMiddleware",
@@ -204,6 +208,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Probes over plain HTTP behind a TLS proxy (ops.health answers them before any redirect).
+SECURE_REDIRECT_EXEMPT = [r"^healthz/"]
 X_FRAME_OPTIONS = "DENY"
 
 # Celery: the default broker is a folder on disk so `make run` needs no server.
@@ -242,6 +248,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Workers log through LOGGING below (JSON lines with LOG_FORMAT=json, task and request ids).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 ALERT_SCAN_HOUR = env.int("ALERT_SCAN_HOUR", default=7)
 ALERT_SCAN_MINUTE = env.int("ALERT_SCAN_MINUTE", default=0)
 # Renewal alerts (notifications app): a digest claim older than this is taken over.
@@ -339,11 +347,30 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Operations (ops): /metrics needs a bearer token (404 without one), optionally from listed
+# networks only (CIDRs, e.g. 10.0.0.0/8); eager task runs are recorded in tests only.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+OPS_RECORD_EAGER_TASKS = env.bool("OPS_RECORD_EAGER_TASKS", default=TESTING)
+
+# LOG_FORMAT=json: one JSON object per line with request id, user, editor, API key prefix
+# and task id (portal.logcontext); plain text otherwise.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "portal.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.logcontext.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -36,6 +36,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("portal.api.urls")),
+    path("", include("ops.urls")),
 ]
 
 # Under /api/ errors are RFC 9457 problem JSON; elsewhere Django's pages (portal.api.problems).
