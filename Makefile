@@ -20,17 +20,24 @@ install: $(STAMP)
 migrate: install
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 
-demo: migrate
+# The demo's settings for commands run by hand (`.venv/bin/python manage.py ...`, celery):
+# settings.py reads `.env`. Written once, never overwritten; delete it on a production host.
+.env:
+	printf '%s\n' '# Written by `make run`/`make demo`: demo settings read by manage.py and celery.' \
+	  '# Never keep this file on a production host.' 'DEBUG=1' > $@
+
+demo: migrate .env
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 
 run: demo
 	@echo ""
-	@echo "  Portal:   http://$(HOST):$(PORT)/"
+	@echo "  Portal:   http://$(HOST):$(PORT)/   (make run HOST=0.0.0.0 PORT=8080 to change)"
 	@echo "  Logins (password demo-portail-2026):"
 	@echo "    admin@demo.fr       editor admin (enrols TOTP at first login)"
 	@echo "    operateur@demo.fr   operator  | lecteur@demo.fr viewer | pharmacien@demo.fr pharmacist"
-	@echo "  TOTP code:  $(BIN)/python manage.py demo_totp operateur@demo.fr"
-	@echo "  While enrolling: $(BIN)/python manage.py demo_totp --secret <secret shown on the page>"
+	@echo "  TOTP code:        .venv/bin/python manage.py demo_totp operateur@demo.fr"
+	@echo "  While enrolling:  .venv/bin/python manage.py demo_totp --secret <secret shown on the page>"
+	@echo "  Issue a request:  .venv/bin/python manage.py demo_issue <request id> -o issued.pem"
 	@echo ""
 	DEBUG=1 $(BIN)/celery -A portal worker --beat --loglevel=INFO --concurrency=2 & \
 	  WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \

@@ -84,6 +84,14 @@ ADMINISTRATORS = [
 ]
 
 
+DOCS_OFFICINE = {
+    "finess": "690001003",
+    "raison_sociale": "PHARMACIE DE LA PLACE",
+    "address": "1 place Bellecour",
+    "postal_code": "69002",
+}
+
+
 def seed_officines(editor, *, count: int = 50) -> list[Officine]:
     administrators = [
         TechnicalAdministrator.objects.create(
@@ -122,6 +130,11 @@ def seed_officines(editor, *, count: int = 50) -> list[Officine]:
                 cc_email="titulaire@example.fr" if i % 4 == 0 else "",
             )
         )
+    # The officine README.md and docs/API.md use in their examples (the LGO round trip).
+    officines[0].finess = DOCS_OFFICINE["finess"]
+    officines[0].raison_sociale = DOCS_OFFICINE["raison_sociale"]
+    officines[0].address = DOCS_OFFICINE["address"]
+    officines[0].postal_code = DOCS_OFFICINE["postal_code"]
     for officine in officines:
         officine.full_clean()
     return Officine.objects.bulk_create(officines)

@@ -18,8 +18,15 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TESTING", default=False)
+# `make run` writes `.env` (DEBUG=1) so that `manage.py` and Celery started by hand read the
+# same demo settings as the Makefile's own commands. Variables already in the environment win;
+# the test suite never reads it. A production host has no `.env` (DEBUG=0 is the default).
+DOTENV = BASE_DIR / ".env"
+if not TESTING and DOTENV.is_file():
+    environ.Env.read_env(DOTENV, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
 
 # Development defaults that must never reach production: refused when DEBUG is off.
 _DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 (refused without DEBUG)
