@@ -7,4 +7,4 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401
+        from portal import deploy_checks, signals  # noqa: F401

@@ -28,8 +28,15 @@ def run_manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def test_check_deploy_is_clean():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+def test_check_deploy_is_clean(tmp_path):
+    """Clean once static files are collected; before, one error that says what to run."""
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "static")}
+    result = run_manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "portal.E001" in result.stderr and "collectstatic --noinput" in result.stderr
+    collected = run_manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
