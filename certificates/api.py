@@ -474,7 +474,7 @@ class CertificateViewSet(
         data, password, filename = self._upload(request)
         cert_request = self._import_request(request)
         services = self._import_services(request)
-        self._check_officine_limit(data, password)
+        loaded = self._check_officine_limit(data, password)
         report = certificate_import(
             editor=editor,
             data=data,
@@ -484,6 +484,7 @@ class CertificateViewSet(
             request=cert_request,
             filename=filename,
             services=services or None,
+            loaded=loaded,
         )
         body = {
             "imported": len(report.imported),
@@ -547,15 +548,26 @@ class CertificateViewSet(
             raise ValidationError({"services": [_("Unknown service: %s") % ", ".join(unknown)]})
         return values
 
-    def _check_officine_limit(self, data: bytes, password: bytes | None) -> None:
-        """A key limited to one officine imports only that officine's certificates."""
+    def _check_officine_limit(
+        self, data: bytes, password: bytes | None
+    ) -> x509.LoadedBundle | x509.X509Error | None:
+        """A key limited to one officine imports only that officine's certificates.
+
+        Returns what it opened (or why it could not), handed to the import: a PKCS#12's
+        key is derived once per upload.
+        """
         principal = principal_of(self.request)
         if principal is None or not principal.officine_id:
-            return
+            return None
         try:
-            bundle = x509.load_bundle(data, password=password)
-        except x509.X509Error:
-            return  # unreadable: the import service reports why, writing nothing
+            bundle = x509.load_bundle(
+                data,
+                password=password,
+                max_size=settings.MAX_UPLOAD_SIZE,
+                time_limit=settings.UPLOAD_PARSE_SECONDS,
+            )
+        except x509.X509Error as exc:
+            return exc  # unreadable: the import service reports why, writing nothing
         finess = principal.api_key.officine.finess
         for leaf in x509.leaves(bundle.certificates):
             if x509.describe_certificate(leaf).finess != finess:
@@ -565,6 +577,7 @@ class CertificateViewSet(
                     status_code=403,
                     slug="permission-denied",
                 )
+        return bundle
 
     @extend_schema(
         summary="Export the certificate with its private key (PKCS#12)",

@@ -93,6 +93,14 @@ MESSAGES: dict[str, Any] = {
     "bad_passphrase": _("Wrong passphrase for this PKCS#12 file."),
     "passphrase_required": _("This PKCS#12 file is protected: enter its passphrase."),
     "unsupported_key": _("The private key in this file is of an unsupported type."),
+    "too_costly": _(
+        "Opening this file asks for too much computation (key derivation beyond the portal's "
+        "limits): export it again with the default settings."
+    ),
+    "unsupported_encryption": _(
+        "This file is encrypted with an algorithm the portal does not accept: export it again "
+        "with the default settings (AES-256 with PBKDF2, or 3DES)."
+    ),
     "ca_certificate": _(
         "This is a certification authority (CA) certificate, not an officine certificate."
     ),
@@ -227,6 +235,10 @@ class _Context:
         self.allow_untrusted = allow_untrusted
         self.services = list(services or [])
         self.max_size: int = settings.MAX_UPLOAD_SIZE
+        self.parse_seconds: float = settings.UPLOAD_PARSE_SECONDS
+        # A bundle the caller already opened (the API checks an officine-limited key's
+        # file first): used instead of deriving the PKCS#12 key a second time.
+        self.preloaded: x509.LoadedBundle | x509.X509Error | None = None
         user = actor if isinstance(actor, User) else None
         if user is None and http_request is not None and isinstance(http_request.user, User):
             user = http_request.user  # an API key (ApiPrincipal) is no importing user
@@ -637,8 +649,13 @@ def _load(
     ctx: _Context, data: bytes, password: bytes | None, filename: str
 ) -> _Loaded | list[ImportResult]:
     """Parse a file; an unreadable one is rejected (and audited) here."""
+    preloaded, ctx.preloaded = ctx.preloaded, None
     try:
-        bundle = x509.load_bundle(data, password=password, max_size=ctx.max_size)
+        if isinstance(preloaded, x509.X509Error):
+            raise preloaded
+        bundle = preloaded or x509.load_bundle(
+            data, password=password, max_size=ctx.max_size, time_limit=ctx.parse_seconds
+        )
         leaves = x509.leaves(bundle.certificates)
     except x509.X509Error as exc:
         return _reject_file(ctx, filename, *_x509_reason(exc, password, ctx.max_size))
@@ -998,12 +1015,14 @@ def certificate_import(
     allow_untrusted: bool = False,
     filename: str = "",
     services: Sequence[str] | None = None,
+    loaded: x509.LoadedBundle | x509.X509Error | None = None,
 ) -> ImportReport:
     """Import the certificates of one uploaded file for `editor`; see the module docstring.
 
     `request` (already scoped to the editor by the caller) restricts the upload to that
     request: a certificate with another public key is refused (`key_mismatch`).
-    `services` adds services to certificates that match no request.
+    `services` adds services to certificates that match no request. `loaded` is what
+    `x509.load_bundle` already made of `data` (or its error): the file is not opened twice.
     """
     if request is not None and request.editor_id != editor.pk:
         raise ValueError("the request belongs to another editor")
@@ -1016,6 +1035,7 @@ def certificate_import(
         services=services,
         preload_officines=False,
     )
+    ctx.preloaded = loaded
     return _run(ctx, [(filename, data)], password=password, request=request)
 
 

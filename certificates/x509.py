@@ -7,15 +7,17 @@ messages are French because they are shown to users as they are.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -25,12 +27,21 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from certificates import derivation_guard, sandbox
+
 PrivateKey: TypeAlias = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 PublicKey: TypeAlias = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 PKCS12_MIN_PASSPHRASE = 12
 PKCS12_KDF_ROUNDS = 100_000
 DEFAULT_MAX_SIZE = 5 * 1024 * 1024
+# Longest parse of one uploaded file (settings.UPLOAD_PARSE_SECONDS): key derivations run in a
+# child killed at this limit, other formats check it between PEM blocks.
+DEFAULT_PARSE_SECONDS = 5.0
+_TOO_SLOW = (
+    "L'ouverture de ce fichier demande trop de calculs (dérivation de clé au-delà des limites "
+    "du portail) ; exportez-le à nouveau avec les réglages par défaut."
+)
 # Key algorithm -> minimum size accepted in a CSR (what the IGC Santé platform takes).
 DEFAULT_ALLOWED_KEYS: Mapping[str, int] = MappingProxyType({"RSA": 2048})
 _MAX_CHAIN_DEPTH = 8
@@ -418,18 +429,27 @@ _CORRUPT = "Le fichier est illisible : il est abîmé, tronqué ou dans un forma
 
 
 def load_bundle(
-    data: bytes, *, password: bytes | None = None, max_size: int = DEFAULT_MAX_SIZE
+    data: bytes,
+    *,
+    password: bytes | None = None,
+    max_size: int = DEFAULT_MAX_SIZE,
+    time_limit: float = DEFAULT_PARSE_SECONDS,
 ) -> LoadedBundle:
-    """Read whatever a user uploads: PEM (one or many), DER, PKCS#7 (.p7b) or PKCS#12 (.p12/.pfx)."""
+    """Read whatever a user uploads: PEM (one or many), DER, PKCS#7 (.p7b) or PKCS#12 (.p12/.pfx).
+
+    Bounded: `max_size` bytes, `time_limit` seconds, key derivations priced before they run
+    (`derivation_guard`) and each done once.
+    """
     if len(data) > max_size:
         raise X509Error(
             "too_large", f"Le fichier dépasse la taille maximale ({_human_size(max_size)})."
         )
     if not data.strip():
         raise X509Error("empty", "Le fichier est vide.")
+    deadline = time.monotonic() + time_limit
     if _PEM_BEGIN in data:
-        return _load_pem_bundle(data, password)
-    return _load_der_bundle(data, password)
+        return _load_pem_bundle(data, password, deadline)
+    return _load_der_bundle(data, password, deadline)
 
 
 def _human_size(size: int) -> str:
@@ -439,16 +459,18 @@ def _human_size(size: int) -> str:
     return f"{size} octets"
 
 
-def _load_pem_bundle(data: bytes, password: bytes | None) -> LoadedBundle:
+def _load_pem_bundle(data: bytes, password: bytes | None, deadline: float) -> LoadedBundle:
     bundle = LoadedBundle(certificates=[])
     for label, block in _pem_blocks(data):
+        if time.monotonic() > deadline:
+            raise X509Error("too_costly", _TOO_SLOW)
         try:
             if label in _CERT_LABELS:
                 bundle.certificates.append(x509.load_pem_x509_certificate(block))
             elif label in _PKCS7_LABELS:
                 bundle.certificates.extend(pkcs7.load_pem_pkcs7_certificates(block))
             elif label in _KEY_LABELS and bundle.private_key is None:
-                bundle.private_key = _load_pem_key(block, password)
+                bundle.private_key = _load_pem_key(block, password, deadline)
         except X509Error:
             raise
         except (ValueError, UnsupportedAlgorithm) as exc:
@@ -458,8 +480,10 @@ def _load_pem_bundle(data: bytes, password: bytes | None) -> LoadedBundle:
     return bundle
 
 
-def _load_pem_key(block: bytes, password: bytes | None) -> PrivateKey:
-    try:
+def _load_pem_key(block: bytes, password: bytes | None, deadline: float) -> PrivateKey:
+    if password is not None and block.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"):
+        return _load_encrypted_pkcs8(block, password, deadline)
+    try:  # a clear key, or a legacy PEM-encrypted one (one MD5 round: nothing to bound)
         key = serialization.load_pem_private_key(block, password=password)
     except TypeError as exc:  # encrypted without password, or password for a clear key
         if password is None:
@@ -474,6 +498,65 @@ def _load_pem_key(block: bytes, password: bytes | None) -> PrivateKey:
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise X509Error("unsupported_key", "Type de clé privée non pris en charge.")
     return key
+
+
+def _load_encrypted_pkcs8(block: bytes, password: bytes, deadline: float) -> PrivateKey:
+    """A PKCS#8 EncryptedPrivateKeyInfo: its PBKDF2 cost priced, then one bounded derivation."""
+    try:
+        body = b"".join(block.splitlines()[1:-1])
+        info = base64.b64decode(body, validate=False)
+        derivation_guard.encrypted_private_key_cost(info)
+    except derivation_guard.DerivationRefused as exc:
+        raise X509Error(exc.code, exc.message) from exc
+    except ValueError as exc:
+        raise X509Error("corrupt", _CORRUPT) from exc
+    outcome, key_der = _bounded(_decrypt_pkcs8, info, password, deadline=deadline)
+    if outcome == "bad_passphrase":
+        raise X509Error("bad_passphrase", "Phrase de passe incorrecte.")
+    if outcome != "ok" or key_der is None:
+        if outcome == "unsupported_key":
+            raise X509Error("unsupported_key", "Type de clé privée non pris en charge.")
+        raise X509Error("corrupt", _CORRUPT)
+    return _reload_key(key_der)
+
+
+def _decrypt_pkcs8(info: bytes, password: bytes) -> tuple[str, bytes | None]:
+    """Runs in the sandbox child: outcome code and the clear PKCS#8 DER."""
+    try:
+        key = serialization.load_der_private_key(info, password=password)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return "bad_passphrase", None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return "unsupported_key", None
+    return "ok", _clear_pkcs8(key)
+
+
+def _reload_key(der: bytes) -> PrivateKey:
+    """The key the sandbox child already loaded (and checked): not checked a second time."""
+    key = serialization.load_der_private_key(
+        der, password=None, unsafe_skip_rsa_key_validation=True
+    )
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise X509Error("unsupported_key", "Type de clé privée non pris en charge.")
+    return key
+
+
+def _clear_pkcs8(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _bounded(function: Callable[..., Any], *args: Any, deadline: float) -> Any:
+    """`function(*args)` in the sandbox with what is left of the parse's time."""
+    try:
+        return sandbox.run_bounded(function, *args, seconds=max(0.0, deadline - time.monotonic()))
+    except sandbox.TimeLimitExceeded as exc:
+        raise X509Error("too_costly", _TOO_SLOW) from exc
+    except sandbox.ChildFailed as exc:
+        raise X509Error("corrupt", _CORRUPT) from exc
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -494,7 +577,7 @@ def _is_complete(data: bytes) -> bool:
     return 2 + n + int.from_bytes(data[2 : 2 + n], "big") == len(data)
 
 
-def _load_der_bundle(data: bytes, password: bytes | None) -> LoadedBundle:
+def _load_der_bundle(data: bytes, password: bytes | None, deadline: float) -> LoadedBundle:
     try:
         return LoadedBundle(certificates=[x509.load_der_x509_certificate(data)])
     except ValueError:
@@ -504,22 +587,28 @@ def _load_der_bundle(data: bytes, password: bytes | None) -> LoadedBundle:
     except (ValueError, UnsupportedAlgorithm):
         pass
     if _looks_like_pkcs12(data):
-        return _load_pkcs12(data, password)
+        return _load_pkcs12(data, password, deadline)
     if _is_der_csr_or_key(data) or _looks_like_text(data):
         raise X509Error("not_a_certificate", _NOT_A_CERT)
     raise X509Error("corrupt", _CORRUPT)
 
 
-def _load_pkcs12(data: bytes, password: bytes | None) -> LoadedBundle:
-    # A PKCS#12 "without password" may use either no password or an empty one.
-    attempts = [password] if password is not None else [None, b""]
-    for attempt in attempts:
-        try:
-            p12 = pkcs12.load_pkcs12(data, attempt)
-            break
-        except (ValueError, UnsupportedAlgorithm):
-            continue
-    else:
+def _load_pkcs12(data: bytes, password: bytes | None, deadline: float) -> LoadedBundle:
+    """Price the file's key derivations, then open it once, in a child bounded by the deadline.
+
+    No passphrase is tried as the empty one: OpenSSL then checks the MAC with no password and
+    with the empty one itself, and the bags are opened once.
+    """
+    try:
+        derivation_guard.pkcs12_cost(data)
+    except derivation_guard.DerivationRefused as exc:
+        if exc.code == "corrupt" and not _is_complete(data):
+            raise X509Error("corrupt", _CORRUPT) from exc
+        raise X509Error(exc.code, exc.message) from exc
+    outcome, cert_ders, key_der = _bounded(
+        _open_pkcs12, data, password if password is not None else b"", deadline=deadline
+    )
+    if outcome != "ok":
         if not _is_complete(data):
             raise X509Error("corrupt", _CORRUPT)
         if password is None:
@@ -527,13 +616,28 @@ def _load_pkcs12(data: bytes, password: bytes | None) -> LoadedBundle:
                 "bad_passphrase", "Ce fichier PKCS#12 est protégé : saisissez sa phrase de passe."
             )
         raise X509Error("bad_passphrase", "Phrase de passe du fichier PKCS#12 incorrecte.")
+    certs = [x509.load_der_x509_certificate(der) for der in cert_ders]
+    if not certs:
+        raise X509Error("not_a_certificate", _NOT_A_CERT)
+    key = _reload_key(key_der) if key_der else None
+    return LoadedBundle(certificates=certs, private_key=key)
+
+
+def _open_pkcs12(data: bytes, password: bytes) -> tuple[str, list[bytes], bytes | None]:
+    """Runs in the sandbox child: the certificates' DER and the clear PKCS#8 of the key."""
+    try:
+        p12 = pkcs12.load_pkcs12(data, password)
+    except (ValueError, UnsupportedAlgorithm):
+        return "failed", [], None
     certs = ([p12.cert.certificate] if p12.cert else []) + [
         c.certificate for c in p12.additional_certs
     ]
-    if not certs:
-        raise X509Error("not_a_certificate", _NOT_A_CERT)
     key = p12.key if isinstance(p12.key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
-    return LoadedBundle(certificates=certs, private_key=key)
+    return (
+        "ok",
+        [c.public_bytes(serialization.Encoding.DER) for c in certs],
+        _clear_pkcs8(key) if key is not None else None,
+    )
 
 
 def _is_der_csr_or_key(data: bytes) -> bool:

@@ -196,6 +196,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Uploads: certificates, CSRs and CSV files are small; refuse anything large early.
 MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=5 * 1024 * 1024)
+# Longest parse of one uploaded certificate file; key derivations (PKCS#12, encrypted keys)
+# run in a child process killed at this limit (docs/SECURITY.md).
+UPLOAD_PARSE_SECONDS = env.float("UPLOAD_PARSE_SECONDS", default=5.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_SIZE + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_SIZE
 
