@@ -132,7 +132,17 @@ else:
         )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+def cache_config(url: str) -> dict:
+    """CACHE_URL as Django settings; Redis through `portal.resilient_cache` (no 500 when down)."""
+    config = environ.Env.cache_url_config(url)
+    if config["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        # Rate limits and lockouts only: while Redis is down they count per process.
+        config["BACKEND"] = "portal.resilient_cache.ResilientRedisCache"
+    return config
+
+
+CACHES = {"default": cache_config(env("CACHE_URL", default="locmemcache://"))}
 
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [

@@ -1,6 +1,7 @@
 """Outages of the services the portal depends on: the broker (Redis) and the database.
 
-* Redis down: pages and API calls still succeed; the work waits in the PostgreSQL outbox,
+* Redis down (broker and cache on the same Redis, as in docker-compose): logins, pages and
+  API calls still succeed (rate limits count per process); the work waits in the PostgreSQL outbox,
   the user sees it queued, and `outbox.drain()` hands it to a real worker once Redis is back.
 * PostgreSQL unreachable or restarted: a clean 503 (HTML page, or problem JSON under /api/),
   never a 500 nor a traceback; the running server recovers by itself afterwards.
@@ -59,9 +60,13 @@ def api_key(tenant, scopes=("read", "write")) -> str:
 
 
 def test_redis_down_pages_and_api_answer_then_the_outbox_catches_up(
-    tenant_a, celery_on_redis, worker_factory
+    tenant_a, celery_on_redis, worker_factory, settings
 ):
     import redis
+    from django.core.cache import cache
+
+    from portal.settings import cache_config
+    from tests.factories import PASSWORD
 
     wizard_officine = tenant_a.officine
     api_officine = OfficineFactory(
@@ -71,8 +76,14 @@ def test_redis_down_pages_and_api_answer_then_the_outbox_catches_up(
     api = Client(HTTP_AUTHORIZATION=f"Bearer {api_key(tenant_a)}")
 
     point_celery_to(DEAD_BROKER, eager=False)
+    settings.CACHES = {"default": cache_config(DEAD_BROKER.replace("/0", "/1"))}
     outbox._broker_down_until = 0.0
     started = time.monotonic()
+    # A password login reads the login rate limits from the (dead) cache.
+    login = Client().post(
+        "/accounts/login/", {"login": tenant_a.viewer.email, "password": PASSWORD}
+    )
+    assert login.status_code == 302, login.content[:2000]
     # The web wizard, last step: a server-mode request (the key is made by a worker).
     created = web.post(
         "/certificates/requests/new/",
@@ -144,6 +155,7 @@ def test_redis_down_pages_and_api_answer_then_the_outbox_catches_up(
         .json()["csr_pem"]
         .startswith("-----BEGIN CERTIFICATE REQUEST-----")
     )
+    cache.clear()
 
 
 # --------------------------------------------------------------------------- database down
