@@ -8,6 +8,7 @@ so the code under test sees certificates that look like the real ones.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ObjectIdentifier
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from certificates import x509 as igc
 from certificates.x509 import PrivateKey, Profile, PublicKey
@@ -240,8 +241,14 @@ class DemoPKI:
         not_before: datetime | None = None,
         not_after: datetime | None = None,
         ca: str = "organisations",
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
+        serial: int | None = None,
     ) -> x509.Certificate:
-        """Issue a leaf the way the ANS platform would (subject from the CSR unless given)."""
+        """Issue a leaf the way the ANS platform would (subject from the CSR unless given).
+
+        `crl_url` / `ocsp_url` replace the IGC Santé addresses (tests point them at local
+        servers); by default the CDP and AIA are the real ones, as in a real certificate."""
         if csr_pem is not None:
             csr = x509.load_pem_x509_csr(csr_pem)
             csr_key = csr.public_key()
@@ -256,8 +263,8 @@ class DemoPKI:
         not_after = not_after or add_months(not_before, profile_validity(profile))
         test = environment == "test"
         policy = "2.5.29.32.0" if ca == "other" else (POLICY_TEST if test else POLICY_PRODUCTION)
-        crl = x509.UniformResourceIdentifier(CRL_URL_TEST if test else CRL_URL)
-        ocsp = x509.UniformResourceIdentifier(OCSP_URL)
+        crl = x509.UniformResourceIdentifier(crl_url or (CRL_URL_TEST if test else CRL_URL))
+        ocsp = x509.UniformResourceIdentifier(ocsp_url or OCSP_URL)
         extensions: list[tuple[x509.ExtensionType, bool]] = [
             (x509.BasicConstraints(ca=False, path_length=None), True),
             (igc.key_usage_extension(profile), True),
@@ -289,7 +296,7 @@ class DemoPKI:
             .subject_name(subject)
             .issuer_name(issuing.name)
             .public_key(public_key)
-            .serial_number(x509.random_serial_number())
+            .serial_number(serial or x509.random_serial_number())
             .not_valid_before(not_before)
             .not_valid_after(not_after)
         )
@@ -308,6 +315,8 @@ class DemoPKI:
         not_after: datetime | None = None,
         key: PrivateKey | None = None,
         ca: str = "organisations",
+        crl_url: str | None = None,
+        ocsp_url: str | None = None,
     ) -> tuple[PrivateKey, x509.Certificate]:
         """Key (new unless given) and certificate for an officine, subject in IGC Santé order."""
         key = key or igc.generate_private_key()
@@ -325,8 +334,94 @@ class DemoPKI:
             not_before=not_before,
             not_after=not_after,
             ca=ca,
+            crl_url=crl_url,
+            ocsp_url=ocsp_url,
         )
         return key, cert
+
+    def crl(
+        self,
+        *,
+        environment: str = "production",
+        ca: str = "organisations",
+        revoked: Iterable[tuple[int, datetime, x509.ReasonFlags | None]] = (),
+        this_update: datetime | None = None,
+        next_update: datetime | None = None,
+        number: int = 1,
+        delta_of: int | None = None,
+        signer_key: rsa.RSAPrivateKey | None = None,
+        freshest_url: str | None = None,
+    ) -> x509.CertificateRevocationList:
+        """A CRL of an issuing CA, as IGC Santé publishes it (reasons, CRL number).
+
+        `delta_of` makes it a delta CRL over that base number; `signer_key` signs with another
+        key (a forged CRL: right name, wrong signature); `freshest_url` announces a delta CRL.
+        """
+        issuing = self.issuing_ca(environment=environment, ca=ca)
+        this_update = this_update or datetime.now(UTC) - timedelta(minutes=5)
+        next_update = next_update or this_update + timedelta(days=7)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(issuing.name)
+            .last_update(this_update)
+            .next_update(next_update)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuing.key.public_key()),
+                critical=False,
+            )
+        )
+        if delta_of is not None:
+            builder = builder.add_extension(x509.DeltaCRLIndicator(delta_of), critical=True)
+        if freshest_url:
+            point = x509.DistributionPoint(
+                [x509.UniformResourceIdentifier(freshest_url)], None, None, None
+            )
+            builder = builder.add_extension(x509.FreshestCRL([point]), critical=False)
+        for serial, revoked_at, reason in revoked:
+            entry = (
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at)
+            )
+            if reason is not None:
+                entry = entry.add_extension(x509.CRLReason(reason), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
+        return builder.sign(signer_key or issuing.key, hashes.SHA256())
+
+    def ocsp_responder(
+        self, *, environment: str = "production", ca: str = "organisations", ocsp_eku: bool = True
+    ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        """A delegated OCSP responder certificate issued by an issuing CA (EKU OCSPSigning)."""
+        issuing = self.issuing_ca(environment=environment, ca=ca)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = datetime.now(UTC)
+        usage = [ExtendedKeyUsageOID.OCSP_SIGNING if ocsp_eku else ExtendedKeyUsageOID.CLIENT_AUTH]
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(
+                _name(
+                    f"OCSP {_common_name(issuing.name)}",
+                    ous=_TEST_OUS if environment == "test" else _PROD_OUS,
+                )
+            )
+            .issuer_name(issuing.name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+        )
+        builder = _build(
+            builder,
+            [
+                (x509.BasicConstraints(ca=False, path_length=None), True),
+                (x509.ExtendedKeyUsage(usage), False),
+                (x509.OCSPNoCheck(), False),
+                (
+                    x509.AuthorityKeyIdentifier.from_issuer_public_key(issuing.key.public_key()),
+                    False,
+                ),
+            ],
+        )
+        return key, builder.sign(issuing.key, hashes.SHA256())
 
     def trust_anchors(self, include_test: bool = True) -> list[DemoCA]:
         """What an operator would drop in the trust directory (never the Other CA)."""
@@ -344,6 +439,10 @@ class DemoPKI:
 
     def trust_store(self, include_test: bool = True) -> igc.TrustStore:
         return igc.TrustStore(ca.certificate for ca in self.trust_anchors(include_test))
+
+
+def _common_name(name: x509.Name) -> str:
+    return str(name.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
 
 def to_pem_bundle(*certificates: x509.Certificate) -> bytes:

@@ -63,7 +63,8 @@ def certificate_revoke(
         raise ValidationError(_("This certificate is already revoked."), code="already_revoked")
     locked.revoked_at = revoked_at
     locked.revocation_reason = reason
-    locked.save(update_fields=["revoked_at", "revocation_reason"])
+    locked.revocation_source = "portal"
+    locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_source"])
     certificate.revoked_at, certificate.revocation_reason = revoked_at, reason
     audit_record(
         action="certificate.revoke",

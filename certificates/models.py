@@ -16,6 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+# Revocation learnt from IGC Santé (CRL, OCSP) has its own module; its models live in this app.
+from certificates.revocation.models import (  # noqa: F401 (registered with this app)
+    CrlState,
+    RevocationCheck,
+    RevocationRun,
+    RevocationSource,
+)
 from portal.tenancy import TenantQuerySet
 
 EXPIRING_DAYS = 30
@@ -208,6 +215,13 @@ class Certificate(models.Model):
     revoked_at = models.DateTimeField(_("revoked on"), null=True, blank=True)
     revocation_reason = models.CharField(
         _("revocation reason"), max_length=24, choices=RevocationReason.choices, blank=True
+    )
+    # Who said so: recorded in the portal, or learnt from IGC Santé (certificates.revocation).
+    revocation_source = models.CharField(
+        _("revocation source"),
+        max_length=8,
+        choices=RevocationSource.choices,
+        blank=True,
     )
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

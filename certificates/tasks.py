@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from certificates.models import CertificateRequest
+from certificates.models import Certificate, CertificateRequest
 from certificates.requests import csr_generate
 
 logger = logging.getLogger(__name__)
@@ -84,3 +84,29 @@ def repair_coverage() -> list[int]:
     from certificates.coverage import coverage_repair
 
     return coverage_repair()
+
+
+# --------------------------------------------------------------------------- revocation (IGC Santé)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def check_revocation() -> dict:
+    """Beat (REVOCATION_CHECK_INTERVAL_HOURS): every CA's CRL, OCSP as a fallback. Safe to run
+    twice: a CRL already applied revokes nothing more."""
+    from certificates.revocation.services import revocation_pass
+
+    run, report = revocation_pass()
+    return {"run": run.pk, "failed": report.failed, "revoked": len(report.revoked)}
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def check_certificate_revocation(certificate_id: int, user_id: int | None = None) -> str:
+    """The certificate page's « Vérifier auprès de l'IGC Santé »: OCSP, else its CA's CRL."""
+    from certificates.revocation.services import certificate_revocation_check
+    from portal.models import User
+
+    certificate = Certificate.objects.filter(pk=certificate_id).first()
+    if certificate is None:
+        return "gone"
+    actor = User.objects.filter(pk=user_id).first() if user_id else None
+    return certificate_revocation_check(certificate=certificate, actor=actor).status

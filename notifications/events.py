@@ -22,7 +22,9 @@ from portal import outbox
 logger = logging.getLogger(__name__)
 
 
-def emit(*, editor_id: int, event: str, certificate_id: int) -> list[int]:
+def emit(
+    *, editor_id: int, event: str, certificate_id: int, extra: dict | None = None
+) -> list[int]:
     """Record one delivery per interested endpoint; enqueue them on commit. Returns their ids."""
     if event not in WebhookEvent.values:
         raise ValueError(f"unknown webhook event: {event}")
@@ -41,7 +43,9 @@ def emit(*, editor_id: int, event: str, certificate_id: int) -> list[int]:
         )
         return []
     with transaction.atomic():
-        ids = deliveries_create(editor_id=editor_id, event=event, certificate=certificate)
+        ids = deliveries_create(
+            editor_id=editor_id, event=event, certificate=certificate, extra=extra
+        )
         for delivery_id in ids:
             outbox.enqueue("notifications.tasks.deliver_webhook", delivery_id=delivery_id)
     return ids

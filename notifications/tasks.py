@@ -58,3 +58,16 @@ def deliver_webhook(self, delivery_id: int) -> str:
     if attempt.retry_in is not None:
         raise self.retry(countdown=attempt.retry_in)
     return attempt.outcome
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=60,
+    max_retries=6,
+)
+def send_revocation_notice(editor_id: int, certificate_id: int) -> int:
+    """E-mail that ANS revoked a certificate (notifications.revocations)."""
+    from notifications.revocations import revocation_notice_send
+
+    return revocation_notice_send(editor_id=editor_id, certificate_id=certificate_id)

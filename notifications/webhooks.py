@@ -465,7 +465,9 @@ def deliveries_for_alerts(*, certificates: list[Certificate]) -> int:
     return len(deliveries)
 
 
-def deliveries_create(*, editor_id: int, event: str, certificate: Certificate) -> list[int]:
+def deliveries_create(
+    *, editor_id: int, event: str, certificate: Certificate, extra: dict[str, Any] | None = None
+) -> list[int]:
     """One delivery per active endpoint of the editor listening to `event`, once per event and
     certificate: a second call creates (and returns) nothing. Returns the new deliveries' ids."""
     endpoints = set(
@@ -482,7 +484,7 @@ def deliveries_create(*, editor_id: int, event: str, certificate: Certificate) -
     if not endpoints:
         return []
     created = WebhookDelivery.objects.bulk_create(
-        [_new_delivery(pk, event, certificate, key) for pk in sorted(endpoints)],
+        [_new_delivery(pk, event, certificate, key, extra=extra) for pk in sorted(endpoints)],
         ignore_conflicts=True,
     )
     # With ignore_conflicts the ids are not returned: read back the rows this call wrote.

@@ -299,6 +299,33 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# Revocation learnt from IGC Santé (certificates.revocation; docs/OPERATIONS.md).
+# Hours between two CRL passes of beat (each fetch is conditional: ETag / Last-Modified).
+REVOCATION_CHECK_INTERVAL_HOURS = env.float("REVOCATION_CHECK_INTERVAL_HOURS", default=6.0)
+REVOCATION_HTTP_TIMEOUT = env.float("REVOCATION_HTTP_TIMEOUT", default=10.0)
+REVOCATION_MAX_CRL_BYTES = env.int("REVOCATION_MAX_CRL_BYTES", default=50 * 1024 * 1024)
+# Outgoing proxy for CRL and OCSP requests (http://proxy:3128), none by default.
+REVOCATION_HTTP_PROXY = env("REVOCATION_HTTP_PROXY", default="")
+# A mirror serving the CRL files under their published names: <mirror>/ACI-EL-ORG.crl.
+REVOCATION_CRL_MIRROR = env("REVOCATION_CRL_MIRROR", default="")
+# Closed networks: read <dir>/ACI-EL-ORG.crl (files dropped there) instead of the network;
+# OCSP is then off too.
+REVOCATION_OFFLINE_DIR = env("REVOCATION_OFFLINE_DIR", default="")
+# Per issuing CA (its CN): {"TEST AC IGC-SANTE ELEMENTAIRE ORGANISATIONS":
+#   {"crl": "http://mirror/ACI-EL-ORG-TEST.crl", "ocsp": "http://ocsp.mirror"}} (JSON).
+REVOCATION_CA_OVERRIDES = env.json("REVOCATION_CA_OVERRIDES", default={})
+REVOCATION_OCSP_ENABLED = env.bool("REVOCATION_OCSP_ENABLED", default=True)
+# When a CA's CRL cannot be had, OCSP is asked for at most this many of its certificates
+# per pass (least recently checked first).
+REVOCATION_OCSP_FALLBACK_LIMIT = env.int("REVOCATION_OCSP_FALLBACK_LIMIT", default=200)
+# Without a successful CRL or OCSP answer for this long, a certificate shows
+# "statut de révocation inconnu" instead of "valide".
+REVOCATION_UNKNOWN_AFTER_HOURS = env.float("REVOCATION_UNKNOWN_AFTER_HOURS", default=48.0)
+CELERY_BEAT_SCHEDULE["check-revocation"] = {
+    "task": "certificates.tasks.check_revocation",
+    "schedule": REVOCATION_CHECK_INTERVAL_HOURS * 3600,
+}
+
 # Certificates
 TRUST_ANCHORS_DIR = Path(env("TRUST_ANCHORS_DIR", default=str(VAR_DIR / "trust-anchors")))
 CERTIFICATE_KEY_ALGORITHM = env("CERTIFICATE_KEY_ALGORITHM", default="RSA")

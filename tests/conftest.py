@@ -175,6 +175,8 @@ def certificate_row(
     services=("PSC",),
     not_before=None,
     not_after=None,
+    crl_url=None,
+    ocsp_url=None,
     **fields,
 ):
     from datetime import timedelta
@@ -197,6 +199,8 @@ def certificate_row(
         not_before=not_before,
         not_after=not_after,
         key=key,
+        crl_url=crl_url,
+        ocsp_url=ocsp_url,
     )
     info = x509.describe_certificate(cert)
     chain = pki.chain_for(environment)
