@@ -4,6 +4,7 @@ Last-Modified, errors, truncation) and `openssl ocsp` as the OCSP responder."""
 from __future__ import annotations
 
 import hashlib
+import select
 import socket
 import subprocess
 import threading
@@ -139,7 +140,7 @@ class OpensslOcsp:
         self.args = [
             "openssl", "ocsp",
             "-index", str(self.index),
-            "-port", f"127.0.0.1:{self.port}",
+            "-port", str(self.port),
             "-rsigner", str(_pem(directory / "signer.pem", signer)),
             "-rkey", str(_pem(directory / "signer.key", key)),
             "-CA", str(_pem(directory / "ca.pem", ca)),
@@ -152,19 +153,24 @@ class OpensslOcsp:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> OpensslOcsp:
+        # Never probe the port: the responder serves one connection at a time and waits on a
+        # probe that sends nothing. It says on stderr when it accepts requests.
         self.process = subprocess.Popen(
             self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         deadline = time.monotonic() + 10
+        seen = b""
         while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(self.process.stderr.read().decode()) from None
-                time.sleep(0.05)
-        raise RuntimeError("openssl ocsp did not start")
+            ready, _, _ = select.select([self.process.stderr], [], [], 0.2)
+            if ready:
+                line = self.process.stderr.readline()
+                seen += line
+                if b"waiting for OCSP client connections" in line:
+                    return self
+                if not line:
+                    break
+        self.stop()
+        raise RuntimeError(f"openssl ocsp did not start: {seen.decode(errors='replace')}")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
