@@ -12,7 +12,7 @@ def mark_recorded_revocations(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("certificates", "0004_renewalcampaign_progressed_at"),
+        ("certificates", "0006_campaign_key_mode"),
     ]
 
     operations = [
