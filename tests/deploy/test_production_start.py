@@ -251,6 +251,16 @@ def test_documented_production_start(production):
         else:
             run(command)
     _wait_for(port, logs)
+    # Probes answer over plain HTTP (no proxy header), everything else goes to HTTPS.
+    import requests
+
+    plain = f"http://127.0.0.1:{port}"
+    assert requests.get(f"{plain}/healthz/live", timeout=20).status_code == 200
+    ready = requests.get(f"{plain}/healthz/ready", timeout=20)
+    assert ready.status_code == 200, ready.text
+    redirected = requests.get(f"{plain}/accounts/login/", allow_redirects=False, timeout=20)
+    assert redirected.status_code == 301
+    assert redirected.headers["Location"].startswith("https://")
 
     # Onboarding as the README says: create_editor prints the invitation link.
     onboard = run(
