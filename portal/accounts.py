@@ -7,8 +7,10 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.mfa.models import Authenticator
 from django.http import HttpRequest
 
+from portal.login_lockout import LockoutAdapterMixin
 
-class AccountAdapter(DefaultAccountAdapter):
+
+class AccountAdapter(LockoutAdapterMixin, DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
 

@@ -174,7 +174,12 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Per IP for the password step; "key" limits the MFA code step (per user). Wrong passwords
+# lock one (account, address) pair, growing from LOGIN_LOCKOUT_SECONDS (portal.login_lockout).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=60)
+LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=3600)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # The enrolment secret is drawn once per session, not on every GET (portal/mfa_forms.py).
 MFA_FORMS = {"activate_totp": "portal.mfa_forms.StableSecretActivateTOTPForm"}
