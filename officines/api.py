@@ -22,6 +22,8 @@ from certificates.coverage import (
 )
 from certificates.models import Service
 from officines.filters import OfficineFilter
+from officines.finess_check import finess_check_officine
+from officines.finess_rules import fill_blanks, finess_lookup
 from officines.identifiers import normalize_finess
 from officines.models import DelegationMode, Environment, Officine
 from officines.serializers import OfficineSerializer
@@ -134,7 +136,11 @@ _FINESS = OpenApiParameter(
         summary="Create an officine",
         description=(
             "Registers an officine for the caller's editor. The FINESS is checked (Luhn key, "
-            "département) and must be new for the editor. Needs the `write` scope; refused to "
+            "département) and must be new for the editor. When a FINESS referential is loaded: "
+            "a FINESS juridique is refused (the géographique numbers under it are listed); a "
+            "number absent, closed or not of category 620 needs `confirm_finess: true`; for a "
+            "pharmacie d'officine, blank raison sociale, address, département and FINESS "
+            "juridique are filled from the referential. Needs the `write` scope; refused to "
             "officine-limited keys."
         ),
         responses={201: OfficineSerializer, **problem_responses(*WRITE_ERRORS)},
@@ -206,15 +212,26 @@ class OfficineViewSet(
         return context
 
     def perform_create(self, serializer) -> None:
-        officine = Officine(editor_id=self.editor_id(), **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        confirmed = data.pop("confirm_finess", False)
+        officine = Officine(editor_id=self.editor_id(), **data)
+        lookup = finess_lookup(officine.finess)
+        if lookup.refused:
+            raise DrfValidationError({"finess": [lookup.message()]})
+        if lookup.needs_confirmation and not confirmed:
+            raise DrfValidationError({"confirm_finess": [lookup.message()]})
+        fill_blanks(officine, lookup)
         serializer.instance = officine_save(
             officine=officine, actor=self.actor, request=self.http_request
         )
+        finess_check_officine(officine)
 
     def perform_update(self, serializer) -> None:
         officine = serializer.instance
         for field, value in serializer.validated_data.items():
-            setattr(officine, field, value)
+            if field != "confirm_finess":
+                setattr(officine, field, value)
         serializer.instance = officine_save(
             officine=officine, actor=self.actor, request=self.http_request
         )
+        finess_check_officine(officine)

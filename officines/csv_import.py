@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from officines import identifiers
+from officines import finess_rules, identifiers
 from officines.models import (
     DelegationMode,
     ImportMode,
@@ -178,6 +178,9 @@ class PlannedRow:
     action: str  # "create", "update", "unchanged" or "error"
     officine: Officine | None = None
     errors: list[RowError] = field(default_factory=list)
+    # What the FINESS referential says (finess_rules): to confirm, or differences to show.
+    warnings: list[str] = field(default_factory=list)
+    differences: list[dict[str, str]] = field(default_factory=list)
 
     def as_preview(self) -> dict[str, Any]:
         return {
@@ -187,6 +190,8 @@ class PlannedRow:
             "city": self.city,
             "action": self.action,
             "errors": [e.as_dict() for e in self.errors],
+            "warnings": self.warnings,
+            "differences": self.differences,
         }
 
 
@@ -217,6 +222,11 @@ class ImportPlan:
     @property
     def invalid_rows(self) -> int:
         return self._count("error")
+
+    @property
+    def finess_warnings(self) -> int:
+        """Rows to write whose FINESS the referential does not confirm (absent, closed...)."""
+        return sum(1 for row in self.rows if row.warnings and row.action != "error")
 
     @property
     def errors(self) -> list[RowError]:
@@ -386,6 +396,14 @@ def officines_import_plan(
     )
     seen: dict[str, int] = {}
     planned: list[PlannedRow] = []
+    # What the FINESS referential says of the new numbers (a few queries for the whole file).
+    finess_column = parsed.columns.index("finess")
+    new_numbers = [
+        identifiers.normalize_finess(cells[finess_column])
+        for _line, cells in parsed.rows
+        if len(cells) > finess_column
+    ]
+    lookups = finess_rules.finess_lookups(n for n in new_numbers if n not in existing)
     for index, (line, cells) in enumerate(parsed.rows, start=1):
         planned.append(
             _plan_row(
@@ -396,6 +414,7 @@ def officines_import_plan(
                 existing=existing,
                 administrators=administrators,
                 seen=seen,
+                lookups=lookups,
             )
         )
         if on_progress is not None and index % PROGRESS_EVERY == 0:
@@ -414,6 +433,7 @@ def _plan_row(
     existing: dict[str, Officine],
     administrators: dict[str, int],
     seen: dict[str, int],
+    lookups: dict[str, finess_rules.FinessLookup] | None = None,
 ) -> PlannedRow:
     values: dict[str, str] = {}
     for key, cell in zip(columns, cells, strict=False):
@@ -471,6 +491,18 @@ def _plan_row(
         else:
             officine.technical_administrator_id = administrator_id
 
+    lookup = (lookups or {}).get(finess) if current is None else None
+    if lookup is not None:
+        if lookup.refused:
+            errors.append(RowError(line, "finess", lookup.message()))
+        elif lookup.needs_confirmation:
+            planned.warnings.append(lookup.message())
+        else:
+            planned.differences = finess_rules.differences(officine, lookup)
+            finess_rules.fill_blanks(officine, lookup)
+            planned.raison_sociale = officine.raison_sociale
+            planned.city = officine.city
+
     try:
         # The model rules, without the per-row queries (foreign keys and uniqueness are
         # checked above against the preloaded data).
@@ -519,15 +551,19 @@ def officines_import_write(
     mode: str = ImportMode.ALL,
     actor: Any = None,
     target: Any = None,
+    confirm_finess: bool = False,
 ) -> ImportResult:
     """Create and update the planned officines in one transaction (batches of 1000).
 
-    Raises `ImportRefused` when rows are invalid and `mode` is not "valid_only".
+    Raises `ImportRefused` when rows are invalid and `mode` is not "valid_only", or when
+    new officines have a FINESS the referential does not confirm and `confirm_finess` is off.
     """
     if plan.invalid_rows and mode != ImportMode.VALID_ONLY:
         raise ImportRefused(
             _("%(count)d row(s) have errors: nothing was imported.") % {"count": plan.invalid_rows}
         )
+    if plan.finess_warnings and not confirm_finess:
+        raise ImportRefused(finess_warning_message(plan.finess_warnings))
     creates = [row.officine for row in plan.rows if row.action == "create"]
     updates = [row.officine for row in plan.rows if row.action == "update"]
     now = timezone.now()
@@ -556,6 +592,13 @@ def officines_import_write(
             },
         )
     return result
+
+
+def finess_warning_message(count: int) -> str:
+    return _(
+        "%(count)d new officine(s) have a FINESS the referential does not confirm (absent, "
+        "closed or not a pharmacie d'officine): check them, then confirm to import."
+    ) % {"count": count}
 
 
 def _update_rows(editor_id: int, officines: list[Officine]) -> None:
@@ -628,10 +671,13 @@ def officines_import_rows(
     mode: str = ImportMode.ALL,
     actor: Any = None,
     on_progress: Callable[[int], None] | None = None,
+    confirm_finess: bool = False,
 ) -> ImportResult:
     """Check the whole file, then write it; nothing is written if a row is wrong (mode "all")."""
     plan = officines_import_plan(editor_id=editor_id, text=text, on_progress=on_progress)
-    return officines_import_write(editor_id=editor_id, plan=plan, mode=mode, actor=actor)
+    return officines_import_write(
+        editor_id=editor_id, plan=plan, mode=mode, actor=actor, confirm_finess=confirm_finess
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -723,13 +769,20 @@ def _store_plan(officine_import: OfficineImport, plan: ImportPlan) -> None:
     officine_import.error_count = len(errors)
     officine_import.errors = [e.as_dict() for e in errors[:STORED_ERRORS]]
     officine_import.preview = {
+        **officine_import.preview,
         "rows": [row.as_preview() for row in plan.rows[:PREVIEW_ROWS]],
         "ignored_columns": plan.ignored_columns,
+        "finess_warnings": plan.finess_warnings,
     }
 
 
-def officine_import_confirm(*, officine_import: OfficineImport, valid_only: bool) -> bool:
+def officine_import_confirm(
+    *, officine_import: OfficineImport, valid_only: bool, confirm_finess: bool = False
+) -> bool:
     """Move a checked import to "importing"; False if it was not waiting for confirmation."""
+    warnings = (officine_import.preview or {}).get("finess_warnings", 0)
+    if warnings and not confirm_finess:
+        raise ImportRefused(finess_warning_message(warnings))
     if officine_import.invalid_rows and not valid_only:
         raise ImportRefused(
             _(
@@ -740,7 +793,12 @@ def officine_import_confirm(*, officine_import: OfficineImport, valid_only: bool
     mode = ImportMode.VALID_ONLY if valid_only else ImportMode.ALL
     claimed = OfficineImport.objects.filter(
         pk=officine_import.pk, status=ImportStatus.VALIDATED
-    ).update(status=ImportStatus.IMPORTING, mode=mode, processed=0)
+    ).update(
+        status=ImportStatus.IMPORTING,
+        mode=mode,
+        processed=0,
+        preview={**(officine_import.preview or {}), "finess_confirmed": confirm_finess},
+    )
     if claimed:
         officine_import.status = ImportStatus.IMPORTING
         officine_import.mode = mode
@@ -769,6 +827,7 @@ def _write_plan(officine_import: OfficineImport, plan: ImportPlan) -> OfficineIm
                 mode=locked.mode,
                 actor=officine_import.created_by,
                 target=locked,
+                confirm_finess=bool((locked.preview or {}).get("finess_confirmed")),
             )
             _store_plan(locked, plan)
             locked.created_count = result.created

@@ -10,10 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from certificates.coverage import CoverageState, officines_with_coverage_state
 from certificates.models import COVERAGE_SERVICES
+from officines.finess_check import officines_to_verify
 from officines.models import (
     CardType,
     DelegationMode,
     Environment,
+    FinessCheckStatus,
     Habilitation,
     Officine,
     TechnicalAdministrator,
@@ -69,6 +71,12 @@ class OfficineFilter(django_filters.FilterSet):
         empty_label=_("All"),
         method="filter_active",
     )
+    finess_check = django_filters.ChoiceFilter(
+        choices=[("any", _("To verify (FINESS)")), *FinessCheckStatus.choices],
+        label=_("FINESS referential"),
+        empty_label=_("All"),
+        method="filter_finess_check",
+    )
     o = StableOrderingFilter(
         fields=(
             ("raison_sociale", "name"),
@@ -97,6 +105,7 @@ class OfficineFilter(django_filters.FilterSet):
             "coverage_service",
             "coverage_state",
             "is_active",
+            "finess_check",
         ]
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -118,6 +127,11 @@ class OfficineFilter(django_filters.FilterSet):
 
     def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(is_active=value == "yes") if value else queryset
+
+    def filter_finess_check(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
+            return queryset
+        return officines_to_verify(queryset, None if value == "any" else value)
 
     def filter_nothing(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Service and state are applied together in `filter_queryset`."""

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from officines import finess_rules
+from officines.identifiers import normalize_finess
 from officines.models import Officine, TechnicalAdministrator
 
 
@@ -14,6 +16,12 @@ class TenantModelForm(forms.ModelForm):
 
 
 class OfficineForm(TenantModelForm):
+    confirm_finess = forms.BooleanField(
+        label=_("Register this officine although the FINESS referential does not confirm it"),
+        required=False,
+        widget=forms.HiddenInput,
+    )
+
     class Meta:
         model = Officine
         fields = [
@@ -37,6 +45,46 @@ class OfficineForm(TenantModelForm):
             editor_id=self.instance.editor_id
         )
         self.fields["finess"].help_text = _("9 characters, with its check digit.")
+        self.finess_lookup: finess_rules.FinessLookup | None = None
+        self.finess_differences: list[dict[str, str]] = []
+        if self.instance.pk:
+            del self.fields["confirm_finess"]
+        else:
+            # Left blank, it is filled from the FINESS referential (category 620).
+            self.fields["raison_sociale"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk or self.errors.get("finess"):
+            return cleaned
+        lookup = finess_rules.finess_lookup(normalize_finess(cleaned.get("finess") or ""))
+        self.finess_lookup = lookup
+        if lookup.refused:
+            self.add_error("finess", lookup.message())
+        elif lookup.needs_confirmation and not cleaned.get("confirm_finess"):
+            self.fields["confirm_finess"].widget = forms.CheckboxInput()
+            self.add_error("confirm_finess", lookup.message())
+        elif lookup.fills:
+            values = finess_rules.referential_values(lookup.etablissement)
+            self.finess_differences = finess_rules.differences(_Given(cleaned), lookup)
+            for name, value in values.items():
+                if name in self.fields and value and not cleaned.get(name):
+                    cleaned[name] = value
+        if not cleaned.get("raison_sociale") and "raison_sociale" not in self.errors:
+            self.add_error("raison_sociale", forms.Field.default_error_messages["required"])
+        return cleaned
+
+
+class _Given:
+    """The values typed in a form, read like an officine by `finess_rules.differences`."""
+
+    _meta = Officine._meta
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update({k: v for k, v in values.items() if isinstance(v, str)})
+
+    def __getattr__(self, name: str) -> str:
+        return ""
 
 
 class TechnicalAdministratorForm(TenantModelForm):
@@ -85,6 +133,10 @@ class OfficineImportForm(forms.Form):
 class ImportConfirmForm(forms.Form):
     valid_only = forms.BooleanField(
         label=_("Import only the valid rows and skip the rows with errors"),
+        required=False,
+    )
+    confirm_finess = forms.BooleanField(
+        label=_("I checked the officines whose FINESS the referential does not confirm"),
         required=False,
     )
 

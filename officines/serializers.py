@@ -42,6 +42,15 @@ class OfficineSerializer(serializers.ModelSerializer):
     coverage = serializers.SerializerMethodField(
         help_text=_("Coverage of each service by the officine's live certificates.")
     )
+    confirm_finess = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text=_(
+            "On creation: register the officine although the FINESS referential does not "
+            "confirm the number (absent, closed or another category)."
+        ),
+    )
 
     class Meta:
         model = Officine
@@ -62,6 +71,7 @@ class OfficineSerializer(serializers.ModelSerializer):
             "cc_email",
             "is_active",
             "coverage",
+            "confirm_finess",
             "created_at",
             "updated_at",
         ]
@@ -69,6 +79,13 @@ class OfficineSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "department": {
                 "help_text": _("Département code; deduced from the FINESS when left empty.")
+            },
+            "raison_sociale": {
+                "required": False,
+                "help_text": _(
+                    "Required, except on creation when the FINESS referential knows the "
+                    "officine: blank fields are then filled from it."
+                ),
             },
         }
 

@@ -28,8 +28,11 @@ from certificates.models import (
     CertificateRequest,
     Installation,
 )
-from officines import csv_import
+from finess import compare as finess_compare
+from finess import selectors as finess_selectors
+from officines import csv_import, finess_rules
 from officines.filters import AdministratorFilter, OfficineFilter
+from officines.finess_check import finess_check_officine, finess_differences
 from officines.forms import (
     AdministratorChoiceForm,
     ImportConfirmForm,
@@ -109,8 +112,10 @@ class OfficineList(ScopedViewMixin, FilterView):
         officines = list(context["object_list"])
         # One query for the coverage of the whole page.
         coverage = coverage_for_officines([o.pk for o in officines])
+        to_verify = finess_differences([o.pk for o in officines], user=self.request.user)
         for officine in officines:
             officine.coverage_cells = coverage_cells(coverage.get(officine.pk))
+            officine.finess_check_info = to_verify.get(officine.pk)
         context["object_list"] = officines
         context["services"] = coverage_services()
         context["legend"] = [
@@ -249,6 +254,7 @@ class OfficineDetail(ScopedViewMixin, DetailView):
             .order_by("-not_after", "-id")[:CERTIFICATES_ON_DETAIL]
         )
         context["timelines"] = certificate_timelines(certificates, now)
+        context.update(finess_panel(officine, user))
         context["certificate_count"] = len(certificates)
         context["certificates_truncated"] = len(certificates) == CERTIFICATES_ON_DETAIL
         context["open_requests"] = list(
@@ -290,6 +296,42 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         return {"alert_histories": histories}
 
 
+def finess_panel(officine: Officine, user) -> dict:
+    """The referential's data beside the officine's (3 small queries), with the extract date."""
+    state = finess_selectors.referential_state()
+    if state.last_refresh is None:
+        return {"finess_state": state}
+    etab = finess_selectors.etablissement(officine.finess)
+    rows = []
+    if etab is not None:
+        values = finess_rules.referential_values(etab)
+        for name in (
+            "raison_sociale",
+            "address",
+            "postal_code",
+            "city",
+            "department",
+            "finess_juridique",
+        ):
+            mine = getattr(officine, name) or ""
+            theirs = values[name] or ""
+            rows.append(
+                {
+                    "label": Officine._meta.get_field(name).verbose_name,
+                    "officine": mine,
+                    "referential": theirs,
+                    "differs": bool(mine and theirs)
+                    and finess_compare.normalize(mine) != finess_compare.normalize(theirs),
+                }
+            )
+    return {
+        "finess_state": state,
+        "finess_etablissement": etab,
+        "finess_rows": rows,
+        "finess_check": finess_differences([officine.pk], user=user).get(officine.pk),
+    }
+
+
 class OfficineFormMixin(ScopedViewMixin):
     model = Officine
     form_class = OfficineForm
@@ -298,7 +340,20 @@ class OfficineFormMixin(ScopedViewMixin):
 
     def form_valid(self, form):
         officine_save(officine=form.instance, actor=self.request.user, request=self.request)
+        finess_check_officine(form.instance)
         messages.success(self.request, _("Officine saved."))
+        for difference in getattr(form, "finess_differences", []):
+            messages.warning(
+                self.request,
+                _(
+                    "%(field)s differs from the FINESS referential: “%(mine)s” here, “%(theirs)s” in FINESS."
+                )
+                % {
+                    "field": difference["label"],
+                    "mine": difference["officine"],
+                    "theirs": difference["referential"],
+                },
+            )
         return HttpResponseRedirect(form.instance.get_absolute_url())
 
 
@@ -307,6 +362,33 @@ class OfficineCreate(OfficineFormMixin, CreateView):
         kwargs = super().get_form_kwargs()
         kwargs["instance"] = Officine(editor_id=self.scope.editor_id)
         return kwargs
+
+    def post(self, request, *args, **kwargs):
+        if "finess_lookup" not in request.POST:
+            return super().post(request, *args, **kwargs)
+        # "Look up in FINESS": blank fields filled from the referential, nothing saved.
+        self.object = None
+        lookup = finess_rules.finess_lookup(request.POST.get("finess", ""))
+        data = {key: request.POST.get(key, "") for key in OfficineForm.Meta.fields}
+        differences = finess_rules.differences(_PostedOfficine(data), lookup)
+        if lookup.fills:
+            for name, value in finess_rules.referential_values(lookup.etablissement).items():
+                if value and not data.get(name):
+                    data[name] = value
+        form = OfficineForm(initial=data, instance=Officine(editor_id=self.scope.editor_id))
+        return self.render_to_response(
+            self.get_context_data(form=form, lookup=lookup, lookup_differences=differences)
+        )
+
+
+class _PostedOfficine:
+    _meta = Officine._meta
+
+    def __init__(self, data: dict[str, str]) -> None:
+        self.__dict__.update(data)
+
+    def __getattr__(self, name: str) -> str:
+        return ""
 
 
 class OfficineUpdate(OfficineFormMixin, UpdateView):
@@ -566,6 +648,10 @@ class ImportDetail(ScopedViewMixin, DetailView):
         preview = officine_import.preview or {}
         context["preview_rows"] = preview.get("rows", [])
         context["ignored_columns"] = preview.get("ignored_columns", [])
+        context["finess_warnings"] = preview.get("finess_warnings", 0)
+        context["finess_rows"] = [
+            row for row in context["preview_rows"] if row.get("warnings") or row.get("differences")
+        ]
         context["errors"] = _error_rows(officine_import.errors)
         context["errors_truncated"] = officine_import.error_count > len(officine_import.errors)
         context["confirm_form"] = ImportConfirmForm()
@@ -605,10 +691,13 @@ class ImportConfirm(ScopedViewMixin, View):
         officine_import = get_object_or_404(_imports(request.user), pk=pk)
         form = ImportConfirmForm(request.POST)
         valid_only = form.is_valid() and form.cleaned_data["valid_only"]
+        confirm_finess = form.is_valid() and form.cleaned_data["confirm_finess"]
         try:
             with transaction.atomic():
                 claimed = csv_import.officine_import_confirm(
-                    officine_import=officine_import, valid_only=valid_only
+                    officine_import=officine_import,
+                    valid_only=valid_only,
+                    confirm_finess=confirm_finess,
                 )
                 if claimed and csv_import.runs_in_worker(officine_import):
                     outbox.enqueue(

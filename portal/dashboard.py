@@ -30,6 +30,7 @@ from certificates.models import (
     Certificate,
     expiry_condition,
 )
+from officines.finess_check import to_verify_overview
 from officines.models import Officine, OfficineCoverage
 from portal.permissions import READ_ROLES, ScopedViewMixin
 
@@ -321,6 +322,7 @@ class Dashboard(ScopedViewMixin, TemplateView):
             urgent=urgent_certificates(user, now=now),
             coverage=coverage,
             alerts=latest_alerts(user),
+            finess=to_verify_overview(user),
             now=now,
         )
         return context

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "portal",
     "portal.api",
+    "finess",
     "officines",
     "certificates",
     "notifications",
@@ -291,6 +292,14 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 # than the hard time limit, so a live run (its heartbeat moves at least once per task) is
 # never doubled.
 CAMPAIGN_STALL_TIMEOUT = env.int("CAMPAIGN_STALL_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 300)
+# FINESS referential (finess app): the published file is fetched monthly from FINESS_URL;
+# with no URL (offline) the newest file dropped in FINESS_DROP_DIR is loaded instead.
+FINESS_URL = env("FINESS_URL", default="")
+FINESS_DROP_DIR = Path(env("FINESS_DROP_DIR", default=str(VAR_DIR / "finess")))
+FINESS_REFRESH_DAY = env.int("FINESS_REFRESH_DAY", default=2)
+FINESS_DOWNLOAD_TIMEOUT = env.float("FINESS_DOWNLOAD_TIMEOUT", default=120.0)
+# A full file with fewer établissements than (1 - this) x the current referential is refused.
+FINESS_MAX_SHRINK = env.float("FINESS_MAX_SHRINK", default=0.2)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": 60.0},
     "revive-stalled-campaigns": {"task": "certificates.tasks.revive_campaigns", "schedule": 300.0},
@@ -301,6 +310,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "daily-renewal-alert-scan": {
         "task": "notifications.tasks.daily_scan",
         "schedule": crontab(hour=ALERT_SCAN_HOUR, minute=ALERT_SCAN_MINUTE),
+    },
+    "monthly-finess-refresh": {
+        "task": "finess.tasks.refresh_referential",
+        "schedule": crontab(day_of_month=FINESS_REFRESH_DAY, hour=5, minute=15),
     },
 }
 
