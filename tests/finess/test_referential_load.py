@@ -10,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from finess import selectors
 from finess.models import Etablissement, Refresh, RefreshKind, RefreshStatus
@@ -18,6 +19,13 @@ from finess.services import referential_import
 from finess.tasks import refresh_referential
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
 
 EXTRACTED = date(2026, 5, 12)
 
