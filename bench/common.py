@@ -40,12 +40,13 @@ MODULES = [
     "csr",
     "certificate_import",
     "officine_import",
+    "finess",
     "coverage_campaign",
     "alert_scan",
     "api",
     "pages",
 ]
-FILES = {"officine_import": "bench_officine_import"}
+FILES = {"officine_import": "bench_officine_import", "finess": "finess_load"}
 
 
 def setup_django() -> None:

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from certificates.coverage import RULES, CoverageState, coverage_of_row
+from officines.finess_rules import finess_lookup
 from officines.models import Officine, TechnicalAdministrator
 from portal.api.fields import OptionalEmailField
 
@@ -81,7 +82,6 @@ class OfficineSerializer(serializers.ModelSerializer):
                 "help_text": _("Département code; deduced from the FINESS when left empty.")
             },
             "raison_sociale": {
-                "required": False,
                 "help_text": _(
                     "Required, except on creation when the FINESS referential knows the "
                     "officine: blank fields are then filled from it."
@@ -99,6 +99,13 @@ class OfficineSerializer(serializers.ModelSerializer):
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             # The FINESS is the officine's identity (URL, certificate OU): fixed once created.
             self.fields["finess"].read_only = True
+        elif (
+            isinstance(kwargs.get("data"), dict)
+            and kwargs["data"].get("finess")
+            and finess_lookup(str(kwargs["data"]["finess"])).fills
+        ):
+            # Creation: a pharmacie d'officine known to FINESS fills a blank raison sociale.
+            self.fields["raison_sociale"].required = False
 
     @extend_schema_field(CoverageSerializer)
     def get_coverage(self, officine: Officine) -> dict[str, str]:

@@ -326,3 +326,16 @@ def test_csv_extract_demo_layout_roundtrip(tmp_path):
     path = tmp_path / "etalab.csv"
     path.write_bytes(csv_bytes(referential_sites(), extracted=date(2026, 5, 12)))
     assert referential_import(source=str(path)).loaded == 3  # the closed one is not listed
+
+
+def test_demo_extract_flags_one_closed_and_one_renamed(settings, tmp_path):
+    from officines.demo import seed_officines
+    from officines.finess_demo import seed_finess
+    from tests.factories import EditorFactory
+
+    settings.FINESS_DROP_DIR = tmp_path
+    officines = seed_officines(EditorFactory())
+    refresh = seed_finess(officines)
+    assert refresh.status == "done" and refresh.to_verify == 2
+    statuses = dict(OfficineFinessCheck.objects.values_list("officine_id", "status"))
+    assert statuses == {officines[7].pk: "closed", officines[3].pk: "changed"}

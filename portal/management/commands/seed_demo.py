@@ -6,6 +6,7 @@ from django.db import transaction
 
 from certificates.demo import seed_certificates
 from officines.demo import seed_officines
+from officines.finess_demo import seed_finess
 from officines.models import PharmacistAccess
 from portal.models import Editor, Membership, Role, User
 
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         pharmacist_officine = next(o for o in officines if o.delegation_mode == "pharmacien")
         PharmacistAccess.objects.create(user=pharmacist, officine=pharmacist_officine)
         certificates = seed_certificates(editor, officines)
+        refresh = seed_finess(officines)
         self.stdout.write(
-            f"Demo editor {editor.name}: {len(officines)} officines, {certificates} certificates."
+            f"Demo editor {editor.name}: {len(officines)} officines, {certificates} certificates; "
+            f"FINESS extract of {refresh.data_date}: {refresh.to_verify} officines to verify."
         )
