@@ -22,13 +22,15 @@ RENAMED_INDEX = 3
 def demo_sites(officines: list[Officine]) -> list[Site]:
     sites = []
     for index, officine in enumerate(officines):
-        number, _sep, street = officine.address.partition(" rue ")
+        number, _sep, street = officine.address.partition(" ")
+        if not number.isdigit():
+            number, street = "", officine.address
         site = Site(
             finess=officine.finess,
             juridique=officine.finess_juridique,
             name=officine.raison_sociale,
             number=number,
-            street_type="R",
+            street_type="",
             street=street.upper(),
             postal_code=officine.postal_code,
             city=officine.city.upper(),
