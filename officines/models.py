@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from officines import identifiers
-from officines.validators import finess_error, validate_card_number_field
+from officines.validators import finess_error, validate_card_number_field, validate_rpps_field
 from portal.tenancy import TenantQuerySet
 
 
@@ -213,6 +213,23 @@ class PharmacistAccess(models.Model):
     )
     officine = models.ForeignKey(
         Officine, on_delete=models.CASCADE, related_name="pharmacist_links"
+    )
+
+    class Source(models.TextChoices):
+        EDITOR = "editor", _("Granted by the editor")
+        PSC = "psc", _("Pro Santé Connect activity")
+
+    rpps = models.CharField(
+        _("RPPS number"),
+        max_length=11,
+        blank=True,
+        db_index=True,
+        validators=[validate_rpps_field],
+        help_text=_("Lets this pharmacist log in with Pro Santé Connect (CPS card or e-CPS)."),
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.EDITOR)
+    read_only = models.BooleanField(
+        _("read only"), default=False, help_text=_("May see the officine but not act for it.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

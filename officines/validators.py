@@ -15,6 +15,11 @@ CARD_MESSAGES = {
     "length": _("A card number has 10 digits."),
     "characters": _("A card number contains only digits."),
 }
+RPPS_MESSAGES = {
+    "length": _("An RPPS number has 11 digits."),
+    "characters": _("An RPPS number contains only digits."),
+    "checksum": _("The check digit (Luhn key) of this RPPS number is wrong."),
+}
 INSI_MESSAGES = {
     "insi_case": _("An INSi certificate name must be in capitals: INSI-AUTO or INSI-MANU."),
     "insi_space": _("An INSi certificate name contains no space: INSI-AUTO or INSI-MANU."),
@@ -42,3 +47,11 @@ def validate_insi_common_name(value: str) -> None:
         identifiers.check_insi_common_name(value)
     except identifiers.IdentifierError as exc:
         raise _as_validation_error(exc, INSI_MESSAGES) from exc
+
+
+def validate_rpps_field(value: str) -> None:
+    """RPPS typed in a form or a CSV file: 11 digits and a right Luhn key."""
+    try:
+        identifiers.validate_rpps(value)
+    except identifiers.IdentifierError as exc:
+        raise _as_validation_error(exc, RPPS_MESSAGES) from exc

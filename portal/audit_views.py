@@ -155,6 +155,13 @@ SETTINGS_ENTRIES = (
         "settings_webhooks",
     ),
     (
+        gettext_lazy("Pro Santé Connect"),
+        gettext_lazy(
+            "Pharmacists log in with their CPS card or e-CPS; officines their PSC activities name."
+        ),
+        "settings_psc",
+    ),
+    (
         gettext_lazy("Alert thresholds"),
         gettext_lazy("When expiry alerts are sent, and to whom."),
         "settings_alerts",

@@ -3,6 +3,7 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from officines.models import Officine
+from officines.validators import validate_rpps_field
 from portal.models import InvitationKind, Role
 
 
@@ -42,6 +43,16 @@ class InvitationForm(forms.Form):
     officines = forms.ModelMultipleChoiceField(
         label=_("Officines (pharmacists)"), queryset=Officine.objects.none(), required=False
     )
+    rpps = forms.CharField(
+        label=_("RPPS number"),
+        required=False,
+        max_length=20,
+        validators=[validate_rpps_field],
+        help_text=_("Lets this person accept the invitation by logging in with Pro Santé Connect."),
+    )
+
+    def clean_rpps(self) -> str:
+        return "".join((self.cleaned_data.get("rpps") or "").split())
 
     def __init__(self, *args, officines, **kwargs) -> None:
         super().__init__(*args, **kwargs)

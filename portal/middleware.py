@@ -19,20 +19,26 @@ from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
 
-CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy() -> str:
+    """Nothing from another origin; forms may lead only here and to the identity provider's
+    authorization endpoint (CSP_FORM_ACTION_ORIGINS: a login form answers with a redirect
+    there, and browsers apply form-action to redirects too)."""
+    form_action = " ".join(["'self'", *settings.CSP_FORM_ACTION_ORIGINS])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            f"form-action {form_action}",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 class ContentSecurityPolicyMiddleware:
@@ -43,7 +49,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         return response
 
 
@@ -109,6 +115,12 @@ def enrolment_answer(request: HttpRequest) -> HttpResponse:
     )
     response["WWW-Authenticate"] = 'Session realm="portal"'
     return response
+
+
+def mark_mfa_satisfied(session) -> None:
+    """A login that is strong authentication by itself (Pro Santé Connect: CPS card or e-CPS)
+    needs no TOTP enrolment for this session."""
+    session[_SESSION_FLAG] = True
 
 
 def needs_mfa_enrolment(user, session) -> bool:
@@ -248,5 +260,5 @@ class DatabaseUnavailableMiddleware:
                 response = HttpResponse(html, status=503)
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy())
         return response

@@ -77,6 +77,14 @@ class Editor(models.Model):
         help_text=_("Operators of MSSanté may request SERV SSL certificates."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    psc_officine_access = models.BooleanField(
+        _("officine access from Pro Santé Connect"),
+        default=False,
+        help_text=_(
+            "A pharmacist whose Pro Santé Connect activities name one of your officines "
+            "may read it, without an invitation."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -130,6 +138,13 @@ class Invitation(models.Model):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
     officines = models.ManyToManyField(
         "officines.Officine", blank=True, related_name="+", verbose_name=_("officines")
+    )
+    rpps = models.CharField(
+        _("RPPS number"),
+        max_length=11,
+        blank=True,
+        db_index=True,
+        help_text=_("Lets this person accept the invitation by logging in with Pro Santé Connect."),
     )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     invited_by = models.ForeignKey(

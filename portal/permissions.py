@@ -22,7 +22,7 @@ def can_act_on_officine(user: Any, officine: Any) -> bool:
         return True
     return (
         officine.delegation_mode == "pharmacien"
-        and officine.pharmacist_links.filter(user_id=user.pk).exists()
+        and officine.pharmacist_links.filter(user_id=user.pk, read_only=False).exists()
     )
 
 

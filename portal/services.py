@@ -49,6 +49,7 @@ def invitation_create(
     officines: list[Officine] | None = None,
     invited_by: User | None = None,
     language: str = "fr",
+    rpps: str = "",
 ) -> tuple[Invitation, str]:
     """Create an invitation and mail its one-time link; returns the invitation and the raw token."""
     email = email.strip().lower()
@@ -73,6 +74,7 @@ def invitation_create(
         kind=kind,
         role=role if kind == InvitationKind.MEMBER else "",
         token_hash=_token_hash(token),
+        rpps=rpps,
         invited_by=invited_by,
         expires_at=timezone.now() + INVITATION_VALIDITY,
     )
@@ -120,6 +122,15 @@ def invitation_accept(*, token: str, password: str, full_name: str = "") -> User
     invitation = invitation_for_token(token)
     if invitation is None:
         raise ValidationError(_("This invitation link is invalid or has expired."))
+    return invitation_complete(invitation=invitation, password=password, full_name=full_name)
+
+
+@transaction.atomic
+def invitation_complete(
+    *, invitation: Invitation, password: str | None, full_name: str = ""
+) -> User:
+    """Accept a pending invitation; `password=None` for a login that needs none (an identity
+    provider the invitation names), which leaves the account without a usable password."""
     # Lock the row so two clicks on the same link cannot both succeed.
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
@@ -129,7 +140,10 @@ def invitation_accept(*, token: str, password: str, full_name: str = "") -> User
         user = User(email=invitation.email, full_name=full_name)
     elif full_name:
         user.full_name = full_name
-    user.set_password(password)
+    if password is not None:
+        user.set_password(password)
+    elif not user.pk:
+        user.set_unusable_password()
     user.is_active = True
     user.save()
     if invitation.kind == InvitationKind.MEMBER:
@@ -140,7 +154,9 @@ def invitation_accept(*, token: str, password: str, full_name: str = "") -> User
         )
     else:
         for officine in invitation.officines.all():
-            PharmacistAccess.objects.get_or_create(user=user, officine=officine)
+            PharmacistAccess.objects.get_or_create(
+                user=user, officine=officine, defaults={"rpps": invitation.rpps}
+            )
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     forget_scope(user)

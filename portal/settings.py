@@ -7,6 +7,7 @@ SECRET_KEY, KEY_ENCRYPTION_KEYS, ALLOWED_HOSTS, EMAIL_URL, DEBUG=0).
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
     "portal",
     "portal.api",
     "finess",
@@ -70,6 +72,7 @@ INSTALLED_APPS = [
     "certificates",
     "notifications",
     "ops",
+    "psc",
 ]
 
 MIDDLEWARE = [
@@ -167,7 +170,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"
 
 # django-allauth: e-mail login, no open sign-up (people join by invitation), TOTP MFA.
-ACCOUNT_ADAPTER = "portal.accounts.AccountAdapter"
+ACCOUNT_ADAPTER = "psc.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -181,6 +184,40 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=60)
 LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=3600)
+# Pro Santé Connect (CPS card, e-CPS): shown on the login page once configured. The issuer's
+# /.well-known/openid-configuration gives the endpoints (BAS sandbox or production).
+PSC_ISSUER_URL = env("PSC_ISSUER_URL", default="")
+PSC_CLIENT_ID = env("PSC_CLIENT_ID", default="")
+PSC_CLIENT_SECRET = env("PSC_CLIENT_SECRET", default="")
+PSC_SCOPES = env("PSC_SCOPES", default="openid scope_all").split()
+SOCIALACCOUNT_ADAPTER = "psc.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {}
+if PSC_ISSUER_URL and PSC_CLIENT_ID:
+    SOCIALACCOUNT_PROVIDERS["psc"] = {
+        "APPS": [
+            {
+                "client_id": PSC_CLIENT_ID,
+                "secret": PSC_CLIENT_SECRET,
+                "settings": {
+                    "server_url": PSC_ISSUER_URL,
+                    "oauth_pkce_enabled": True,
+                    "uid_field": "SubjectNameID",
+                },
+            }
+        ]
+    }
+# The login form's redirect goes to PSC's authorization endpoint, which may live on another
+# host than the issuer (PSC: wallet.esw.esante.gouv.fr, BAS: wallet.bas.esw.esante.gouv.fr).
+CSP_FORM_ACTION_ORIGINS = env.list(
+    "PSC_AUTHORIZATION_ORIGINS",
+    default=[f"{_psc.scheme}://{_psc.netloc}"] if (_psc := urlsplit(PSC_ISSUER_URL)).netloc else [],
+)
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link an identity by its e-mail alone
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_QUERY_EMAIL = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 # The enrolment secret is drawn once per session, not on every GET (portal/mfa_forms.py).
 MFA_FORMS = {"activate_totp": "portal.mfa_forms.StableSecretActivateTOTPForm"}

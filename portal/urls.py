@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal import audit_views, dashboard, settings_views, views
+from psc import views as psc_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,6 +32,7 @@ urlpatterns = [
     ),
     path("settings/alerts/", settings_views.SettingsAlerts.as_view(), name="settings_alerts"),
     path("settings/webhooks/", settings_views.SettingsWebhooks.as_view(), name="settings_webhooks"),
+    path("settings/pro-sante-connect/", psc_views.PscSettings.as_view(), name="settings_psc"),
     path("officines/", include("officines.urls")),
     path("certificates/", include("certificates.urls")),
     path("notifications/", include("notifications.urls")),

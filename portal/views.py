@@ -98,6 +98,7 @@ class Team(ScopedViewMixin, TemplateView):
                     officines=list(form.cleaned_data["officines"]),
                     invited_by=request.user,
                     language=request.LANGUAGE_CODE,
+                    rpps=form.cleaned_data["rpps"],
                 )
             except ValidationError as exc:
                 form.add_error(None, exc)
