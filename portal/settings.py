@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.proxy.TrustedProxyMiddleware",  # X-Forwarded-* only from TRUSTED_PROXIES
     "ops.health.HealthCheckMiddleware",  # probes first: no host check, redirect or session
     "ops.requestid.RequestIdMiddleware",  # X-Request-ID, stamped on every log line
     "ops.http_metrics.RequestMetricsMiddleware",
@@ -262,6 +263,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Security headers; production values apply whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses, CIDR, host names);
+# portal.proxy drops those headers from anyone else.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG and not TESTING)
 SESSION_COOKIE_SECURE = not DEBUG and not TESTING
 CSRF_COOKIE_SECURE = not DEBUG and not TESTING
