@@ -15,6 +15,29 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# C0 and C1 control characters but tab and newline: PostgreSQL refuses NUL in text and
+# jsonb (a search for "a\x00" used to turn an export into a 500), the rest is log forging.
+_CONTROLS = {
+    c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20), *range(0x7F, 0xA0)]
+}
+
+
+def clean_text(value: str) -> str:
+    """`value` without control characters (tab and newline kept)."""
+    return value.translate(_CONTROLS)
+
+
+def _clean(value: Any) -> Any:
+    """Details as stored: control characters stripped from every key and string, at any depth."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
 def audit_record(
     *,
     action: str,
@@ -37,14 +60,14 @@ def audit_record(
     return AuditEvent.objects.create(
         action=action,
         actor=user,
-        actor_label=label[:200],
+        actor_label=clean_text(label)[:200],
         editor_id=editor_id,
         target_type=target._meta.model_name if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
-        target_label=str(target)[:255] if target is not None else "",
+        target_label=clean_text(str(target))[:255] if target is not None else "",
         outcome=outcome,
-        reason=reason[:255],
+        reason=clean_text(reason)[:255],
         ip_address=_client_ip(request) if request else None,
-        user_agent=request.headers.get("User-Agent", "")[:255] if request else "",
-        details=details or {},
+        user_agent=clean_text(request.headers.get("User-Agent", ""))[:255] if request else "",
+        details=_clean(details or {}),
     )
