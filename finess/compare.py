@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from finess.formats import PHARMACIE_OFFICINE
@@ -57,12 +58,15 @@ STREET_TYPES = {
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Upper case, no accents, no punctuation, single spaces, abbreviations spelled out."""
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
+    text = (text or "").upper()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     words = _NON_ALNUM.sub(" ", text).split()
-    return " ".join(STREET_TYPES.get(word, word) for word in words)
+    return " ".join([STREET_TYPES.get(word, word) for word in words])
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,13 @@ def compare(snapshot: Snapshot, etab: Any | None) -> tuple[str, list[Difference]
         status = CLOSED
         closed = etab.closed_on.isoformat() if etab.closed_on else ""
         differences.append(Difference("state", "open", f"closed {closed}".strip()))
-    name = normalize(snapshot.raison_sociale)
-    if name and name not in (normalize(etab.raison_sociale), normalize(etab.raison_sociale_longue)):
+    name = snapshot.raison_sociale
+    if (
+        name
+        and name != etab.raison_sociale
+        and normalize(name) != normalize(etab.raison_sociale)
+        and normalize(name) != normalize(etab.raison_sociale_longue)
+    ):
         differences.append(
             Difference("raison_sociale", snapshot.raison_sociale, etab.raison_sociale)
         )

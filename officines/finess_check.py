@@ -8,23 +8,35 @@ certificates whose subject no longer matches); they never read the table directl
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from finess import compare, selectors
 from finess.models import Refresh
 from finess.services import refresh_mark_compared
-from officines.models import FinessCheckStatus, Officine, OfficineFinessCheck
+from officines.models import Officine, OfficineFinessCheck
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_FIELDS = ("id", "editor_id", "finess", "raison_sociale", "address", "postal_code", "city")
 WRITE_BATCH = 1000
+COMPARED_FIELDS = (
+    "finess",
+    "raison_sociale",
+    "raison_sociale_longue",
+    "address",
+    "postal_code",
+    "category",
+    "category_label",
+    "is_open",
+    "closed_on",
+)
 
 
 def finess_compare_all(*, refresh: Refresh | None = None) -> int:
@@ -53,28 +65,74 @@ def finess_compare_all(*, refresh: Refresh | None = None) -> int:
 
 
 def finess_compare_editor(*, editor_id: int, data_date: Any = None) -> int:
+    """Compare one editor's active officines; only the rows that changed are written."""
     rows = list(Officine.objects.of_editor(editor_id).active().values_list(*SNAPSHOT_FIELDS))
-    found = selectors.etablissements(row[2] for row in rows)
+    found = selectors.etablissements((row[2] for row in rows), fields=COMPARED_FIELDS)
     now = timezone.now()
-    checks = []
+    wanted: dict[int, tuple[str, list[dict[str, str]]]] = {}
     for pk, _editor, finess, name, address, postal_code, city in rows:
         snapshot = compare.Snapshot(finess, name, address, postal_code, city)
         status, differences = compare.compare(snapshot, found.get(finess))
         if status != compare.OK:
-            checks.append(
-                OfficineFinessCheck(
-                    officine_id=pk,
-                    editor_id=editor_id,
-                    status=FinessCheckStatus(status),
-                    differences=[d.as_dict() for d in differences],
-                    data_date=data_date,
-                    checked_at=now,
+            wanted[pk] = (status, [d.as_dict() for d in differences])
+    existing = {
+        pk: (status, differences)
+        for pk, status, differences in OfficineFinessCheck.objects.of_editor(editor_id).values_list(
+            "officine_id", "status", "differences"
+        )
+    }
+    stale = [pk for pk, value in existing.items() if wanted.get(pk) != value]
+    fresh = [
+        OfficineFinessCheck(
+            officine_id=pk,
+            editor_id=editor_id,
+            status=status,
+            differences=differences,
+            data_date=data_date,
+            checked_at=now,
+        )
+        for pk, (status, differences) in wanted.items()
+        if existing.get(pk) != (status, differences)
+    ]
+    with transaction.atomic():
+        for start in range(0, len(stale), WRITE_BATCH):
+            OfficineFinessCheck.objects.of_editor(editor_id).filter(
+                officine_id__in=stale[start : start + WRITE_BATCH]
+            ).delete()
+        _insert(fresh)
+        # Rows kept as they were: the date of the data they were checked against moves on.
+        OfficineFinessCheck.objects.of_editor(editor_id).exclude(data_date=data_date).update(
+            data_date=data_date
+        )
+    return len(wanted)
+
+
+def _insert(checks: list[OfficineFinessCheck]) -> None:
+    """COPY on PostgreSQL (20,000 JSON rows: ~0.3 s instead of ~7 s of parameter quoting)."""
+    if not checks:
+        return
+    if connection.vendor != "postgresql":
+        OfficineFinessCheck.objects.bulk_create(checks, batch_size=WRITE_BATCH)
+        return
+    quote = connection.ops.quote_name
+    columns = ("officine_id", "editor_id", "status", "differences", "data_date", "checked_at")
+    table = quote(OfficineFinessCheck._meta.db_table)
+    names = ", ".join(quote(c) for c in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for c in checks:
+            copy.write_row(
+                (
+                    c.officine_id,
+                    c.editor_id,
+                    c.status,
+                    json.dumps(c.differences),
+                    c.data_date,
+                    c.checked_at,
                 )
             )
-    with transaction.atomic():
-        OfficineFinessCheck.objects.of_editor(editor_id).delete()
-        OfficineFinessCheck.objects.bulk_create(checks, batch_size=WRITE_BATCH)
-    return len(checks)
 
 
 def finess_check_officine(officine: Officine) -> None:
