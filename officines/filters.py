@@ -21,6 +21,9 @@ from officines.models import (
     TechnicalAdministrator,
 )
 
+# Coverage filter value: at least one service missing or expired (the dashboard's
+# "incomplete coverage": card and list count the same officines).
+INCOMPLETE = "incomplete"
 # Looks like a whole FINESS (9 characters, A/B only in 2nd place): an exact, indexed look-up.
 _FINESS_SHAPE = re.compile(r"\d[\dAB]\d{7}")
 
@@ -60,7 +63,7 @@ class OfficineFilter(django_filters.FilterSet):
         method="filter_nothing",
     )
     coverage_state = django_filters.ChoiceFilter(
-        choices=CoverageState.choices,
+        choices=[*CoverageState.choices, (INCOMPLETE, _("Incomplete (missing or expired)"))],
         label=_("Coverage"),
         empty_label=_("Any coverage"),
         method="filter_nothing",
@@ -144,6 +147,12 @@ class OfficineFilter(django_filters.FilterSet):
             return queryset
         # No service chosen (None): in this state for at least one service.
         service = self.form.cleaned_data.get("coverage_service") or None
+        if state == INCOMPLETE:  # the dashboard's definition: not covered now
+            return officines_with_coverage_state(
+                queryset, service=service, state=CoverageState.MISSING
+            ) | officines_with_coverage_state(
+                queryset, service=service, state=CoverageState.EXPIRED
+            )
         return officines_with_coverage_state(queryset, service=service, state=state)
 
 

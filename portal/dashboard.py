@@ -314,7 +314,6 @@ class Dashboard(ScopedViewMixin, TemplateView):
         now = timezone.now()
         coverage = coverage_overview(user, now=now)
         counts = status_counts(user, now=now)
-        counts["missing"] = coverage.missing_count
         context.update(
             counts=counts,
             expiring_days=EXPIRING_DAYS,

@@ -140,3 +140,9 @@ def test_expired_invitation_is_refused(tenant_a, django_capture_on_commit_callba
         expires_at=timezone.now() - timedelta(minutes=1)
     )
     assert Client().get(link_from_mail()).status_code == 404
+
+
+def test_login_page_says_access_is_by_invitation(client):
+    body = client.get(reverse("account_login"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert reverse("account_signup") not in body
+    assert "uniquement sur invitation" in body

@@ -69,13 +69,23 @@ def test_home_sends_members_to_the_dashboard_and_pharmacists_to_their_officines(
 
 
 def test_counts_follow_the_status_rules(tenant_a, client_for, fleet):
-    counts = client_for(tenant_a.viewer).get(reverse("dashboard")).context["counts"]
+    response = client_for(tenant_a.viewer).get(reverse("dashboard"))
+    counts = response.context["counts"]
     visible = Certificate.objects.visible_to(tenant_a.viewer)
     assert counts["valid"] == visible.in_status(Status.VALID).count() == 1
     assert counts["expiring"] == visible.in_status(Status.EXPIRING).count() == 1
     assert counts["expired"] == visible.in_status(Status.EXPIRED).count() == 1
-    # Both officines of tenant A miss at least one service entirely.
-    assert counts["missing"] == 2
+    # Both officines of tenant A miss at least one service: the card, the list's heading and
+    # the officine list it links to count the same officines (one definition: not covered now).
+    coverage = response.context["coverage"]
+    assert coverage.incomplete_count == 2
+    body = response.content.decode()
+    assert "?coverage_state=incomplete&amp;is_active=yes" in body
+    listed = client_for(tenant_a.viewer).get(
+        reverse("officines:list"), {"coverage_state": "incomplete", "is_active": "yes"}
+    )
+    assert listed.status_code == 200
+    assert listed.context["paginator"].count == coverage.incomplete_count
 
 
 def test_expiry_chart_puts_each_certificate_in_its_month(tenant_a, client_for, fleet):
@@ -165,7 +175,8 @@ def test_query_budget_with_many_officines_and_certificates(
 def test_dashboard_never_shows_another_tenant(tenant_a, tenant_b, client_for, fleet):
     response = client_for(tenant_b.admin).get(reverse("dashboard"))
     body = response.content.decode()
-    assert response.context["counts"] == {"valid": 0, "expiring": 0, "expired": 0, "missing": 2}
+    assert response.context["counts"] == {"valid": 0, "expiring": 0, "expired": 0}
+    assert response.context["coverage"].incomplete_count == 2
     for secret in ("BIENTOT", "VALIDE", tenant_a.officine.raison_sociale, tenant_a.officine.finess):
         assert secret not in body
     assert (

@@ -382,3 +382,12 @@ def test_pages_are_accessible_and_csp_clean(tenant_a, client_for, psc_certificat
         reverse("officines:detail", args=[tenant_a.pharmacist_officine.pk]),
     ):
         assert_valid_html(client_for(tenant_a.pharmacist).get(url))
+
+
+def test_editor_staff_can_request_a_certificate_from_the_officine_page(tenant_a, client_for):
+    url = reverse("officines:detail", args=[tenant_a.officine.pk])
+    link = f"{reverse('certificates:request_create')}?officine={tenant_a.officine.pk}"
+    for user in (tenant_a.admin, tenant_a.operator):
+        body = client_for(user).get(url).content.decode()
+        assert link in body and "Demander un certificat" in body
+    assert link not in client_for(tenant_a.viewer).get(url).content.decode()
