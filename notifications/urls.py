@@ -19,5 +19,7 @@ urlpatterns = [
     path("webhooks/<int:pk>/delete/", views.WebhookDelete.as_view(), name="webhook_delete"),
     path("calendar/new/", views.CalendarFeedCreate.as_view(), name="calendar_create"),
     path("calendar/<int:pk>/revoke/", views.CalendarFeedRevoke.as_view(), name="calendar_revoke"),
+    # Token in a header (Bearer, or Basic password): nothing secret in the URL.
+    path("calendar/feed.ics", views.calendar_feed_authorized, name="calendar_feed_authorized"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
 ]

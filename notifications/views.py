@@ -3,6 +3,8 @@ webhooks, calendar feeds) and the public calendar feed behind its secret URL."""
 
 from __future__ import annotations
 
+import base64
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -360,7 +362,39 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     feed = calendar.feed_for_token(token)
     if feed is None:
         raise Http404
+    return _feed_response(feed)
+
+
+def calendar_feed_authorized(request: HttpRequest) -> HttpResponse:
+    """The same feed with the token in a header, out of URLs and access logs.
+
+    `Authorization: Bearer <token>`, or HTTP Basic with the token as password (what calendar
+    applications that ask for a login and password send); any user name.
+    """
+    feed = calendar.feed_for_token(_authorization_token(request))
+    if feed is None:
+        response = HttpResponse(status=401)
+        response["WWW-Authenticate"] = 'Basic realm="calendar", charset="UTF-8"'
+        return response
+    return _feed_response(feed)
+
+
+def _authorization_token(request: HttpRequest) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def _feed_response(feed: CalendarFeed) -> HttpResponse:
     response = HttpResponse(calendar.feed_render(feed), content_type="text/calendar; charset=utf-8")
+    response["Vary"] = "Authorization"
     response["Content-Disposition"] = 'inline; filename="certificates.ics"'
     response["Cache-Control"] = "private, max-age=900"
     response["X-Robots-Tag"] = "noindex"

@@ -7,7 +7,11 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Full-width = + - @ | too (spreadsheets read U+FF1D "1+1" as a formula), and "|" (DDE).
+_FORMULA_STARTS = (
+    *("=", "+", "-", "@", "\t", "\r", "|"),
+    *("\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c"),
+)
 
 
 class _Echo:

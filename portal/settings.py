@@ -466,7 +466,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "portal.logcontext.ContextFilter"}},
+    "filters": {
+        "context": {"()": "portal.logcontext.ContextFilter"},
+        "redact": {"()": "portal.log_redaction.RedactSecretsFilter"},  # calendar feed tokens
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "portal.logcontext.JsonFormatter"},
@@ -475,7 +478,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["context"],
+            "filters": ["redact", "context"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
