@@ -69,7 +69,7 @@ def _answer_with_csr(client: Client, store: Store, state: dict[str, Any], req, o
     entry = state["requests"].setdefault(str(request_id), {})
     entry["key"] = str(key_path)
     store.save_state(state)
-    csr = crypto.build_csr(key, req.get("subject") or {})
+    csr = crypto.build_csr(key, req.get("expected_subject") or {})
     try:
         client.post_json(
             f"certificate-requests/{request_id}/csr/",
