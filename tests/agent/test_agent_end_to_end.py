@@ -14,6 +14,7 @@ the Celery messages are searched for the agent's private keys.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -124,10 +125,8 @@ class HoldingProxy:
                 pass
             finally:
                 for sock in (src, dst):
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
 
         threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
         pipe(client, upstream)
@@ -142,7 +141,7 @@ class Api:
 
     def call(self, method: str, path: str, payload=None, *, raw: bytes | None = None, ctype=None):
         body = raw if raw is not None else (json.dumps(payload).encode() if payload else None)
-        request = Request(self.base + path, data=body, method=method)
+        request = Request(self.base + path, data=body, method=method)  # noqa: S310 - test server
         request.add_header("Authorization", f"Bearer {self.key}")
         request.add_header("Content-Type", ctype or "application/json")
         with urlopen(request, timeout=30) as response:  # noqa: S310 - local test server
@@ -244,10 +243,16 @@ def test_agent_renews_installs_and_reports_without_the_key_leaving(stack, tmp_pa
     campaign = editor_api.call(
         "POST",
         "campaigns/",
-        {"name": "Renouvellement INSi", "requester_email": "admin@lgo.fr", "certificate_ids": [old.pk]},
+        {
+            "name": "Renouvellement INSi",
+            "requester_email": "admin@lgo.fr",
+            "certificate_ids": [old.pk],
+        },
     )
-    wait_for(lambda: editor_api.call("GET", f"campaigns/{campaign['id']}/")["status"] == "done",
-             "the campaign to finish on the worker")
+    wait_for(
+        lambda: editor_api.call("GET", f"campaigns/{campaign['id']}/")["status"] == "done",
+        "the campaign to finish on the worker",
+    )
     (request,) = awaiting(editor_api)
     assert request["renews"] == old.pk
 
@@ -334,10 +339,16 @@ def test_agent_renews_installs_and_reports_without_the_key_leaving(stack, tmp_pa
     campaign = editor_api.call(
         "POST",
         "campaigns/",
-        {"name": "Renouvellement 2", "requester_email": "admin@lgo.fr", "certificate_ids": [cert_id]},
+        {
+            "name": "Renouvellement 2",
+            "requester_email": "admin@lgo.fr",
+            "certificate_ids": [cert_id],
+        },
     )
-    wait_for(lambda: editor_api.call("GET", f"campaigns/{campaign['id']}/")["status"] == "done",
-             "the second campaign")
+    wait_for(
+        lambda: editor_api.call("GET", f"campaigns/{campaign['id']}/")["status"] == "done",
+        "the second campaign",
+    )
     (second,) = awaiting(editor_api)
     proxy = HoldingProxy(portal.port)
     config = json.loads((home / "config.json").read_text())
@@ -373,9 +384,7 @@ def test_agent_renews_installs_and_reports_without_the_key_leaving(stack, tmp_pa
         ["pg_dump", stack["env"]["DATABASE_URL"]], capture_output=True, text=True, check=True
     ).stdout
     logs = "\n".join(p.read_text() for p in tmp_path.glob("*.log"))
-    broker = "\n".join(
-        repr(stack["redis"].dump(k)) for k in stack["redis"].scan_iter(count=1000)
-    )
+    broker = "\n".join(repr(stack["redis"].dump(k)) for k in stack["redis"].scan_iter(count=1000))
     found = leaks(
         {"database dump": dump, "logs": logs, "celery messages": broker},
         {"agent key 1": local_key, "agent key 2": reused},
