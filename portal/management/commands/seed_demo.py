@@ -20,6 +20,9 @@ DEMO_USERS = [
     ("lecteur@demo.fr", "Valérie Lectrice", Role.VIEWER, True),
 ]
 PHARMACIST = ("pharmacien@demo.fr", "Dr Paul Pharmacien")
+# The demo pharmacist's RPPS (11 digits, valid Luhn key): a Pro Santé Connect identity with
+# SubjectNameID "8" + this number logs in as them (README, "Log in with Pro Santé Connect").
+PHARMACIST_RPPS = "10100000016"
 
 
 class Command(BaseCommand):
@@ -42,7 +45,9 @@ class Command(BaseCommand):
         email, name = PHARMACIST
         pharmacist = User.objects.create_user(email, DEMO_PASSWORD, full_name=name)
         pharmacist_officine = next(o for o in officines if o.delegation_mode == "pharmacien")
-        PharmacistAccess.objects.create(user=pharmacist, officine=pharmacist_officine)
+        PharmacistAccess.objects.create(
+            user=pharmacist, officine=pharmacist_officine, rpps=PHARMACIST_RPPS
+        )
         certificates = seed_certificates(editor, officines)
         refresh = seed_finess(officines)
         self.stdout.write(
