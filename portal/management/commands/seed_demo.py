@@ -50,7 +50,12 @@ class Command(BaseCommand):
         )
         certificates = seed_certificates(editor, officines)
         refresh = seed_finess(officines)
+        finess = (
+            f"FINESS extract of {refresh.data_date}: {refresh.to_verify} officines to verify"
+            if refresh.status == "done"
+            else f"demo FINESS extract not loaded ({refresh.message})"
+        )
         self.stdout.write(
             f"Demo editor {editor.name}: {len(officines)} officines, {certificates} certificates; "
-            f"FINESS extract of {refresh.data_date}: {refresh.to_verify} officines to verify."
+            f"{finess}."
         )
