@@ -82,7 +82,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Difference:
-    field: str  # "state", "raison_sociale", "address", "postal_code", "category"
+    field: str  # "missing", "closed", "raison_sociale", "address", "postal_code", "category"
     officine: str
     referential: str
 
@@ -93,13 +93,13 @@ class Difference:
 def compare(snapshot: Snapshot, etab: Any | None) -> tuple[str, list[Difference]]:
     """(status, differences) of one officine against its établissement (None: absent)."""
     if etab is None:
-        return MISSING, [Difference("state", snapshot.finess, "")]
+        return MISSING, [Difference("missing", snapshot.finess, "")]
     differences: list[Difference] = []
     status = CHANGED
     if not etab.is_open:
         status = CLOSED
         closed = etab.closed_on.isoformat() if etab.closed_on else ""
-        differences.append(Difference("state", "open", f"closed {closed}".strip()))
+        differences.append(Difference("closed", "", closed))
     name = snapshot.raison_sociale
     if (
         name
