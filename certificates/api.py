@@ -64,6 +64,7 @@ from certificates.requests import (
     request_mark_submitted,
     request_upload_csr,
 )
+from certificates.revocation.api import RevocationCheckMixin
 from certificates.serializers import (
     MAX_ID,
     CampaignCreateSerializer,
@@ -316,13 +317,18 @@ def _download_schema(kind: str, summary: str, description: str) -> Any:
     ),
 )
 class CertificateViewSet(
-    ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    RevocationCheckMixin,
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     serializer_class = CertificateSerializer
     filterset_class = CertificateFilter
     queryset = Certificate.objects.none()  # for the schema; get_queryset scopes
     lookup_value_converter = "int"
-    required_scopes = {"pkcs12": (ApiScope.KEYS_EXPORT,)}
+    # Asking IGC Santé about a certificate reads: the `read` scope suffices.
+    required_scopes = {"pkcs12": (ApiScope.KEYS_EXPORT,), "revocation_check": (ApiScope.READ,)}
 
     def get_queryset(self):
         queryset = self.scoped(Certificate.objects.select_related("officine")).order_by("id")

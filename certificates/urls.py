@@ -1,6 +1,7 @@
 from django.urls import path
 
 from certificates import views
+from certificates.revocation import views as revocation_views
 
 app_name = "certificates"
 
@@ -14,6 +15,11 @@ urlpatterns = [
     path("<int:pk>/pkcs12/", views.CertificatePkcs12.as_view(), name="export_pkcs12"),
     path("<int:pk>/renew/", views.CertificateRenew.as_view(), name="renew"),
     path("<int:pk>/revoke/", views.CertificateRevoke.as_view(), name="revoke"),
+    path(
+        "<int:pk>/revocation-check/",
+        revocation_views.CertificateRevocationCheck.as_view(),
+        name="revocation_check",
+    ),
     # Requests and the request wizard
     path("requests/", views.RequestList.as_view(), name="request_list"),
     path("requests/new/", views.RequestWizard.as_view(), name="request_create"),

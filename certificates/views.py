@@ -59,6 +59,7 @@ from certificates.models import (
     RequestStatus,
     Service,
 )
+from certificates.revocation.selectors import revocation_status
 from notifications.models import AlertLog
 from notifications.selectors import alert_log_for
 from officines.filters import OfficineFilter
@@ -177,7 +178,9 @@ class CertificateDetail(CertificateScopedMixin, DetailView):
             super()
             .get_queryset()
             .with_status()
-            .select_related("officine__technical_administrator", "request", "replaces")
+            .select_related(
+                "officine__technical_administrator", "request", "replaces", "revocation_check"
+            )
             .defer("request__encrypted_private_key")
         )
 
@@ -215,6 +218,7 @@ def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
         "open_renewal": open_renewal,
         "alert_log": alert_log_for(certificate, user=user),
         "has_private_key": portal_holds_key(certificate),
+        "revocation": revocation_status(certificate),
     }
 
 

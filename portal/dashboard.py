@@ -30,6 +30,7 @@ from certificates.models import (
     Certificate,
     expiry_condition,
 )
+from certificates.revocation.selectors import revoked_by_ans
 from officines.finess_check import to_verify_overview
 from officines.models import Officine, OfficineCoverage
 from portal.permissions import READ_ROLES, ScopedViewMixin
@@ -38,6 +39,8 @@ HORIZON_MONTHS = 18
 URGENT_LIMIT = 20
 INCOMPLETE_LIMIT = 20
 ALERTS_LIMIT = 10
+# « Révoqués par l'ANS depuis 30 jours »: revocations learnt from IGC Santé (CRL, OCSP).
+REVOKED_BY_ANS_DAYS = 30
 # Certificate columns the dashboard never shows (PEMs, DNs).
 _WIDE_FIELDS = ("pem", "chain_pem", "subject_dn", "issuer_dn")
 # States that leave an officine unable to use a service today.
@@ -314,9 +317,13 @@ class Dashboard(ScopedViewMixin, TemplateView):
         now = timezone.now()
         coverage = coverage_overview(user, now=now)
         counts = status_counts(user, now=now)
+        counts["revoked_by_ans"] = revoked_by_ans(
+            Certificate.objects.visible_to(user), days=REVOKED_BY_ANS_DAYS, now=now
+        ).count()
         context.update(
             counts=counts,
             expiring_days=EXPIRING_DAYS,
+            revoked_by_ans_days=REVOKED_BY_ANS_DAYS,
             chart=expiry_chart(expiries_by_month(user, now=now)),
             urgent=urgent_certificates(user, now=now),
             coverage=coverage,

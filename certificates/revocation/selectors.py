@@ -39,7 +39,10 @@ def revocation_status(certificate: Certificate, now: datetime | None = None) -> 
     """Two small reads: the CA's CRL state and the certificate's own OCSP answer."""
     now = now or timezone.now()
     state = CrlState.objects.filter(issuer_dn=certificate.issuer_dn).first()
-    check = RevocationCheck.objects.filter(certificate_id=certificate.pk).first()
+    if Certificate.revocation_check.is_cached(certificate):  # select_related by the page
+        check = getattr(certificate, "revocation_check", None)
+    else:
+        check = RevocationCheck.objects.filter(certificate_id=certificate.pk).first()
     crl_at = state.last_success_at if state else None
     ocsp_at = check.ocsp_checked_at if check and check.ocsp_status else None
     checked_at, method = max(

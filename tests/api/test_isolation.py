@@ -70,6 +70,7 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         "api:certificate-pkcs12": cert,
         "api:certificate-installations": cert,
         "api:certificate-revocation": cert,
+        "api:certificate-revocation-check": cert,
         "api:certificate-request-detail": req,
         "api:certificate-request-cancel": req,
         "api:certificate-request-mark-submitted": req,

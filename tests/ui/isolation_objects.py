@@ -46,7 +46,7 @@ def certificate_ui_objects(tenant) -> dict[str, object]:
             editor=tenant.editor, name="ISOLATION", scopes=["read"], actor=None
         )
     objects: dict[str, object] = {"certificates:officine": tenant.officine}
-    for name in ("detail", "download", "export_pkcs12", "renew", "revoke"):
+    for name in ("detail", "download", "export_pkcs12", "renew", "revoke", "revocation_check"):
         objects[f"certificates:{name}"] = certificate
     for name in (
         "detail",

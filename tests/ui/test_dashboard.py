@@ -175,7 +175,12 @@ def test_query_budget_with_many_officines_and_certificates(
 def test_dashboard_never_shows_another_tenant(tenant_a, tenant_b, client_for, fleet):
     response = client_for(tenant_b.admin).get(reverse("dashboard"))
     body = response.content.decode()
-    assert response.context["counts"] == {"valid": 0, "expiring": 0, "expired": 0}
+    assert response.context["counts"] == {
+        "valid": 0,
+        "expiring": 0,
+        "expired": 0,
+        "revoked_by_ans": 0,
+    }
     assert response.context["coverage"].incomplete_count == 2
     for secret in ("BIENTOT", "VALIDE", tenant_a.officine.raison_sociale, tenant_a.officine.finess):
         assert secret not in body
