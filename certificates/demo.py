@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from certificates import x509
 from certificates.demo_pki import DemoPKI, to_pem_bundle
 from certificates.imports import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
-from certificates.models import Certificate, KeyMode, Profile
+from certificates.models import Certificate, KeyMode, Profile, RevocationRun
 from certificates.requests import csr_generate, request_create, request_mark_submitted
 from officines.models import Officine
 from portal.models import Editor
@@ -127,7 +128,41 @@ def seed_certificates(editor: Editor, officines: list[Officine]) -> int:
         if i % 17 == 8:
             certificate_revoke(certificate=insi, reason="data_change", actor=None)
     _open_requests(editor, officines)
+    seed_revocation(pki, editor)
     return count
+
+
+DEMO_CRL_DIR = "demo-crl"
+
+
+def seed_revocation(pki: DemoPKI, editor: Editor) -> list[int]:
+    """The demo CA "revokes" one live certificate in its CRL (var/demo-crl/ACI-EL-ORG.crl,
+    the file name of the real CDP); the portal learns it the way it learns from IGC Santé.
+    `manage.py check_revocation --offline-dir var/demo-crl` replays it."""
+    from cryptography import x509 as cx509
+
+    from certificates.revocation.services import revocation_pass
+
+    victim = (
+        Certificate.objects.of_editor(editor.pk)
+        .live()
+        .filter(common_name="LGO PSC", not_after__gt=timezone.now() + timedelta(days=60))
+        .order_by("pk")
+        .first()
+    )
+    revoked = []
+    if victim is not None:
+        when = timezone.now() - timedelta(days=2)
+        reason = cx509.ReasonFlags.key_compromise
+        revoked = [(int(victim.serial, 16), when, reason)]
+    directory = Path(settings.VAR_DIR) / DEMO_CRL_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    crl = pki.crl(revoked=revoked, number=int(timezone.now().timestamp()))
+    (directory / "ACI-EL-ORG.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    _, report = revocation_pass(
+        trigger=RevocationRun.Trigger.COMMAND, editor_id=editor.pk, offline_dir=str(directory)
+    )
+    return report.revoked
 
 
 def _open_requests(editor: Editor, officines: list[Officine]) -> None:

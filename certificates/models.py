@@ -247,6 +247,12 @@ class Certificate(models.Model):
                 condition=Q(revoked_at__isnull=True, superseded_at__isnull=True),
                 name="cert_live_editor_expiry",
             ),
+            # « Révoqués par l'ANS depuis 30 jours » on the dashboard: a handful of rows.
+            models.Index(
+                fields=["editor", "revoked_at"],
+                condition=Q(revocation_source__in=["crl", "ocsp"]),
+                name="cert_revoked_by_ans",
+            ),
         ]
 
     def __str__(self) -> str:

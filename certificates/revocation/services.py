@@ -243,9 +243,9 @@ def _removed_serials(verified: crl_mod.VerifiedCrl, scope: Q | None) -> list[int
 # --------------------------------------------------------------------------- CRLs
 
 
-def _obtain(url: str, *, etag: str, last_modified: str, config: FetchConfig):
+def _obtain(url: str, *, etag: str, last_modified: str, config: FetchConfig, offline: str = ""):
     """The CRL's bytes, or None when unchanged (HTTP 304 or the same offline file)."""
-    offline = settings.REVOCATION_OFFLINE_DIR
+    offline = offline or settings.REVOCATION_OFFLINE_DIR
     if offline:
         path = Path(offline) / PurePosixPath(urlsplit(url).path).name
         try:
@@ -284,8 +284,10 @@ def crl_refresh(
     report: PassReport,
     now: datetime | None = None,
     scope: Q | None = None,
+    offline_dir: str = "",
 ) -> bool:
-    """Fetch, verify and apply one CA's CRL (and its delta); True when it was applied."""
+    """Fetch, verify and apply one CA's CRL (and its delta); True when it was applied.
+    `offline_dir` reads the CRL files from that folder (like REVOCATION_OFFLINE_DIR)."""
     now = now or timezone.now()
     state, _ = CrlState.objects.get_or_create(issuer_dn=issuer_dn)
     state.last_attempt_at = now
@@ -302,6 +304,7 @@ def crl_refresh(
             etag="" if changed_url else state.etag,
             last_modified="" if changed_url else state.last_modified,
             config=config,
+            offline=offline_dir,
         )
     except FetchError as exc:
         _fail(state, report, "unreachable", str(exc), now)
@@ -348,7 +351,8 @@ def crl_refresh(
     state.last_success_at = now
     state.last_error = state.last_error_code = ""
     state.last_error_at = None
-    revoked += _delta_refresh(state, verified, now=now, scope=scope, entry=entry)
+    if not offline_dir:
+        revoked += _delta_refresh(state, verified, now=now, scope=scope, entry=entry)
     state.save()
     report.crls.append(entry)
     report.revoked.extend(revoked)
@@ -439,6 +443,7 @@ def revocation_pass(
     editor_id: int | None = None,
     certificate_id: int | None = None,
     now: datetime | None = None,
+    offline_dir: str = "",
 ) -> tuple[RevocationRun, PassReport]:
     """One pass: each CA's CRL fetched once and applied (to one editor or certificate when
     given), OCSP as a fallback for CAs whose CRL failed. Recorded as a `RevocationRun`."""
@@ -456,9 +461,17 @@ def revocation_pass(
             leaf = cx509.load_pem_x509_certificate(pem.encode())
         except ValueError:
             continue
-        if not crl_refresh(issuer_dn=issuer_dn, leaf=leaf, report=report, now=now, scope=scope):
+        if not crl_refresh(
+            issuer_dn=issuer_dn,
+            leaf=leaf,
+            report=report,
+            now=now,
+            scope=scope,
+            offline_dir=offline_dir,
+        ):
             failed.add(issuer_dn)
-    _ocsp_fallback(scope, failed, report, now)
+    if not offline_dir:
+        _ocsp_fallback(scope, failed, report, now)
     run.finished_at = timezone.now()
     run.crls_applied = sum(1 for c in report.crls if c["outcome"] in ("applied", "not_modified"))
     run.crls_failed = report.failed

@@ -59,6 +59,10 @@ def test_seed_demo_builds_the_demo_tenant_once(settings, tmp_path):
     statuses = {c.current_status for c in Certificate.objects.with_status()}
     assert statuses == {"valid", "expiring", "expired", "revoked", "superseded"}
     assert set(Certificate.objects.values_list("chain_status", flat=True)) == {"trusted_production"}
+    # One certificate revoked by the demo CA's CRL, learnt like a revocation by IGC Santé.
+    by_crl = Certificate.objects.get(revocation_source="crl")
+    assert by_crl.revocation_reason == "key_compromise"
+    assert (tmp_path / "demo-crl" / "ACI-EL-ORG.crl").exists()
     assert {"pending", "csr_ready", "submitted"} <= set(
         CertificateRequest.objects.values_list("status", flat=True)
     )

@@ -18,6 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--editor", help="editor id or exact name: only its certificates")
         parser.add_argument("--certificate", type=int, help="one certificate id (OCSP, then CRL)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--offline-dir",
+            default="",
+            help="read the CRL files (ACI-EL-ORG.crl...) from this folder, no network",
+        )
 
     def handle(self, *args, **options) -> None:
         editor_id = None
@@ -41,7 +46,9 @@ class Command(BaseCommand):
             result["revoked"] = [certificate.pk] if outcome.revoked else []
         else:
             run, report = revocation_pass(
-                trigger=RevocationRun.Trigger.COMMAND, editor_id=editor_id
+                trigger=RevocationRun.Trigger.COMMAND,
+                editor_id=editor_id,
+                offline_dir=options["offline_dir"],
             )
             result = {"run": run.pk, "succeeded": run.succeeded, **report.as_dict()}
         if options["json"]:
