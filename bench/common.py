@@ -45,6 +45,7 @@ MODULES = [
     "alert_scan",
     "api",
     "pages",
+    "revocation",
 ]
 FILES = {"officine_import": "bench_officine_import", "finess": "finess_load"}
 
