@@ -282,3 +282,42 @@ def test_command_json(revocable, pki, crl_server, tenant_a):
     assert result["revoked"] == [first.pk]
     assert result["crls"][0]["outcome"] == "applied"
     assert RevocationRun.objects.get().trigger == "command"
+
+
+def test_through_the_proxy_with_the_real_ans_address(tenant_a, make_certificate, trust_anchors,
+                                                    pki, crl_server, settings):  # fmt: skip
+    """The certificate names the real ANS CDP; the proxy (our local server) is asked for it."""
+    settings.REVOCATION_OCSP_ENABLED = False
+    settings.REVOCATION_HTTP_PROXY = crl_server.base
+    certificate = make_certificate(tenant_a.officine)  # CDP: http://igc-sante.esante.gouv.fr/...
+    crl_server.publish(demo_pki.CRL_URL, pki.crl(revoked=[(serial(certificate),
+                                                           datetime.now(UTC), None)]))  # fmt: skip
+    run, _ = revocation_pass()
+    assert run.succeeded, run.report
+    assert crl_server.requests[-1][0] == demo_pki.CRL_URL  # absolute URL: a proxy request
+    assert Certificate.objects.get(pk=certificate.pk).revocation_source == "crl"
+
+
+def test_size_limit(revocable, pki, crl_server, settings):
+    first, _ = revocable
+    settings.REVOCATION_MAX_CRL_BYTES = 100
+    crl_server.publish(CRL_PATH, pki.crl(revoked=[(serial(first), datetime.now(UTC), None)]))
+    run, _ = revocation_pass()
+    assert not run.succeeded
+    assert "too large" in CrlState.objects.get().last_error
+    assert Certificate.objects.get(pk=first.pk).revoked_at is None
+
+
+def test_notice_email_says_ans_revoked_it(revocable, pki, crl_server, tenant_a, mailoutbox):
+    from notifications.revocations import revocation_notice_send
+
+    first, _ = revocable
+    crl_server.publish(CRL_PATH, pki.crl(revoked=[(serial(first), datetime.now(UTC),
+                                                   x509.ReasonFlags.key_compromise)]))  # fmt: skip
+    revocation_pass()
+    sent = revocation_notice_send(editor_id=tenant_a.editor.pk, certificate_id=first.pk)
+    assert sent == len(mailoutbox) >= 1
+    message = mailoutbox[0]
+    assert "révoqué par l'ANS" in message.subject
+    assert "Commandez un nouveau certificat" in message.body
+    assert "IGC Santé (CRL)" in message.body

@@ -158,3 +158,21 @@ def test_nonce_is_checked(pki, shared_key):
     with pytest.raises(ocsp.OcspError) as error:
         ocsp.verify_response(b"garbage", cert=cert, issuer=issuer, nonce=None)
     assert error.value.code == "unreadable"
+
+
+def test_ocsp_is_the_fallback_when_the_crl_fails(three, pki, tmp_path, responder_key, settings):
+    """Beat pass: the CRL cannot be had (nothing listens), OCSP answers for the certificates."""
+    from certificates.revocation.services import revocation_pass
+
+    port, certificates = three
+    key, cert = responder_key
+    server, _revoked_at = _responder(tmp_path, pki, port, certificates, signer=cert, key=key)
+    settings.REVOCATION_CA_OVERRIDES = {
+        "AC IGC-SANTE ELEMENTAIRE ORGANISATIONS": {"crl": f"http://127.0.0.1:{free_port()}/x.crl"}
+    }
+    with server:
+        run, report = revocation_pass()
+    assert not run.succeeded  # the CRL failed, and says so
+    assert {o["status"] for o in report.ocsp} == {"good", "revoked", "unknown"}
+    assert report.revoked == [certificates[1].pk]
+    assert Certificate.objects.get(pk=certificates[1].pk).revocation_source == "ocsp"
