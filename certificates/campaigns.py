@@ -34,6 +34,7 @@ from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, Whe
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from certificates.exports import export_basename, safe_filename_part
 from certificates.models import (
@@ -441,9 +442,12 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
         raise
     error = ""
     if skipped:
-        error = _(
-            "%(count)d certificate(s) could not be prepared (revoked, replaced, cancelled, "
-            "invalid officine data or awaiting a CSR)."
+        error = ngettext(
+            "%(count)d certificate could not be prepared (revoked, replaced, cancelled, "
+            "invalid officine data or awaiting a CSR).",
+            "%(count)d certificates could not be prepared (revoked, replaced, cancelled, "
+            "invalid officine data or awaiting a CSR).",
+            skipped,
         ) % {"count": skipped}
     RenewalCampaign.objects.filter(pk=campaign.pk).update(
         status=CampaignStatus.DONE,

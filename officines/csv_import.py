@@ -23,7 +23,7 @@ from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from officines import finess_rules, identifiers
 from officines.models import (
@@ -560,7 +560,12 @@ def officines_import_write(
     """
     if plan.invalid_rows and mode != ImportMode.VALID_ONLY:
         raise ImportRefused(
-            _("%(count)d row(s) have errors: nothing was imported.") % {"count": plan.invalid_rows}
+            ngettext(
+                "%(count)d row has errors: nothing was imported.",
+                "%(count)d rows have errors: nothing was imported.",
+                plan.invalid_rows,
+            )
+            % {"count": plan.invalid_rows}
         )
     if plan.finess_warnings and not confirm_finess:
         raise ImportRefused(finess_warning_message(plan.finess_warnings))
@@ -595,9 +600,12 @@ def officines_import_write(
 
 
 def finess_warning_message(count: int) -> str:
-    return _(
-        "%(count)d new officine(s) have a FINESS the referential does not confirm (absent, "
-        "closed or not a pharmacie d'officine): check them, then confirm to import."
+    return ngettext(
+        "%(count)d new officine has a FINESS the referential does not confirm (absent, "
+        "closed or not a pharmacie d'officine): check it, then confirm to import.",
+        "%(count)d new officines have a FINESS the referential does not confirm (absent, "
+        "closed or not a pharmacie d'officine): check them, then confirm to import.",
+        count,
     ) % {"count": count}
 
 
@@ -785,8 +793,12 @@ def officine_import_confirm(
         raise ImportRefused(finess_warning_message(warnings))
     if officine_import.invalid_rows and not valid_only:
         raise ImportRefused(
-            _(
-                "%(count)d row(s) have errors: correct the file, or choose to import the valid rows only."
+            ngettext(
+                "%(count)d row has errors: correct the file, or choose to import the valid "
+                "rows only.",
+                "%(count)d rows have errors: correct the file, or choose to import the valid "
+                "rows only.",
+                officine_import.invalid_rows,
             )
             % {"count": officine_import.invalid_rows}
         )

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.generic import CreateView, DetailView, FormView, UpdateView, View
 from django_filters.views import FilterView
 
@@ -484,7 +485,11 @@ class OfficineReassign(ScopedViewMixin, View):
         )
         messages.success(
             request,
-            _("%(count)d officine(s) now have %(name)s as technical administrator.")
+            ngettext(
+                "%(count)d officine now has %(name)s as technical administrator.",
+                "%(count)d officines now have %(name)s as technical administrator.",
+                count,
+            )
             % {"count": count, "name": administrator.full_name},
         )
         messages.warning(
@@ -711,7 +716,11 @@ class ImportConfirm(ScopedViewMixin, View):
             if done is not None and done.status == ImportStatus.DONE:
                 messages.success(
                     request,
-                    _("Import done: %(created)d officine(s) created, %(updated)d updated.")
+                    ngettext(
+                        "Import done: %(created)d officine created, %(updated)d updated.",
+                        "Import done: %(created)d officines created, %(updated)d updated.",
+                        done.created_count,
+                    )
                     % {"created": done.created_count, "updated": done.updated_count},
                 )
             elif done is not None and done.failure:

@@ -33,8 +33,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(_("e-mail address"), unique=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    # Set by the language switch (portal/language.py); empty: the browser's language.
     language = models.CharField(
-        _("language"), max_length=8, choices=settings.LANGUAGES, default="fr"
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
     )
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)

@@ -1,13 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import audit_views, dashboard, settings_views, views
+from portal import audit_views, dashboard, language, settings_views, views
 from psc import views as psc_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/auth", views.healthz_auth, name="healthz_auth"),
     path("accounts/", include("allauth.urls")),
+    path("i18n/setlang/", language.set_language, name="set_language"),  # remembered per user
     path("i18n/", include("django.conf.urls.i18n")),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("team/", views.Team.as_view(), name="team"),

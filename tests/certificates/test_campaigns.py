@@ -450,7 +450,7 @@ def test_certificates_revoked_or_cancelled_meanwhile_are_skipped(fleet, tenant_a
         campaign = campaign_run(campaign_id=campaign.pk)
     assert campaign.status == CampaignStatus.DONE
     assert campaign.completed == 4 and campaign.total == 6
-    assert "2 certificate(s) could not be prepared" in campaign.error
+    assert "2 certificates could not be prepared" in campaign.error
     assert not CertificateRequest.objects.filter(renews=soon[0]).exists()
     assert list(
         CertificateRequest.objects.filter(renews=soon[1]).values_list("status", flat=True)
