@@ -161,6 +161,9 @@ def test_operator_walkthrough(
     assert page.locator("ol.steps li[aria-current=step]").inner_text().strip().startswith("3")
     page.locator("#id_common_name").fill("INSI-AUTO")
     page.locator("#cn-feedback .ok").wait_for()
+    # The portal makes the key (CSR mode, where the LGO keeps it, is the default): the walk
+    # later exports it as a PKCS#12.
+    page.check("input[name=key_mode][value=server]")
     wizard_next(page)
     page.locator("dl.review").wait_for()
     screenshot(page, "06-wizard-review")
