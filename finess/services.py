@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,6 +80,7 @@ def referential_import(
                 extract = Extract(raw)
                 refresh.file_format = extract.file_format
                 with transaction.atomic():
+                    _lock_referential()
                     if kind == RefreshKind.FULL:
                         _replace_all(extract, force=force)
                     else:
@@ -94,6 +95,10 @@ def referential_import(
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         refresh.status = RefreshStatus.FAILED
         refresh.message = _("The file cannot be read: %(error)s") % {"error": exc}
+    except DatabaseError as exc:  # e.g. a value the table refuses: rolled back, said so
+        logger.exception("FINESS load failed in the database")
+        refresh.status = RefreshStatus.FAILED
+        refresh.message = _("The database refused the file: %(error)s") % {"error": exc}
     refresh.finished_at = timezone.now()
     refresh.save()
     if refresh.status == RefreshStatus.DONE:
@@ -102,6 +107,17 @@ def referential_import(
     else:
         logger.warning("FINESS file refused (%s): %s", source, refresh.message)
     return refresh
+
+
+# Any constant: two loads (beat and a manual import) never interleave their DELETE and COPY.
+_ADVISORY_LOCK = 0x46494E455353  # "FINESS"
+
+
+def _lock_referential() -> None:
+    """Serialise loads inside their transaction (PostgreSQL; SQLite serialises writers)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK])
 
 
 def refresh_mark_compared(*, refresh: Refresh | None, to_verify: int) -> None:

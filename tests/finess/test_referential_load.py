@@ -227,3 +227,35 @@ def test_monthly_task_reads_the_dropped_file_once(tmp_path, settings):
     assert Refresh.objects.get(pk=first).status == RefreshStatus.DONE
     assert refresh_referential() is None  # same file: not loaded twice
     assert selectors.last_successful_refresh().pk == first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_load_waits_for_the_one_in_progress(tmp_path):
+    """The beat refresh and a manual import at the same moment never interleave their
+    DELETE and COPY: the second waits for the first's transaction (advisory lock)."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from finess.services import _lock_referential
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers by itself; the advisory lock is PostgreSQL's")
+    path = write(tmp_path, "a.csv", csv_bytes(sites(), extracted=EXTRACTED))
+    result = {}
+
+    def run():
+        try:
+            result["status"] = load(path).status
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run)
+    with transaction.atomic():
+        _lock_referential()  # a load in progress
+        worker.start()
+        worker.join(timeout=1.5)
+        assert worker.is_alive()  # waiting for it
+    worker.join(timeout=30)
+    assert result["status"] == RefreshStatus.DONE
+    assert Etablissement.objects.count() == 4
