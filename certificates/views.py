@@ -59,7 +59,7 @@ from certificates.models import (
     RequestStatus,
     Service,
 )
-from certificates.revocation.selectors import revocation_status
+from certificates.revocation.selectors import revocation_status, with_revocation_unknown
 from notifications.models import AlertLog
 from notifications.selectors import alert_log_for
 from officines.filters import OfficineFilter
@@ -150,6 +150,7 @@ class CertificateList(ScopedViewMixin, ListView):
             .select_related("officine")
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
+        queryset = with_revocation_unknown(queryset)  # « statut de révocation inconnu »
         return self.filter_form.filter(queryset).order_by("not_after", "pk")
 
     def get_context_data(self, **kwargs):

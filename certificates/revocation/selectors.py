@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from certificates.models import Certificate
@@ -85,4 +85,39 @@ def last_successful_run() -> RevocationRun | None:
         RevocationRun.objects.filter(succeeded=True, finished_at__isnull=False)
         .order_by("-finished_at")
         .first()
+    )
+
+
+def unreachable_issuers(now: datetime | None = None) -> list[str]:
+    """CAs the portal tried and could not learn from for longer than the threshold."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=settings.REVOCATION_UNKNOWN_AFTER_HOURS)
+    return list(
+        CrlState.objects.filter(last_attempt_at__isnull=False)
+        .filter(Q(last_success_at__isnull=True) | Q(last_success_at__lt=since))
+        .values_list("issuer_dn", flat=True)
+    )
+
+
+def with_revocation_unknown(certificates: QuerySet, now: datetime | None = None) -> QuerySet:
+    """Annotate `revocation_unknown` for lists: live, its CA unreachable too long, and no
+    fresh OCSP answer of its own. One small query (the CA states), no join when all is well."""
+    now = now or timezone.now()
+    stale = unreachable_issuers(now)
+    if not stale:
+        return certificates.annotate(revocation_unknown=Value(False))
+    since = now - timedelta(hours=settings.REVOCATION_UNKNOWN_AFTER_HOURS)
+    fresh_ocsp = RevocationCheck.objects.filter(
+        certificate=OuterRef("pk"), ocsp_checked_at__gte=since
+    ).exclude(ocsp_status="")
+    return certificates.annotate(
+        revocation_unknown=Case(
+            When(
+                Q(revoked_at__isnull=True, superseded_at__isnull=True, issuer_dn__in=stale)
+                & ~Exists(fresh_ocsp),
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
     )

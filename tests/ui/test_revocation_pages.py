@@ -68,3 +68,27 @@ def test_button_enqueues_a_check(tenant_a, tenant_b, client_for, make_certificat
     # Another editor's user: 404, nothing enqueued.
     assert client_for(tenant_b.operator).post(target).status_code == 404
     assert OutboxMessage.objects.count() == 1
+
+
+def test_list_shows_unknown_status_when_the_ca_is_unreachable(
+    tenant_a, client_for, make_certificate, settings, django_assert_max_num_queries
+):
+    stale = make_certificate(tenant_a.officine, common_name="STALE")
+    answered = make_certificate(tenant_a.officine, common_name="ANSWERED")
+    client = client_for(tenant_a.viewer)
+    assert (
+        "Statut de révocation inconnu"
+        not in client.get(reverse("certificates:list")).content.decode()
+    )
+
+    long_ago = timezone.now() - timedelta(hours=settings.REVOCATION_UNKNOWN_AFTER_HOURS + 1)
+    CrlState.objects.create(issuer_dn=stale.issuer_dn, last_attempt_at=timezone.now(),
+                            last_success_at=long_ago)  # fmt: skip
+    RevocationCheck.objects.create(certificate=answered, ocsp_status="good",
+                                   ocsp_checked_at=timezone.now())  # fmt: skip
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("certificates:list"))
+    assert_valid_html(page)
+    rows = {c.common_name: c.revocation_unknown for c in page.context["object_list"]}
+    assert rows == {"STALE": True, "ANSWERED": False}
+    assert page.content.decode().count("Statut de révocation inconnu") == 1
