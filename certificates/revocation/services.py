@@ -19,7 +19,7 @@ from cryptography import x509 as cx509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from certificates import trust
@@ -428,9 +428,8 @@ def _ocsp_fallback(scope: Q | None, failed: set[str], report: PassReport, now: d
     if scope is not None:
         candidates = candidates.filter(scope)
     fresh = Q(revocation_check__ocsp_next_update__gt=now)
-    for certificate in candidates.exclude(fresh).order_by(
-        "revocation_check__ocsp_checked_at", "pk"
-    )[:limit]:
+    never_first = F("revocation_check__ocsp_checked_at").asc(nulls_first=True)
+    for certificate in candidates.exclude(fresh).order_by(never_first, "pk")[:limit]:
         outcome = certificate_ocsp_check(certificate=certificate, now=now)
         report.ocsp.append(outcome.as_dict())
         if outcome.revoked:

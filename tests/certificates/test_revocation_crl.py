@@ -148,6 +148,8 @@ BAD = {
     "wrong_signer": (lambda pki, revoked: pki.crl(
         revoked=revoked, signer_key=rsa.generate_private_key(public_exponent=65537,
                                                              key_size=2048)), {}, "bad_signature"),
+    "future": (lambda pki, revoked: pki.crl(
+        revoked=revoked, this_update=datetime.now(UTC) + timedelta(days=1)), {}, "not_yet_valid"),
     "other_ca": (lambda pki, revoked: pki.crl(revoked=revoked, ca="other"), {}, "unknown_issuer"),
     "truncated": (lambda pki, revoked: pki.crl(revoked=revoked), {"truncate_to": 200},
                   "unreachable"),
@@ -321,3 +323,15 @@ def test_notice_email_says_ans_revoked_it(revocable, pki, crl_server, tenant_a, 
     assert "révoqué par l'ANS" in message.subject
     assert "Commandez un nouveau certificat" in message.body
     assert "IGC Santé (CRL)" in message.body
+
+
+def test_command_one_certificate_falls_back_to_the_crl(revocable, pki, crl_server):
+    first, second = revocable
+    crl_server.publish(CRL_PATH, pki.crl(revoked=[(serial(first), datetime.now(UTC), None),
+                                                  (serial(second), datetime.now(UTC), None)]))  # fmt: skip
+    out = StringIO()
+    call_command("check_revocation", "--certificate", str(first.pk), "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["status"] == "revoked" and result["method"] == "crl"
+    assert result["revoked"] == [first.pk]
+    assert Certificate.objects.get(pk=second.pk).revoked_at is None  # scoped to the one asked
