@@ -18,8 +18,8 @@ Rules worth knowing before reading the code:
   unknown authority without its chain is treated as untrusted, so "a certificate from
   another CA" is refused whether or not its chain comes with it.
 * A duplicate (same fingerprint in this editor) is reported, not an error. The fingerprint is
-  unique across the database, so a certificate registered by another editor is refused as
-  "already registered" without saying by whom.
+  unique per editor only: two vendors may hold the same officine's certificate during a
+  change of LGO, and nothing another editor imported is looked at or told.
 * Renewal: the new certificate replaces the live certificate of the same officine, profile,
   CN and environment that expires before it (or the one its request `renews`); the old one is
   marked superseded. Importing an older certificate after a newer one marks the older one
@@ -701,10 +701,12 @@ def _lookups(ctx: _Context, batch: list[_Loaded], *, with_requests: bool) -> _Lo
     infos = [info for loaded in batch for info in loaded.infos]
     if not infos:
         return _Lookups({}, {}, {}, {})
-    # Across editors on purpose: the fingerprint is unique in the whole database.
-    rows = Certificate.objects.filter(
-        fingerprint_sha256__in={i.fingerprint_sha256 for i in infos}
-    ).values_list("fingerprint_sha256", "editor_id", "pk", "serial")
+    # This editor's only: a fingerprint is unique per editor (another's rows stay unseen).
+    rows = (
+        Certificate.objects.of_editor(ctx.editor.pk)
+        .filter(fingerprint_sha256__in={i.fingerprint_sha256 for i in infos})
+        .values_list("fingerprint_sha256", "editor_id", "pk", "serial")
+    )
     registered = {fp: (editor_id, pk, serial) for fp, editor_id, pk, serial in rows}
     requests: dict[str, CertificateRequest] = {}
     ans_requests: dict[tuple[int, str, str], CertificateRequest] = {}
@@ -772,7 +774,7 @@ def _check_file(
             outcomes.append(ImportResult(filename, "duplicate", message, "duplicate", pending))
             continue
         owner = lookups.registered.get(info.fingerprint_sha256)
-        if owner is not None and owner[0] == ctx.editor.pk:
+        if owner is not None:
             message = _message("duplicate", serial=owner[2])
             duplicate = ImportResult(filename, "duplicate", message, "duplicate")
             lookups.duplicates.setdefault(owner[1], []).append(duplicate)
@@ -793,8 +795,6 @@ def _check_file(
                 request=request,
                 ans_requests=lookups.ans_requests,
             )
-            if owner is not None:  # registered by another editor: never say which
-                raise _Rejected("already_registered")
             if plan.request is not None:
                 if plan.request.pk in claimed:  # two certificates of one key: link the first
                     plan.request = None

@@ -187,7 +187,8 @@ class Certificate(models.Model):
     issuer_dn = models.CharField(_("issuer"), max_length=512)
     not_before = models.DateTimeField(_("valid from"))
     not_after = models.DateTimeField(_("valid until"), db_index=True)
-    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64, unique=True)
+    # Unique per editor (Meta): two vendors may hold one officine's certificate (LGO change).
+    fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64)
     public_key_sha256 = models.CharField(_("public key hash"), max_length=64, db_index=True)
     environment = models.CharField(
         _("environment"), max_length=16, choices=Environment.choices, default=Environment.PRODUCTION
@@ -234,6 +235,11 @@ class Certificate(models.Model):
         verbose_name = _("certificate")
         verbose_name_plural = _("certificates")
         ordering = ["not_after", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["editor", "fingerprint_sha256"], name="cert_fingerprint_per_editor"
+            ),
+        ]
         indexes = [
             models.Index(fields=["editor", "not_after"], name="cert_editor_expiry"),
             models.Index(fields=["officine", "profile"], name="cert_officine_profile"),

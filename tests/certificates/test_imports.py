@@ -12,6 +12,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from django.db import IntegrityError, transaction
 from django.utils import translation
 
 from certificates import trust
@@ -599,20 +600,39 @@ def test_duplicate_is_reported_and_changes_nothing(tenant_a, pki, shared_key, tr
     assert ImportReport([again]).ok
 
 
-def test_certificate_registered_by_another_editor_is_refused_without_naming_it(
+def test_two_editors_may_hold_the_same_certificate_without_seeing_each_other(
     tenant_a, tenant_b, pki, shared_key, trust_anchors
 ):
-    # The same pharmacy is a customer of both editors (it changed LGO).
+    """A pharmacy changing LGO: both vendors import its certificate (issue 12, finding 8).
+
+    The fingerprint used to be unique across editors: the second import was refused, which
+    told it the certificate existed elsewhere.
+    """
     shared = OfficineFactory(editor=tenant_b.editor, finess=tenant_a.officine.finess)
     cert = issue(pki, shared, shared_key)
-    only(certificate_import(editor=tenant_b.editor, data=encode("pem", cert, [])))
-    before = snapshot()
+    of_b = only(certificate_import(editor=tenant_b.editor, data=encode("pem", cert, [])))
+    b_rows = list(Certificate.objects.of_editor(tenant_b.editor.pk).values())
 
     result = only(certificate_import(editor=tenant_a.editor, data=encode("pem", cert, [])))
 
-    assert (result.result, result.code) == ("rejected", "already_registered")
-    assert tenant_b.editor.name not in result.reason and result.certificate is None
-    assert snapshot() == before
+    assert (result.result, result.code) == ("imported", "imported")
+    assert result.certificate.editor_id == tenant_a.editor.pk
+    assert result.certificate.officine_id == tenant_a.officine.pk
+    assert result.certificate.fingerprint_sha256 == of_b.certificate.fingerprint_sha256
+    assert list(Certificate.objects.of_editor(tenant_b.editor.pk).values()) == b_rows
+    again = only(certificate_import(editor=tenant_a.editor, data=encode("pem", cert, [])))
+    assert (again.result, again.code) == ("duplicate", "duplicate")
+    assert tenant_b.editor.name not in again.reason
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database says it too
+        Certificate.objects.create(
+            **{
+                **{
+                    f.attname: getattr(result.certificate, f.attname)
+                    for f in Certificate._meta.concrete_fields
+                    if f.attname not in ("id", "request_id")
+                },
+            }
+        )
 
 
 def test_untrusted_chain_allowed_for_staff_tooling(tenant_a, pki, shared_key, trust_anchors):
