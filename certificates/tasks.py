@@ -11,6 +11,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from certificates.models import Certificate, CertificateRequest
+from certificates.request_revival import GENERATION_TIME_LIMIT
 from certificates.requests import csr_generate
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ logger = logging.getLogger(__name__)
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    # Seconds, not CELERY_TASK_TIME_LIMIT's 15 minutes: revive_requests counts on it.
+    time_limit=GENERATION_TIME_LIMIT,
+    soft_time_limit=GENERATION_TIME_LIMIT - 10,
 )
 def generate_csr(self, request_id: int) -> None:
     """Make the key pair and CSR of a server-mode request; safe to run twice (idempotent)."""
@@ -31,6 +35,14 @@ def generate_csr(self, request_id: int) -> None:
         csr_generate(request_id=request_id)
     except CertificateRequest.DoesNotExist:
         logger.info("CSR generation skipped: request %s no longer exists", request_id)
+
+
+@shared_task(acks_late=True)
+def revive_requests() -> list[int]:
+    """Beat: re-enqueue key generations whose worker died (certificates.request_revival)."""
+    from certificates.request_revival import requests_revive
+
+    return requests_revive()
 
 
 # --------------------------------------------------------------------------- renewal campaigns

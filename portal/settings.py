@@ -296,8 +296,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Short socket timeouts: a dead Redis must fail fast (the outbox keeps the work).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # Seconds before an unacknowledged task (its worker died) is delivered again.
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # visibility_timeout: set below, from the longest task.
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
         "max_retries": 0,
@@ -329,6 +328,17 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 # http://localhost webhooks (tests, local LGO development); always allowed when DEBUG.
 WEBHOOK_ALLOW_HTTP_LOCALHOST = env.bool("WEBHOOK_ALLOW_HTTP_LOCALHOST", default=False)
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Redis hands an unacknowledged task to another worker after this many seconds. It must
+# exceed the longest a task legitimately stays unacknowledged: its run (hard time limit) or
+# the countdown of a retry held by a worker (webhooks: 2**(attempts-1) minutes, digests: 1 h),
+# else the task runs twice. Lost key generations do not wait for it: revive_requests.
+LONGEST_TASK_SECONDS = max(CELERY_TASK_TIME_LIMIT, 60 * 2 ** (WEBHOOK_MAX_ATTEMPTS - 1), 3600)
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=LONGEST_TASK_SECONDS + 300)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = CELERY_VISIBILITY_TIMEOUT
+# A server-mode request started longer ago than this without a CSR lost its worker
+# (key generation is limited to 2 minutes) and is re-enqueued (certificates.request_revival).
+REQUEST_STALL_TIMEOUT = env.int("REQUEST_STALL_TIMEOUT", default=180)
 # Renewal campaigns: a PENDING/RUNNING campaign with no progress for this many seconds lost
 # its task (broker restarted without persistence, message dropped) and is re-enqueued. Longer
 # than the hard time limit, so a live run (its heartbeat moves at least once per task) is
@@ -345,6 +355,7 @@ FINESS_MAX_SHRINK = env.float("FINESS_MAX_SHRINK", default=0.2)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "drain-outbox": {"task": "portal.tasks.drain_outbox", "schedule": 60.0},
     "revive-stalled-campaigns": {"task": "certificates.tasks.revive_campaigns", "schedule": 300.0},
+    "revive-stalled-requests": {"task": "certificates.tasks.revive_requests", "schedule": 60.0},
     "repair-stored-coverage": {
         "task": "certificates.tasks.repair_coverage",
         "schedule": crontab(hour=3, minute=30),
