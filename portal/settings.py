@@ -221,6 +221,7 @@ SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_QUERY_EMAIL = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_ADAPTER = "portal.mfa_secrets.MFAAdapter"  # TOTP secrets and recovery seeds encrypted
 # The enrolment secret is drawn once per session, not on every GET (portal/mfa_forms.py).
 MFA_FORMS = {"activate_totp": "portal.mfa_forms.StableSecretActivateTOTPForm"}
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Portail certificats officines")

@@ -116,6 +116,12 @@ def secret_leaks(haystacks: dict[str, str], secrets: dict[str, str]) -> list[str
     return found
 
 
+def _totp_now(secret: str) -> str:
+    from portal.management.commands.demo_totp import current_code
+
+    return current_code(secret)
+
+
 def decrypt(request: CertificateRequest):
     der = keystore.unseal(
         bytes(request.encrypted_private_key),
@@ -288,6 +294,28 @@ def test_private_keys_never_leave_their_envelope(
     assert second_secret != first_secret
     secrets = {"first": first_secret, "regenerated": second_secret}
 
+    # 6. MFA: a TOTP device and recovery codes through allauth's own code, which calls the
+    #    portal's MFA adapter; their secrets must be stored encrypted (issue 12, finding 6).
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    from tests.factories import UserFactory
+
+    enrolling = UserFactory(email="mfa@lgo.example")
+    totp_secret = generate_totp_secret()
+    TOTP.activate(enrolling, totp_secret)
+    codes = RecoveryCodes.activate(enrolling)
+    recovery_seed = codes.instance.data["seed"]
+    from portal.mfa_secrets import unseal as mfa_unseal
+
+    recovery_seed = mfa_unseal(recovery_seed)
+    assert len(totp_secret) >= 32 and len(recovery_seed) >= 40
+    mfa_secrets = {"TOTP secret": totp_secret, "recovery-code seed": recovery_seed}
+    assert TOTP(Authenticator.objects.get(type="totp", user=enrolling)).validate_code(
+        _totp_now(totp_secret)
+    )  # allauth still reads it back
+
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     haystacks["dumpdata"] = dump.getvalue()
@@ -322,6 +350,12 @@ def test_private_keys_never_leave_their_envelope(
 
     assert leaks(haystacks, keys) == []
     assert secret_leaks(haystacks, secrets) == []
+    assert [
+        f"{what} in {place}"
+        for place, text in haystacks.items()
+        for what, secret in mfa_secrets.items()
+        if secret in _flat(text)
+    ] == []
 
 
 def test_an_unexpected_api_error_is_a_problem_without_traceback(

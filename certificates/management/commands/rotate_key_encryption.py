@@ -1,5 +1,5 @@
-"""Re-wrap every stored private key and webhook signing secret under the first
-KEY_ENCRYPTION_KEYS entry.
+"""Re-wrap every stored private key, webhook signing secret and MFA secret (TOTP, recovery
+codes) under the first KEY_ENCRYPTION_KEYS entry.
 
 Rotation: put the new key first in KEY_ENCRYPTION_KEYS (old ones after it), run this,
 then remove the old keys. Safe to run again: envelopes already under the first key are
@@ -18,6 +18,7 @@ from certificates.models import CertificateRequest
 from notifications.models import WebhookEndpoint
 from notifications.webhooks import WebhookSecretError, webhook_secret_rewrap
 from portal.audit import audit_record
+from portal.mfa_secrets import authenticator_rewrap
 
 _FIELDS = (
     "pk",
@@ -72,7 +73,17 @@ class Command(BaseCommand):
             f"Webhook signing secrets: {hooks['rewrapped']} re-wrapped, "
             f"{hooks['current']} already current, {hooks['failed']} failed."
         )
+        mfa = self._rewrap_mfa_secrets(batch_size)
+        self.stdout.write(
+            f"MFA secrets (TOTP, recovery codes): {mfa['rewrapped']} re-wrapped, "
+            f"{mfa['current']} already current, {mfa['failed']} failed."
+        )
         problems = []
+        if mfa["failed_ids"]:
+            problems.append(
+                f"{len(mfa['failed_ids'])} MFA secret(s) could not be opened "
+                f"(authenticators {_shown(mfa['failed_ids'])})"
+            )
         if failed_ids:
             problems.append(
                 f"{len(failed_ids)} private key(s) could not be opened (requests "
@@ -139,6 +150,29 @@ class Command(BaseCommand):
                 failed=counts["failed_ids"],
             )
             WebhookEndpoint.objects.bulk_update(changed, ["secret_envelope"])
+
+    def _rewrap_mfa_secrets(self, batch_size: int) -> dict:
+        from allauth.mfa.models import Authenticator
+
+        counts: dict = {"rewrapped": 0, "current": 0, "failed": 0, "failed_ids": []}
+        ids = list(Authenticator.objects.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), batch_size):
+            with transaction.atomic():
+                rows = list(
+                    Authenticator.objects.select_for_update()
+                    .filter(pk__in=ids[start : start + batch_size])
+                    .order_by("pk")
+                )
+                changed = _rewrap_rows(
+                    rows,
+                    rewrap=authenticator_rewrap,
+                    error=keystore.KeyStoreError,
+                    action="mfa.secret_rewrap",
+                    counts=counts,
+                    failed=counts["failed_ids"],
+                )
+                Authenticator.objects.bulk_update(changed, ["data"])
+        return counts
 
 
 def _rewrap_rows(
