@@ -106,6 +106,21 @@ def test_skipped_blocks_are_few_and_justified():
     )
 
 
+def test_demo_commands_use_one_wording():
+    """`make run` writes `.env` (DEBUG=1): demo commands read `.venv/bin/python manage.py ...`,
+    the words the Makefile prints, never with a `DEBUG=1` prefix that suggests it is needed."""
+    stray = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in [*DOCUMENTS, ROOT / "Makefile"]
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "DEBUG=1 .venv/bin/python manage.py" in line
+        or ("@echo" in line and "$(BIN)/python manage.py" in line)
+    ]
+    assert not stray, (
+        f"write `.venv/bin/python manage.py ...` (make run's .env sets DEBUG): {stray}"
+    )
+
+
 def test_every_shell_block_is_tagged():
     """A command block without a language would silently escape this test."""
     untagged = [
