@@ -304,7 +304,7 @@ def measure(
         with common.Gunicorn(
             workers=2 * (os.cpu_count() or 1),
             env={"API_RATE_PER_KEY": RATE},
-            static=False,
+            static=True,  # gunicorn refuses to boot without the manifest (portal.deploy_checks)
             preload=True,
         ) as server:
             client = common.HttpClient(HOST, server.port, headers=_headers(data.raw_key))
