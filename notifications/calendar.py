@@ -181,6 +181,11 @@ def feed_url(token: str) -> str:
     return absolute(reverse("notifications:calendar_feed", args=[token]))
 
 
+def feed_header_url() -> str:
+    """The token-less address: the token goes in Authorization (Bearer, or Basic password)."""
+    return absolute(reverse("notifications:calendar_feed_authorized"))
+
+
 def feed_for_token(token: str) -> CalendarFeed | None:
     """The active feed behind a token, or None (unknown, revoked, inactive editor/officine)."""
     if not token or len(token) > 100:

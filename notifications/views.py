@@ -152,6 +152,7 @@ class AlertSettings(ScopedViewMixin, TemplateView):
                     "feed_form": kwargs.get("feed_form")
                     or CalendarFeedForm(initial={"language": user.language}),
                     "new_feed_url": _pop_once(self.request, "feed"),
+                    "feed_header_url": calendar.feed_header_url(),
                     "editor": Editor.objects.get(pk=editor_id),
                 }
             )

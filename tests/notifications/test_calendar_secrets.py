@@ -61,3 +61,12 @@ def test_the_token_in_a_header(tenant_a, make_certificate, client):
     assert client.get(url, HTTP_AUTHORIZATION="Basic %%%").status_code == 401
     feed_revoke(feed=CalendarFeed.objects.get())
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_the_page_offers_the_token_less_address_with_the_new_link(tenant_a, client_for):
+    from django.urls import reverse
+
+    admin = client_for(tenant_a.admin)
+    admin.post(reverse("notifications:calendar_create"), {"finess": "", "language": "fr"})
+    page = admin.get(reverse("notifications:settings")).content.decode()
+    assert "/notifications/calendar/feed.ics" in page and "mot de passe" in page

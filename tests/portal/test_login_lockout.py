@@ -56,7 +56,7 @@ def test_five_failures_lock_that_address_only_and_tell_the_owner(tenant_a, mailo
     assert attempt(OWNER.replace(".7", ".8"), "LECTEUR@x.fr", PASSWORD).status_code == 302
     # One e-mail to the owner, naming the address; one audit event.
     assert [m.to for m in mailoutbox] == [[user.email]]
-    assert ATTACKER in mailoutbox[0].body and "1 minute" in mailoutbox[0].body
+    assert ATTACKER in mailoutbox[0].body and "pendant 1 minute ;" in mailoutbox[0].body
     event = AuditEvent.objects.get(action="login.locked")
     assert event.actor_id == user.pk and event.details == {"address": ATTACKER, "seconds": 60}
 
