@@ -259,3 +259,39 @@ def test_a_load_waits_for_the_one_in_progress(tmp_path):
     worker.join(timeout=30)
     assert result["status"] == RefreshStatus.DONE
     assert Etablissement.objects.count() == 4
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A real HTTP server publishing tmp_path (the data.gouv.fr resource, played locally)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_monthly_task_downloads_finess_url(tmp_path, settings, file_server):
+    write(
+        tmp_path,
+        "etalab-cs1100507-stock-20260512-0339.csv",
+        csv_bytes(sites(), extracted=EXTRACTED),
+    )
+    settings.FINESS_URL = f"{file_server}/etalab-cs1100507-stock-20260512-0339.csv"
+    refresh = Refresh.objects.get(pk=refresh_referential())
+    assert (refresh.status, refresh.loaded, refresh.data_date) == (RefreshStatus.DONE, 4, EXTRACTED)
+    assert refresh.source == settings.FINESS_URL
+    out = StringIO()
+    call_command(
+        "import_finess", f"{file_server}/etalab-cs1100507-stock-20260512-0339.csv", stdout=out
+    )
+    assert "4 établissements read" in out.getvalue()
+    missing = referential_import(source=f"{file_server}/nothing-here.csv")
+    assert missing.status == RefreshStatus.FAILED and "404" in missing.message
