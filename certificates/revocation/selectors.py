@@ -79,13 +79,13 @@ def revoked_by_ans(certificates: QuerySet, *, days: int = 30, now: datetime | No
     )
 
 
-def last_successful_run() -> RevocationRun | None:
-    """The last revocation pass where every CRL could be applied (monitoring reads it)."""
-    return (
-        RevocationRun.objects.filter(succeeded=True, finished_at__isnull=False)
-        .order_by("-finished_at")
-        .first()
-    )
+def last_successful_run(trigger: str | None = None) -> RevocationRun | None:
+    """The last revocation pass where every CRL could be applied (monitoring reads it);
+    `trigger="beat"` for the scheduled passes only."""
+    runs = RevocationRun.objects.filter(succeeded=True, finished_at__isnull=False)
+    if trigger:
+        runs = runs.filter(trigger=trigger)
+    return runs.order_by("-finished_at").first()
 
 
 def unreachable_issuers(now: datetime | None = None) -> list[str]:

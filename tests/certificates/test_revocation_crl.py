@@ -17,7 +17,7 @@ from django.core.management import call_command
 from certificates import demo_pki
 from certificates.models import Certificate, CrlState, RevocationCheck, RevocationRun
 from certificates.revocation import points
-from certificates.revocation.selectors import revocation_status
+from certificates.revocation.selectors import last_successful_run, revocation_status
 from certificates.revocation.services import revocation_pass
 from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
 from portal.models import AuditEvent
@@ -284,6 +284,8 @@ def test_command_json(revocable, pki, crl_server, tenant_a):
     assert result["revoked"] == [first.pk]
     assert result["crls"][0]["outcome"] == "applied"
     assert RevocationRun.objects.get().trigger == "command"
+    assert last_successful_run() == RevocationRun.objects.get()
+    assert last_successful_run(trigger="beat") is None
 
 
 def test_through_the_proxy_with_the_real_ans_address(tenant_a, make_certificate, trust_anchors,
@@ -335,3 +337,22 @@ def test_command_one_certificate_falls_back_to_the_crl(revocable, pki, crl_serve
     assert result["status"] == "revoked" and result["method"] == "crl"
     assert result["revoked"] == [first.pk]
     assert Certificate.objects.get(pk=second.pk).revoked_at is None  # scoped to the one asked
+
+
+def test_alerts_stop_for_a_certificate_ans_revoked(tenant_a, make_certificate, trust_anchors,
+                                                   pki, crl_server, settings):  # fmt: skip
+    from django.utils import timezone
+
+    from notifications.scan import alert_scan
+
+    settings.REVOCATION_OCSP_ENABLED = False
+    soon = make_certificate(tenant_a.officine, common_name="SOON",
+                            not_after=timezone.now() + timedelta(days=10),
+                            crl_url=crl_server.url(CRL_PATH))  # fmt: skip
+    before = alert_scan(dry_run=True, editor_ids=[tenant_a.editor.pk])
+    assert soon.pk in {a.certificate_id for a in before.alerts}
+    crl_server.publish(CRL_PATH, pki.crl(revoked=[(serial(soon), datetime.now(UTC), None)]))
+    revocation_pass()
+    assert CrlState.objects.get().last_modified  # kept for the next conditional GET
+    after = alert_scan(dry_run=True, editor_ids=[tenant_a.editor.pk])
+    assert soon.pk not in {a.certificate_id for a in after.alerts}
