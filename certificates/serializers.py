@@ -94,6 +94,11 @@ class CertificateDetailSerializer(CertificateSerializer):
     issuer_dn = serializers.CharField(read_only=True)
     revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
     revocation_reason = serializers.CharField(read_only=True, allow_blank=True)
+    revocation_source = serializers.CharField(
+        read_only=True,
+        allow_blank=True,
+        help_text=_("crl or ocsp: revoked by ANS (IGC Santé); portal: recorded in the portal."),
+    )
     superseded_at = serializers.DateTimeField(read_only=True, allow_null=True)
     replaces = serializers.IntegerField(read_only=True, allow_null=True)
     request = serializers.IntegerField(
@@ -111,6 +116,7 @@ class CertificateDetailSerializer(CertificateSerializer):
             issuer_dn=instance.issuer_dn,
             revoked_at=iso_datetime(instance.revoked_at) if instance.revoked_at else None,
             revocation_reason=instance.revocation_reason,
+            revocation_source=instance.revocation_source,
             superseded_at=iso_datetime(instance.superseded_at) if instance.superseded_at else None,
             replaces=instance.replaces_id,
             request=instance.request_id,

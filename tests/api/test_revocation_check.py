@@ -40,6 +40,8 @@ def test_revoked_by_ans_through_the_api(tenant_a, keys_a, make_certificate, pki,
     assert datetime.fromisoformat(body["revoked_at"].replace("Z", "+00:00")) == when
     certificate.refresh_from_db()
     assert certificate.revoked_at == when
+    detail = bearer(keys_a.read).get(f"/api/v1/certificates/{certificate.pk}/").json()
+    assert detail["revocation_source"] == "ocsp"
     assert AuditEvent.objects.filter(
         action="certificate.ocsp_check", actor_label__contains="lecture"
     ).exists()
