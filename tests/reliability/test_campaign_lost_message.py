@@ -49,6 +49,7 @@ def test_campaign_killed_and_lost_is_revived_and_finished_once(
         name="Renouvellement 2027",
         requester_email="admin-tech@lgo.example",
         certificate_ids=[c.pk for c in certificates],
+        key_mode="server",  # the portal makes the keys: what a killed worker must not repeat
     )
     created = OutboxMessage.objects.get(task=RUN_TASK)
     assert created.sent_at is not None, created.last_error  # on Redis db 9 now

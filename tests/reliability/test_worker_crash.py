@@ -80,6 +80,7 @@ def test_campaign_survives_a_worker_killed_mid_run(
         name="Renouvellement 2027",
         requester_email="admin-tech@lgo.example",
         certificate_ids=[c.pk for c in certificates],
+        key_mode="server",  # the portal makes the keys: what a killed worker must not repeat
     )
     outbox_message = OutboxMessage.objects.get(task="certificates.tasks.run_campaign")
     assert outbox_message.sent_at is not None, outbox_message.last_error  # on Redis now
