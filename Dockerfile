@@ -3,7 +3,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY . .
 RUN pip install --no-cache-dir -c requirements.lock . \
- && DEBUG=1 python manage.py collectstatic --noinput \
+ && DEBUG=0 SECRET_KEY=collectstatic-only KEY_ENCRYPTION_KEYS=Y29sbGVjdHN0YXRpYy1vbmx5LW5vdC1hLXJlYWwtayE= \
+    python manage.py collectstatic --noinput \
  && useradd --create-home portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal
 EXPOSE 8000

@@ -46,3 +46,11 @@ def test_dev_secret_refused_without_debug():
     result = run_manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_docker_image_collects_static_files_for_production():
+    """With DEBUG=1 collectstatic writes no manifest, and the image's gunicorn (DEBUG=0) then
+    refuses to start: the Dockerfile must collect with DEBUG=0."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = next(part for part in dockerfile.split("&&") if "collectstatic" in part)
+    assert "DEBUG=0" in line and "DEBUG=1" not in line, line
