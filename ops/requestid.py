@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from portal.logcontext import http_request_var, request_id_var, valid_request_id
@@ -25,11 +27,16 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = valid_request_id(request.META.get(META_KEY)) or uuid.uuid4().hex
         request.request_id = request_id
-        tokens = (request_id_var.set(request_id), http_request_var.set(request))
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(tokens[0])
-            http_request_var.reset(tokens[1])
+        request_id_var.set(request_id)
+        http_request_var.set(request)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+@receiver(request_finished, dispatch_uid="ops.request_id_clear")
+def _clear(**kwargs) -> None:
+    """Cleared once the response is sent, not when the middleware returns: Django logs a
+    4xx/5xx response after the middleware chain, and that line needs the ids too."""
+    request_id_var.set("")
+    http_request_var.set(None)

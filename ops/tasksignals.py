@@ -44,11 +44,20 @@ def _add_request_id(sender: str | None = None, headers: dict | None = None, **kw
             headers[TASK_HEADER] = request_id
 
 
+def header_of(request: Any) -> str | None:
+    """The request id header of a task: a message header becomes a request attribute in a
+    worker; an eager run keeps headers in `request.headers`."""
+    value = getattr(request, TASK_HEADER, None)
+    if not value and isinstance(getattr(request, "headers", None), dict):
+        value = request.headers.get(TASK_HEADER)
+    return value
+
+
 @task_prerun.connect(dispatch_uid="ops.task_context")
 def _task_started(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
     if task is None:
         return
-    request_id = valid_request_id(getattr(task.request, TASK_HEADER, None))
+    request_id = valid_request_id(header_of(task.request)) or request_id_var.get()
     tokens = (task_id_var.set(task_id or ""), request_id_var.set(request_id))
     setattr(task.request, _TOKENS, tokens)
     setattr(task.request, _STARTED, time.monotonic())

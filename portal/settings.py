@@ -77,8 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.proxy.TrustedProxyMiddleware",  # X-Forwarded-* only from TRUSTED_PROXIES
-    "ops.health.HealthCheckMiddleware",  # probes first: no host check, redirect or session
     "ops.requestid.RequestIdMiddleware",  # X-Request-ID, stamped on every log line
+    "ops.health.HealthCheckMiddleware",  # probes: no host check, redirect or session
     "ops.http_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.DatabaseUnavailableMiddleware",  # DB down: a clean 503, not a 500
