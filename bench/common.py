@@ -46,6 +46,7 @@ MODULES = [
     "api",
     "pages",
     "revocation",
+    "metrics",
 ]
 FILES = {"officine_import": "bench_officine_import", "finess": "finess_load"}
 
