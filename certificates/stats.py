@@ -1,12 +1,13 @@
 """Aggregate reads for operations metrics (ops): counts per editor, never per certificate.
 
-Each function is one query whose result size is bounded by editors x statuses or services,
+Each function runs a few queries whose result size is bounded by editors x statuses or services,
 so a Prometheus scrape stays cheap and its label sets bounded at any number of
 certificates (bench/metrics.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
@@ -18,9 +19,8 @@ from certificates.models import (
     Certificate,
     CertificateRequest,
     RenewalCampaign,
-    Service,
     Status,
-    status_condition,
+    expiry_condition,
 )
 
 # The date after which a certificate cannot be used any more.
@@ -28,37 +28,60 @@ USABLE_UNTIL = "not_after"
 ACTIVE_CAMPAIGN_STATUSES = (CampaignStatus.PENDING, CampaignStatus.RUNNING)
 
 
-def certificates_per_editor_status(now: datetime) -> list[tuple[int, str, int]]:
-    """(editor id, status, count) for every editor having certificates and every status."""
-    rows = (
-        Certificate.objects.order_by()
-        .values("editor_id")
-        .annotate(**{s.value: Count("id", filter=status_condition(s, now)) for s in Status})
-    )
-    return [(row["editor_id"], s.value, row[s.value]) for row in rows for s in Status]
+@dataclass
+class CertificateOverview:
+    """Per editor: certificates per derived status, and per service the earliest end of use
+    among live certificates still usable (when the next one of that service stops)."""
+
+    counts: dict[int, dict[str, int]] = field(default_factory=dict)
+    earliest: dict[int, dict[str, datetime]] = field(default_factory=dict)
 
 
-def earliest_usable_until(now: datetime) -> list[tuple[int, str, datetime]]:
-    """(editor id, service, earliest end of use) over live certificates still usable: when the
-    next certificate of that service stops working for that editor."""
+def certificate_overview(now: datetime) -> CertificateOverview:
+    """Three index-only queries, whatever the number of certificates (bench/metrics.py):
+
+    - live certificates grouped by (editor, set of services), through the partial index
+      `cert_live_editor_expiry`: counts per expiry status and earliest end of use;
+    - all certificates per editor (the editor index) and revoked ones (`cert_revoked_editor`):
+      superseded = all - live - revoked, without reading a single row of the table.
+    """
+    overview = CertificateOverview()
+    live_statuses = (Status.VALID, Status.EXPIRING, Status.EXPIRED)
     rows = (
         Certificate.objects.live()
-        .filter(**{f"{USABLE_UNTIL}__gt": now})
         .order_by()
-        .values("editor_id")
+        .values("editor_id", "services")
         .annotate(
             **{
-                service.value: Min(USABLE_UNTIL, filter=Q(services__contains=f",{service},"))
-                for service in Service
-            }
+                status.value: Count("id", filter=expiry_condition(status, now))
+                for status in live_statuses
+            },
+            earliest=Min(USABLE_UNTIL, filter=Q(**{f"{USABLE_UNTIL}__gt": now})),
         )
     )
-    return [
-        (row["editor_id"], service.value, row[service.value])
-        for row in rows
-        for service in Service
-        if row[service.value] is not None
-    ]
+    for row in rows:
+        counts = overview.counts.setdefault(row["editor_id"], dict.fromkeys(Status.values, 0))
+        for status in live_statuses:
+            counts[status.value] += row[status.value]
+        if row["earliest"] is not None:
+            earliest = overview.earliest.setdefault(row["editor_id"], {})
+            for service in row["services"]:
+                if service not in earliest or row["earliest"] < earliest[service]:
+                    earliest[service] = row["earliest"]
+    totals = Certificate.objects.order_by().values("editor_id").annotate(n=Count("*"))
+    revoked = dict(
+        Certificate.objects.filter(revoked_at__isnull=False)
+        .order_by()
+        .values("editor_id")
+        .annotate(n=Count("*"))
+        .values_list("editor_id", "n")
+    )
+    for row in totals:
+        counts = overview.counts.setdefault(row["editor_id"], dict.fromkeys(Status.values, 0))
+        live = sum(counts[status.value] for status in live_statuses)
+        counts[Status.REVOKED] = revoked.get(row["editor_id"], 0)
+        counts[Status.SUPERSEDED] = row["n"] - live - counts[Status.REVOKED]
+    return overview
 
 
 def expiring_without_renewal(now: datetime) -> dict[int, int]:

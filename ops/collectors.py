@@ -74,13 +74,15 @@ class BusinessCollector(Collector):
         yield info
 
     def _certificates(self, now) -> Iterator[Metric]:
+        overview = certificate_stats.certificate_overview(now)
         counts = GaugeMetricFamily(
             "portal_certificates",
             "Certificates per editor and derived status.",
             labels=["editor_id", "status"],
         )
-        for editor_id, status, n in certificate_stats.certificates_per_editor_status(now):
-            counts.add_metric([str(editor_id), status], n)
+        for editor_id, per_status in sorted(overview.counts.items()):
+            for status, n in per_status.items():
+                counts.add_metric([str(editor_id), status], n)
         yield counts
         earliest = GaugeMetricFamily(
             "portal_certificate_earliest_usable_until_timestamp_seconds",
@@ -88,8 +90,9 @@ class BusinessCollector(Collector):
             "being usable (Unix time).",
             labels=["editor_id", "service"],
         )
-        for editor_id, service, until in certificate_stats.earliest_usable_until(now):
-            earliest.add_metric([str(editor_id), service], until.timestamp())
+        for editor_id, per_service in sorted(overview.earliest.items()):
+            for service, until in sorted(per_service.items()):
+                earliest.add_metric([str(editor_id), service], until.timestamp())
         yield earliest
         unplanned = GaugeMetricFamily(
             "portal_certificates_expiring_without_renewal",

@@ -20,6 +20,7 @@ from portal.models import OutboxMessage
 pytestmark = pytest.mark.django_db
 
 TOKEN = "metrics-test-token-0123456789"
+QUERY_BUDGET = 16
 
 
 @shared_task(name="tests.ops.boom")
@@ -80,6 +81,9 @@ def test_business_metrics_are_the_database_values(metrics_on, tenant_a, tenant_b
     revoked = make_certificate(tenant_a.officine, not_after=now + timedelta(days=200))
     revoked.revoked_at = now
     revoked.save(update_fields=["revoked_at"])
+    replaced = make_certificate(tenant_a.officine, not_after=now + timedelta(days=300))
+    replaced.superseded_at = now
+    replaced.save(update_fields=["superseded_at"])
     planned = make_certificate(tenant_b.officine, not_after=now + timedelta(days=20))
     campaign = RenewalCampaign.objects.create(
         editor=b,
@@ -134,6 +138,8 @@ def test_business_metrics_are_the_database_values(metrics_on, tenant_a, tenant_b
     assert certificates[(("editor_id", str(a.pk)), ("status", "valid"))] == 1
     assert certificates[(("editor_id", str(a.pk)), ("status", "expired"))] == 1
     assert certificates[(("editor_id", str(a.pk)), ("status", "revoked"))] == 1
+    assert certificates[(("editor_id", str(a.pk)), ("status", "superseded"))] == 1
+    assert certificates[(("editor_id", str(b.pk)), ("status", "superseded"))] == 0
     assert certificates[(("editor_id", str(b.pk)), ("status", "expiring"))] == 1
     earliest = samples["portal_certificate_earliest_usable_until_timestamp_seconds"]
     assert earliest[(("editor_id", str(a.pk)), ("service", "DMP"))] == pytest.approx(
@@ -241,3 +247,17 @@ def test_queue_length_is_read_from_the_broker(metrics_on, settings, tmp_path):
     (folder / "2_def.celery.msg").write_text("{}")
     (folder / "3_ghi.other.msg").write_text("{}")
     assert queue_lengths() == {"celery": 2}
+
+
+def test_scrape_query_count_does_not_grow_with_data(
+    metrics_on, tenant_a, tenant_b, make_certificate, django_assert_max_num_queries
+):
+    """A fixed number of aggregate queries, whatever the number of certificates or editors."""
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        scrape()
+    now = timezone.now()
+    for officine in (tenant_a.officine, tenant_b.officine):
+        for days in (5, 50, 500):
+            make_certificate(officine, not_after=now + timedelta(days=days), services=["DMP"])
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        scrape()
