@@ -109,12 +109,14 @@ class SealedColumn:
     label: str
     model: str  # "app_label.Model"
     column: str
-    opener: Callable[[Any, bytes], None]  # raises when the envelope does not open
+    opener: Callable[[Any, Any], None]  # raises when the stored value does not open
+    only: dict[str, Any] = field(default_factory=dict)  # rows holding a sealed value
 
 
-def _open_private_key(row: Any, envelope: bytes) -> None:
+def _open_private_key(row: Any, envelope: Any) -> None:
     from certificates import keystore, x509
 
+    envelope = bytes(envelope)
     der = keystore.unseal(
         envelope,
         associated_data=keystore.associated_data_for(row.pk),
@@ -127,15 +129,21 @@ def _open_private_key(row: Any, envelope: bytes) -> None:
         raise keystore.TamperedKeyError("the private key does not match its public key hash")
 
 
-def _open_webhook_secret(row: Any, envelope: bytes) -> None:
+def _open_webhook_secret(row: Any, envelope: Any) -> None:
     from certificates import keystore
     from notifications.webhooks import secret_associated_data
 
     keystore.unseal(
-        envelope,
+        bytes(envelope),
         associated_data=secret_associated_data(row.pk),
         keys=keystore.wrapping_keys(),
     )
+
+
+def _open_idempotent_reply(row: Any, body: Any) -> None:
+    from portal.api.idempotency import _stored_body
+
+    _stored_body(row)
 
 
 SEALED_COLUMNS: list[SealedColumn] = [
@@ -148,20 +156,29 @@ SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(
         "webhook secrets", "notifications.WebhookEndpoint", "secret_envelope", _open_webhook_secret
     ),
+    # API answers kept for Idempotency-Key replays that hold a secret (sealed: prefix).
+    SealedColumn(
+        "sealed API replies",
+        "portal.IdempotencyRecord",
+        "body",
+        _open_idempotent_reply,
+        only={"body__startswith": "sealed:"},
+    ),
 ]
 
 
-def _sealed_rows(column: SealedColumn) -> Iterator[tuple[Any, bytes]]:
+def _sealed_rows(column: SealedColumn) -> Iterator[tuple[Any, Any]]:
     model = apps.get_model(column.model)
     queryset = (
-        model.objects.using(DRILL_ALIAS)
+        model._base_manager.using(DRILL_ALIAS)
+        .filter(**column.only)
         .exclude(**{f"{column.column}__isnull": True})
         .order_by("pk")
     )
     for row in queryset.iterator(chunk_size=500):
-        envelope = bytes(getattr(row, column.column) or b"")
-        if envelope:
-            yield row, envelope
+        value = getattr(row, column.column)
+        if value:
+            yield row, value
 
 
 def check_sealed(report: DrillReport) -> None:

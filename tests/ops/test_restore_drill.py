@@ -18,8 +18,9 @@ from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from notifications.models import WebhookEndpoint, WebhookEvent
 from notifications.webhooks import endpoint_create
 from ops.restore_drill import DrillError, run_drill
+from portal.api.idempotency import _seal_body
 from portal.audit import audit_record
-from portal.models import AuditEvent
+from portal.models import AuditEvent, IdempotencyRecord
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,6 +54,11 @@ def sealed_rows(tenant_a, shared_key):
     endpoint, _secret = endpoint_create(
         editor=tenant_a.editor, url="https://lgo.example/hook", events=[WebhookEvent.EXPIRING]
     )
+    reply = IdempotencyRecord.objects.create(
+        owner="key:1", key="drill-1", method="POST", path="/api/v1/webhooks/", fingerprint="0" * 64
+    )
+    reply.body = _seal_body(reply, '{"secret": "whsec_drill"}')
+    reply.save(update_fields=["body"])
     audit_record(action="drill.marker", editor=tenant_a.editor, reason="restore drill test")
     return requests, endpoint
 
@@ -61,7 +67,7 @@ def test_drill_passes_and_counts_everything(sealed_rows):
     out = StringIO()
     call_command("restore_drill", stdout=out)
     text = out.getvalue()
-    assert "opened 3 private keys, 1 webhook secrets" in text
+    assert "opened 3 private keys, 1 webhook secrets, 1 sealed API replies" in text
     assert f"{AuditEvent.objects.count()} audit events" in text
     assert "Restore drill passed." in text
     # The restored database is dropped afterwards.
@@ -112,9 +118,12 @@ def test_missing_key_encryption_key_fails_the_drill(sealed_rows, settings):
     """The backup restored without the key-encryption keys kept elsewhere: nothing opens."""
     settings.KEY_ENCRYPTION_KEYS = [base64.b64encode(os.urandom(32)).decode()]
     report = run_drill()
-    assert report.opened == {"private keys": 0, "webhook secrets": 0}
-    assert len(report.failures) == 4
-    assert all(f.endswith("does not open (unknown_key)") for f in report.failures)
+    assert report.opened == {"private keys": 0, "webhook secrets": 0, "sealed API replies": 0}
+    assert len(report.failures) == 5
+    assert all(
+        f.endswith(("does not open (unknown_key)", "does not open (SealedBodyError)"))
+        for f in report.failures
+    ), report.failures
 
 
 def test_target_must_differ_from_source():
