@@ -81,7 +81,7 @@ def _prepare(editor, total: int, due: int, today) -> None:
     from certificates.models import Certificate
     from notifications.models import AlertSubscription
     from officines import identifiers
-    from officines.models import Officine, TechnicalAdministrator
+    from officines.models import Officine, OfficineHabilitation, TechnicalAdministrator
     from portal.models import Membership, Role, User
 
     n_officines = total // CERTS_PER_OFFICINE
@@ -92,7 +92,6 @@ def _prepare(editor, total: int, due: int, today) -> None:
                 full_name=f"Admin technique {i}",
                 email=f"admin-tech-{i}@{BENCH_DOMAIN}",
                 card_number=f"80{i:08d}",
-                habilitation="habilitated",
             )
             for i in range(max(1, n_officines // OFFICINES_PER_ADMINISTRATOR))
         ]
@@ -140,6 +139,15 @@ def _prepare(editor, total: int, due: int, today) -> None:
                 )
                 for i in range(first, min(first + per_chunk, n_officines))
             ]
+        )
+        OfficineHabilitation.objects.bulk_create(
+            OfficineHabilitation(
+                editor=editor,
+                officine=officine,
+                administrator_id=officine.technical_administrator_id,
+                state="habilitated",
+            )
+            for officine in officines
         )
         rows = (
             certificate

@@ -82,6 +82,7 @@ from certificates.serializers import (
 )
 from officines.identifiers import normalize_finess
 from officines.models import Officine
+from officines.selectors import officine_habilitated_expression
 from portal.api.authentication import principal_of
 from portal.api.problems import ProblemException
 from portal.api.schema import (
@@ -767,6 +768,7 @@ class CertificateRequestViewSet(
         return (
             self.scoped(CertificateRequest.objects.all())
             .select_related("officine", "certificate")
+            .annotate(officine_habilitated=officine_habilitated_expression("officine_id"))
             .defer("encrypted_private_key")
             .order_by("id")
         )

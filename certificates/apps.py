@@ -13,6 +13,10 @@ class CertificatesConfig(AppConfig):
         post_save.connect(
             refresh_coverage_on_save, sender=Certificate, dispatch_uid="certificate_coverage"
         )
+        from certificates.ans_actions import flag_on_officine_change
+        from portal.events import officine_changed
+
+        officine_changed.connect(flag_on_officine_change, dispatch_uid="certificate_ans_actions")
 
 
 def refresh_coverage_on_save(sender, instance, update_fields=None, raw=False, **kwargs) -> None:

@@ -34,7 +34,7 @@ from django.db.models import BooleanField, Case, Exists, OuterRef, Q, Value, Whe
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from certificates.exports import export_basename, safe_filename_part
 from certificates.models import (
@@ -47,6 +47,8 @@ from certificates.models import (
     RenewalCampaign,
     RequestStatus,
 )
+from certificates.offers import ans_offer
+from officines.selectors import officine_habilitated_expression, request_ordering_warning
 from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_lines, spreadsheet_cell
@@ -58,7 +60,6 @@ logger = logging.getLogger(__name__)
 
 MAX_WITHIN_DAYS = 3 * 366 + 31  # longer than any certificate's validity
 WORKSHEET_NAME = "fiche-ans.csv"
-ANS_OFFER = "ORG"
 _SPOOL_MAX_SIZE = 16 * 1024 * 1024
 _CHUNK_SIZE = 64 * 1024
 RUN_TASK = "certificates.tasks.run_campaign"
@@ -547,6 +548,7 @@ def worksheet_header() -> list[str]:
         _("CSR file"),
         _("Renewed certificate (serial number)"),
         _("Renewed certificate expires on"),
+        _("Technical administrator habilitation"),
     ]
 
 
@@ -556,6 +558,7 @@ def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
         _campaign_requests(campaign)
         .exclude(csr_pem="")
         .select_related("officine", "renews")
+        .annotate(officine_habilitated=officine_habilitated_expression("officine_id"))
         .defer("encrypted_private_key", "renews__pem", "renews__chain_pem")
         .order_by("officine__finess", "profile", "common_name", "pk")
     )
@@ -572,7 +575,7 @@ def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
         row = [
             request.officine.finess,
             spreadsheet_cell(request.officine.raison_sociale),
-            ANS_OFFER,
+            ans_offer(request.profile),
             str(Profile(request.profile).label),
             spreadsheet_cell(request.common_name),
             request.requester_email,
@@ -580,6 +583,7 @@ def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
             filename,
             renews.serial if renews else "",
             timezone.localdate(renews.not_after).isoformat() if renews else "",
+            request_ordering_warning(request) or pgettext("habilitation", "Habilitated"),
         ]
         yield CampaignEntry(filename=filename, csr_pem=request.csr_pem, row=row)
 

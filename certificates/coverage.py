@@ -78,12 +78,27 @@ RULES: Mapping[str, tuple[Requirement, ...]] = {
     Service.MSSANTE: (
         Requirement((Profile.ORG_AUTH_CLI, Profile.SERV_SSL), Service.MSSANTE, "mssante_until"),
     ),
+    # « Les certificats organisations utilisés peuvent aussi permettre d'accéder à d'autres
+    # services (ROR, ROC…) »: followed for the editors whose LGO uses them.
+    Service.ROR: (Requirement((Profile.ORG_AUTH_CLI,), Service.ROR, "ror_until"),),
+    Service.ROC: (Requirement((Profile.ORG_AUTH_CLI,), Service.ROC, "roc_until"),),
 }
+DEFAULT_SERVICES = ("DMP", "INSI", "PSC", "MSSANTE")
 REQUIREMENTS: tuple[Requirement, ...] = tuple(r for rules in RULES.values() for r in rules)
 # Certificate fields whose change can change an officine's coverage.
 COVERAGE_INPUTS = frozenset(
     {"officine", "not_after", "revoked_at", "superseded_at", "profile", "services", "common_name"}
 )
+
+
+def followed_services(chosen: str | Iterable[str] | None = None) -> list[str]:
+    """The services an editor follows (`Editor.coverage_services`, e.g. "DMP,INSI,ROR"), in
+    RULES order; empty or unknown: the four SEGUR services."""
+    if isinstance(chosen, str):
+        chosen = chosen.split(",")
+    wanted = {c.strip().upper() for c in chosen or () if c and c.strip()}
+    services = [str(s) for s in RULES if str(s) in wanted]
+    return services or list(DEFAULT_SERVICES)
 
 
 def _all_missing() -> dict[str, str]:
@@ -282,7 +297,12 @@ def coverage_for_officine(officine: Officine, now: datetime | None = None) -> di
 
 
 def officines_with_coverage_state(
-    queryset: QuerySet, *, service: str | None, state: str, now: datetime | None = None
+    queryset: QuerySet,
+    *,
+    service: str | None,
+    state: str,
+    now: datetime | None = None,
+    services: Iterable[str] | None = None,
 ) -> QuerySet:
     """Filter an officine queryset on one service's coverage state (service=None: the state of
     at least one service): a condition on the stored expiries, so that it paginates in the
@@ -291,7 +311,10 @@ def officines_with_coverage_state(
     A semi-join on the matching coverage rows of the same editors (a hash of a few thousand
     narrow rows); a plain join made PostgreSQL probe the coverage once per officine.
     """
-    services = list(RULES) if service is None else [service]
+    if service is not None:
+        services = [service]
+    else:
+        services = list(DEFAULT_SERVICES) if services is None else list(services)
     unknown = [s for s in services if s not in RULES]
     if unknown:
         raise ValueError(f"no coverage rule for service {unknown[0]!r}")
@@ -332,7 +355,11 @@ class CoverageTally:
 
 
 def coverage_tally(
-    per_officine: QuerySet, *, gap_states: Iterable[str], first: int
+    per_officine: QuerySet,
+    *,
+    gap_states: Iterable[str],
+    first: int,
+    services: Iterable[str] | None = None,
 ) -> CoverageTally:
     """From `coverage_states` (every service): the number of officines per
     combination of states, and the `first` officines with the most services in
@@ -341,7 +368,8 @@ def coverage_tally(
     A hash aggregate for the counts and a top-N on an integer for the worst: sorting
     10,000 rows on their four state texts cost more than folding them in Python.
     """
-    fields = [state_field(service) for service in RULES]
+    chosen = list(RULES) if services is None else list(services)
+    fields = [state_field(service) for service in chosen]
     inner = per_officine.values_list("officine_id", *fields)
     sql, params = inner.query.sql_with_params()
     connection = connections[inner.db]
@@ -362,7 +390,7 @@ def coverage_tally(
     with connection.cursor() as cursor:
         cursor.execute(query, [*params, *gap_list * len(fields) * 2, first])
         for kind, *states, number, officine_id in cursor.fetchall():
-            by_service = dict(zip(RULES, states, strict=True))
+            by_service = dict(zip(chosen, states, strict=True))
             if kind == 0:
                 groups.append((by_service, number))
             else:

@@ -47,6 +47,9 @@ class Service(models.TextChoices):
 
 # The services shown in coverage matrices (domain.md, "Which certificates each service needs").
 COVERAGE_SERVICES = (Service.DMP, Service.INSI, Service.PSC, Service.MSSANTE)
+# What an editor may follow in its coverage (`Editor.coverage_services`): the four SEGUR
+# services by default, ROR and ROC for LGOs that use them.
+TRACKABLE_SERVICES = (*COVERAGE_SERVICES, Service.ROR, Service.ROC)
 
 
 class Environment(models.TextChoices):
@@ -59,6 +62,11 @@ class ChainStatus(models.TextChoices):
     TRUSTED_TEST = "trusted_test", _("Trusted (test)")
     UNTRUSTED = "untrusted", _("Untrusted")
     INCOMPLETE = "incomplete", _("Incomplete chain")
+
+
+class AnsAction(models.TextChoices):
+    REVOKE = "revoke", _("To revoke")
+    REISSUE = "reissue", _("To reissue")
 
 
 class Status(models.TextChoices):
@@ -228,6 +236,13 @@ class Certificate(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(_("imported on"), auto_now_add=True)
+    # What ANS must do because the officine changed (certificates.ans_actions): « à révoquer »
+    # after a cessation of activity, « à réémettre » when its raison sociale or département
+    # (the O or ST of the subject) changed. Counts while the certificate is live.
+    ans_action = models.CharField(
+        _("action at ANS"), max_length=8, choices=AnsAction.choices, blank=True
+    )
+    ans_action_since = models.DateTimeField(_("action at ANS since"), null=True, blank=True)
 
     objects = CertificateQuerySet.as_manager()
 
@@ -265,6 +280,12 @@ class Certificate(models.Model):
                 fields=["editor"],
                 condition=Q(revoked_at__isnull=False),
                 name="cert_revoked_editor",
+            ),
+            models.Index(
+                fields=["editor", "ans_action", "officine"],
+                condition=Q(revoked_at__isnull=True, superseded_at__isnull=True)
+                & ~Q(ans_action=""),
+                name="cert_live_ans_action",
             ),
         ]
 

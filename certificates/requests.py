@@ -17,6 +17,7 @@ installé"):
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -69,6 +70,21 @@ MAX_CSR_SIZE = 64 * 1024
 PROGRESS_QUEUED = 0
 PROGRESS_STARTED = 10
 PROGRESS_DONE = 100
+
+
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_fully_qualified_domain_name(name: str) -> bool:
+    """A host name such as `mss.operateur.fr`: two labels or more, the last alphabetic."""
+    name = name[:-1] if name.endswith(".") else name
+    labels = name.split(".")
+    return (
+        len(name) <= 253
+        and len(labels) >= 2
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+        and labels[-1].isalpha()
+    )
 
 
 def profiles_for_service(*, editor: Editor, service: str) -> tuple[str, ...]:
@@ -135,6 +151,20 @@ def validate_request_naming(
     if "common_name" not in errors:
         _check_common_name(common_name, add)
 
+    if (
+        profile == Profile.SERV_SSL
+        and "common_name" not in errors
+        and not is_fully_qualified_domain_name(common_name)
+    ):
+        add(
+            "common_name",
+            _(
+                "A SERV SSL certificate names a server: its CN must be a fully qualified "
+                "domain name, such as mss.operateur.fr (letters, digits and hyphens, at least "
+                "two labels, no wildcard)."
+            ),
+            "serv_ssl_fqdn",
+        )
     if profile == Profile.SERV_SSL and not editor.is_mssante_operator:
         add(
             "profile",

@@ -32,6 +32,7 @@ from certificates.models import (
 )
 from certificates.representation import certificate_dict, iso_datetime
 from certificates.requests import COMMON_NAME_MAX_LENGTH, expected_subject
+from officines.selectors import request_ordering_warning
 from portal.api.fields import OptionalEmailField
 
 MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist (and overflow SQLite)
@@ -212,6 +213,12 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
             "The subject (C, ST, O, OU, CN) a CSR for this request must carry, field by field."
         )
     )
+    ordering_warning = serializers.SerializerMethodField(
+        help_text=_(
+            "« ne pas commander : administrateur non habilité » while no technical "
+            "administrator is habilitated by ANS for the officine; null otherwise."
+        )
+    )
 
     class Meta:
         model = CertificateRequest
@@ -220,6 +227,7 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
             "url",
             "officine",
             "finess",
+            "ordering_warning",
             "profile",
             "services",
             "common_name",
@@ -254,6 +262,10 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
     )
     def get_expected_subject(self, obj: CertificateRequest) -> dict[str, str]:
         return expected_subject(obj.officine, obj.common_name)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ordering_warning(self, obj: CertificateRequest) -> str | None:
+        return request_ordering_warning(obj)
 
     def get_certificate(self, obj: CertificateRequest) -> int | None:
         certificate = getattr(obj, "certificate", None)

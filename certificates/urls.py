@@ -1,6 +1,6 @@
 from django.urls import path
 
-from certificates import views
+from certificates import ans_action_views, views
 from certificates.revocation import views as revocation_views
 
 app_name = "certificates"
@@ -8,6 +8,12 @@ app_name = "certificates"
 urlpatterns = [
     path("", views.CertificateList.as_view(), name="list"),
     path("import/", views.CertificateImport.as_view(), name="import"),
+    path("ans-actions/", ans_action_views.AnsActionList.as_view(), name="ans_actions"),
+    path(
+        "ans-actions/worksheet.csv",
+        ans_action_views.AnsActionWorksheet.as_view(),
+        name="ans_actions_worksheet",
+    ),
     path("mine/", views.MyOfficines.as_view(), name="my_officines"),
     path("officines/<int:pk>/", views.OfficineCertificates.as_view(), name="officine"),
     path("<int:pk>/", views.CertificateDetail.as_view(), name="detail"),

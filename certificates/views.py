@@ -59,11 +59,13 @@ from certificates.models import (
     RequestStatus,
     Service,
 )
+from certificates.offers import ans_offer
 from certificates.revocation.selectors import revocation_status, with_revocation_unknown
 from notifications.models import AlertLog
 from notifications.selectors import alert_log_for
 from officines.filters import OfficineFilter
 from officines.models import DelegationMode, Officine, PharmacistAccess
+from officines.selectors import request_ordering_warning
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.models import Editor
@@ -566,6 +568,10 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
     status = certificate_request.status
     return {
         **progress_context(certificate_request),
+        "ans_offer": ans_offer(certificate_request.profile),
+        "ordering_warning": request_ordering_warning(certificate_request)
+        if status in OPEN_REQUEST_STATUSES
+        else None,
         "issued_certificate": certificate,
         "can_act": can_act,
         "can_upload_csr": can_act

@@ -21,15 +21,17 @@ How it stays correct when it runs late, twice, or twice at the same time:
   same transaction as the alerts. One digest per recipient per day follows from the alerts
   being recorded once; after a crash, a leftover digest may go out on its own.
 
-Recipients (decided here, documented for the README): the technical administrator's
-notification e-mail (unless the habilitation is revoked), the officine's notification
+Recipients (decided here, documented for the README): the notification e-mail of the
+officine's alert contact (`officines.selectors.alert_contacts`: its main technical
+administrator unless revoked for that officine; the old one while a form 503 is pending), the officine's notification
 e-mail (its own mailbox: the pharmacy needs to know its service will stop), the person to
 inform (CC), the pharmacists with portal access to that officine, and the editor's users
 who opted in (`AlertSubscription`). Addresses are compared lower-cased; bare addresses get
 French, portal users their `language`.
 
 Queries: per editor, one query for the due certificates (with their officine and technical
-administrator), then per chunk of 2,000 certificates one for pharmacists and one for the
+administrator), then per chunk of 2,000 certificates one for pharmacists, one for the alert
+contacts (`alert_contacts`) and one for the
 alerts already recorded — never a query per certificate.
 """
 
@@ -62,7 +64,8 @@ from notifications.models import (
 )
 from notifications.policy import days_left as compute_days_left
 from notifications.policy import due_thresholds, is_weekly, policy_thresholds
-from officines.models import Habilitation, PharmacistAccess
+from officines.models import PharmacistAccess
+from officines.selectors import AlertContact, alert_contacts
 from portal.models import Editor, User
 
 logger = logging.getLogger(__name__)
@@ -152,17 +155,18 @@ def due_certificates(editor_id: int, today: date, max_threshold: int):
         .filter(not_after__lt=cutoff, officine__is_active=True)
         .filter(live | waiting_install)
         .annotate(renewal_pk=Subquery(renewals.order_by("-not_after", "-pk").values("pk")[:1]))
-        .select_related("officine__technical_administrator")
+        .select_related("officine")
         .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         .order_by("not_after", "pk")
     )
 
 
-def officine_recipients(officine, pharmacists: Iterable[Recipient]) -> list[Recipient]:
+def officine_recipients(
+    officine, pharmacists: Iterable[Recipient], contact: AlertContact | None = None
+) -> list[Recipient]:
     """Who hears about an officine's certificates (besides the editor's subscribers).
 
-    The technical administrator's notification e-mail (unless their habilitation is revoked),
-    the officine's notification e-mail (the pharmacy's own mailbox), the person to inform
+    The alert contact's notification e-mail (`alert_contacts`), the officine's notification e-mail (the pharmacy's own mailbox), the person to inform
     (CC), and the pharmacists with portal access to this officine.
     """
     found: dict[str, int | None] = {}
@@ -172,9 +176,8 @@ def officine_recipients(officine, pharmacists: Iterable[Recipient]) -> list[Reci
         if email and found.get(email) is None:
             found[email] = user_id
 
-    ta = officine.technical_administrator
-    if ta is not None and ta.habilitation != Habilitation.REVOKED:
-        add(ta.email)
+    if contact is not None:
+        add(contact.email)
     add(officine.notification_email)
     add(officine.cc_email)
     for pharmacist in pharmacists:
@@ -275,6 +278,7 @@ def _scan_chunk(
     report: ScanReport,
 ) -> None:
     pharmacists = _pharmacists({c.officine_id for c in chunk})
+    contacts = alert_contacts({c.officine_id for c in chunk})
     recorded = _recorded([c.pk for c in chunk])
     per_officine: dict[int, list[Recipient]] = {}
     rows: list[PlannedAlert] = []
@@ -290,7 +294,9 @@ def _scan_chunk(
         recipients = per_officine.get(certificate.officine_id)
         if recipients is None:
             recipients = officine_recipients(
-                certificate.officine, pharmacists.get(certificate.officine_id, ())
+                certificate.officine,
+                pharmacists.get(certificate.officine_id, ()),
+                contacts.get(certificate.officine_id),
             )
             per_officine[certificate.officine_id] = recipients
         seen: set[str] = set()

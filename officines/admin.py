@@ -24,8 +24,8 @@ class OfficineAdmin(admin.ModelAdmin):
 
 @admin.register(TechnicalAdministrator)
 class TechnicalAdministratorAdmin(admin.ModelAdmin):
-    list_display = ["full_name", "card_type", "card_number", "email", "habilitation", "editor"]
-    list_filter = ["card_type", "habilitation", "editor"]
+    list_display = ["full_name", "card_type", "card_number", "email", "editor"]
+    list_filter = ["card_type", "editor"]
     search_fields = ["full_name", "card_number", "email"]
     list_select_related = ["editor"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -25,7 +26,13 @@ from officines.filters import OfficineFilter
 from officines.finess_check import finess_check_officine
 from officines.finess_rules import fill_blanks, finess_lookup
 from officines.identifiers import normalize_finess
-from officines.models import DelegationMode, Environment, Officine
+from officines.models import (
+    AdministratorChangeItem,
+    DelegationMode,
+    Environment,
+    Officine,
+    OfficineHabilitation,
+)
 from officines.serializers import OfficineSerializer
 from officines.services import officine_save
 from portal.api.schema import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, problem_responses
@@ -186,7 +193,19 @@ class OfficineViewSet(
     queryset = Officine.objects.none()  # for the schema; get_queryset scopes
 
     def get_queryset(self):
-        return self.scoped(Officine.objects.all()).order_by("id")
+        habilitations = OfficineHabilitation.objects.select_related("administrator").order_by("pk")
+        return (
+            self.scoped(Officine.objects.all())
+            .prefetch_related(Prefetch("habilitations", queryset=habilitations))
+            .annotate(
+                pending_change_id=Subquery(
+                    AdministratorChangeItem.objects.filter(
+                        officine_id=OuterRef("pk"), pending=True
+                    ).values("change_id")[:1]
+                )
+            )
+            .order_by("id")
+        )
 
     def get_object(self) -> Officine:
         finess = normalize_finess(self.kwargs["finess"])

@@ -27,14 +27,19 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from officines import finess_rules, identifiers
 from officines.models import (
+    GEO_IS_ANOTHER_JURIDIQUE,
+    JURIDIQUE_IS_ANOTHER_GEO,
     DelegationMode,
+    Habilitation,
     ImportMode,
     ImportStatus,
     Officine,
+    OfficineHabilitation,
     OfficineImport,
     TechnicalAdministrator,
 )
 from portal.audit import audit_record
+from portal.events import officine_changed_send
 
 # Files up to this many data rows are checked and imported in the request; larger ones
 # go to the worker with a progress bar.
@@ -404,6 +409,7 @@ def officines_import_plan(
         if len(cells) > finess_column
     ]
     lookups = finess_rules.finess_lookups(n for n in new_numbers if n not in existing)
+    juridiques = {o.finess_juridique: o for o in existing.values() if o.finess_juridique}
     for index, (line, cells) in enumerate(parsed.rows, start=1):
         planned.append(
             _plan_row(
@@ -415,6 +421,7 @@ def officines_import_plan(
                 administrators=administrators,
                 seen=seen,
                 lookups=lookups,
+                juridiques=juridiques,
             )
         )
         if on_progress is not None and index % PROGRESS_EVERY == 0:
@@ -422,6 +429,33 @@ def officines_import_plan(
     if on_progress is not None:
         on_progress(len(planned))
     return ImportPlan(rows=planned, ignored_columns=parsed.ignored_columns)
+
+
+def _geographic_juridique_errors(
+    line: int, officine: Officine, existing: dict[str, Officine], juridiques: dict[str, Officine]
+) -> list[RowError]:
+    """`officines.services.check_geographic_vs_juridique` against the preloaded officines."""
+    found = []
+    other = juridiques.get(officine.finess)
+    if officine.finess and other is not None and other.pk != officine.pk:
+        found.append(
+            RowError(
+                line,
+                "finess",
+                str(GEO_IS_ANOTHER_JURIDIQUE) % {"finess": officine.finess, "officine": str(other)},
+            )
+        )
+    other = existing.get(officine.finess_juridique)
+    if officine.finess_juridique and other is not None and other.pk != officine.pk:
+        found.append(
+            RowError(
+                line,
+                "finess_juridique",
+                str(JURIDIQUE_IS_ANOTHER_GEO)
+                % {"finess": officine.finess_juridique, "officine": str(other)},
+            )
+        )
+    return found
 
 
 def _plan_row(
@@ -434,6 +468,7 @@ def _plan_row(
     administrators: dict[str, int],
     seen: dict[str, int],
     lookups: dict[str, finess_rules.FinessLookup] | None = None,
+    juridiques: dict[str, Officine] | None = None,
 ) -> PlannedRow:
     values: dict[str, str] = {}
     for key, cell in zip(columns, cells, strict=False):
@@ -515,6 +550,8 @@ def _plan_row(
         for key, messages in _messages(exc).items():
             errors.extend(RowError(line, key if key != "__all__" else "", m) for m in messages)
 
+    errors.extend(_geographic_juridique_errors(line, officine, existing, juridiques or {}))
+
     if finess and finess in seen:
         errors.append(
             RowError(
@@ -575,8 +612,12 @@ def officines_import_write(
     for officine in updates:
         officine.updated_at = now
     with transaction.atomic():
+        replacements = _hold_replaced_administrators(updates)
+        renamed = _identity_changes(updates)
         Officine.objects.bulk_create(creates, batch_size=BATCH_SIZE)
         _update_rows(editor_id, updates)
+        _attach_administrators(editor_id, [*creates, *updates], replacements, actor)
+        officine_changed_send(officine_ids=renamed, change="identity")
         result = ImportResult(
             created=len(creates),
             updated=len(updates),
@@ -607,6 +648,79 @@ def finess_warning_message(count: int) -> str:
         "closed or not a pharmacie d'officine): check them, then confirm to import.",
         count,
     ) % {"count": count}
+
+
+def _identity_changes(updates: list[Officine]) -> list[int]:
+    """Officines whose raison sociale or département the file changes (one query): their live
+    certificates no longer match them (`portal.events.officine_changed`)."""
+    if not updates:
+        return []
+    before = {
+        pk: (name, department)
+        for pk, name, department in Officine.objects.filter(
+            pk__in=[o.pk for o in updates]
+        ).values_list("pk", "raison_sociale", "department")
+    }
+    return [
+        o.pk
+        for o in updates
+        if before.get(o.pk, (o.raison_sociale, o.department))
+        != (
+            o.raison_sociale,
+            o.department,
+        )
+    ]
+
+
+def _hold_replaced_administrators(updates: list[Officine]) -> dict[int, list[Officine]]:
+    """Rows that replace an officine's administrator by one not attached to it keep the old
+    one for now: the replacement is a form 503, requested after the write (two queries)."""
+    chosen = {o.pk: o.technical_administrator_id for o in updates if o.technical_administrator_id}
+    if not chosen:
+        return {}
+    previous = dict(
+        Officine.objects.filter(pk__in=list(chosen)).values_list("pk", "technical_administrator_id")
+    )
+    attached = set(
+        OfficineHabilitation.objects.filter(officine_id__in=list(chosen))
+        .exclude(state=Habilitation.REVOKED)
+        .values_list("officine_id", "administrator_id")
+    )
+    replacements: dict[int, list[Officine]] = {}
+    for officine in updates:
+        new, old = chosen.get(officine.pk), previous.get(officine.pk)
+        if new and old and new != old and (officine.pk, new) not in attached:
+            officine.technical_administrator_id = old
+            replacements.setdefault(new, []).append(officine)
+    return replacements
+
+
+def _attach_administrators(
+    editor_id: int,
+    officines: list[Officine],
+    replacements: dict[int, list[Officine]],
+    actor: Any,
+) -> None:
+    """Habilitation rows for the administrators set by the file, and one pending form 503 per
+    new administrator replacing another (`officines.administrator_changes`)."""
+    from officines.administrator_changes import administrator_change_request
+    from officines.habilitations import habilitations_ensure
+
+    habilitations_ensure(
+        (editor_id, o.pk, o.technical_administrator_id)
+        for o in officines
+        if o.technical_administrator_id
+    )
+    if not replacements:
+        return
+    administrators = TechnicalAdministrator.objects.of_editor(editor_id).in_bulk(list(replacements))
+    for admin_id, group in replacements.items():
+        try:
+            administrator_change_request(
+                officines=group, new_administrator=administrators[admin_id], actor=actor
+            )
+        except ValidationError as exc:
+            raise ImportRefused(" ".join(exc.messages)) from exc
 
 
 def _update_rows(editor_id: int, officines: list[Officine]) -> None:

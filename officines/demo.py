@@ -10,6 +10,7 @@ from officines.models import (
     DelegationMode,
     Habilitation,
     Officine,
+    OfficineHabilitation,
     TechnicalAdministrator,
 )
 
@@ -95,17 +96,22 @@ DOCS_OFFICINE = {
 def seed_officines(editor, *, count: int = 50) -> list[Officine]:
     administrators = [
         TechnicalAdministrator.objects.create(
-            editor=editor,
-            full_name=name,
-            email=email,
-            card_type=card_type,
-            card_number=number,
-            habilitation=status,
-            requested_at=date(2024, 1, 15),
-            habilitated_at=date(2024, 2, 1) if status == Habilitation.HABILITATED else None,
+            editor=editor, full_name=name, email=email, card_type=card_type, card_number=number
         )
-        for name, email, card_type, number, status in ADMINISTRATORS
+        for name, email, card_type, number, _status in ADMINISTRATORS
     ]
+    # A newcomer whose CPA card is still on order (form 301): recorded, not habilitable yet.
+    TechnicalAdministrator.objects.create(
+        editor=editor,
+        full_name="Lucas Moreau",
+        email="certificats@demo-lgo.fr",
+        card_type=CardType.CPA,
+        card_number="",
+    )
+    states = {
+        admin.pk: status
+        for admin, (*_rest, status) in zip(administrators, ADMINISTRATORS, strict=True)
+    }
     officines = []
     for i in range(count):
         department, city, postal_code = CITIES[i % len(CITIES)]
@@ -137,4 +143,18 @@ def seed_officines(editor, *, count: int = 50) -> list[Officine]:
     officines[0].postal_code = DOCS_OFFICINE["postal_code"]
     for officine in officines:
         officine.full_clean()
-    return Officine.objects.bulk_create(officines)
+    created = Officine.objects.bulk_create(officines)
+    OfficineHabilitation.objects.bulk_create(
+        OfficineHabilitation(
+            editor=editor,
+            officine=officine,
+            administrator_id=officine.technical_administrator_id,
+            state=states[officine.technical_administrator_id],
+            requested_on=date(2024, 1, 15),
+            habilitated_on=date(2024, 2, 1)
+            if states[officine.technical_administrator_id] == Habilitation.HABILITATED
+            else None,
+        )
+        for officine in created
+    )
+    return created

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from certificates.coverage import CoverageState, officines_with_coverage_state
-from certificates.models import COVERAGE_SERVICES
+from certificates.coverage import (
+    CoverageState,
+    followed_services,
+    officines_with_coverage_state,
+)
+from certificates.models import TRACKABLE_SERVICES
 from officines.finess_check import officines_to_verify
 from officines.models import (
     CardType,
@@ -18,8 +22,10 @@ from officines.models import (
     FinessCheckStatus,
     Habilitation,
     Officine,
+    OfficineHabilitation,
     TechnicalAdministrator,
 )
+from portal.tenancy import user_scope
 
 # Coverage filter value: at least one service missing or expired (the dashboard's
 # "incomplete coverage": card and list count the same officines).
@@ -57,7 +63,7 @@ class OfficineFilter(django_filters.FilterSet):
         queryset=_administrators, label=_("Technical administrator"), empty_label=_("All")
     )
     coverage_service = django_filters.ChoiceFilter(
-        choices=[(str(s), s.label) for s in COVERAGE_SERVICES],
+        choices=[(str(s), s.label) for s in TRACKABLE_SERVICES],
         label=_("Service"),
         empty_label=_("Any service"),
         method="filter_nothing",
@@ -67,6 +73,15 @@ class OfficineFilter(django_filters.FilterSet):
         label=_("Coverage"),
         empty_label=_("Any coverage"),
         method="filter_nothing",
+    )
+    habilitation = django_filters.ChoiceFilter(
+        choices=[
+            ("none", _("No habilitated administrator (do not order)")),
+            ("habilitated", _("At least one habilitated administrator")),
+        ],
+        label=_("Habilitation"),
+        empty_label=_("All"),
+        method="filter_habilitation",
     )
     is_active = django_filters.ChoiceFilter(
         choices=[("yes", _("Active")), ("no", _("Inactive"))],
@@ -107,6 +122,7 @@ class OfficineFilter(django_filters.FilterSet):
             "technical_administrator",
             "coverage_service",
             "coverage_state",
+            "habilitation",
             "is_active",
             "finess_check",
         ]
@@ -128,6 +144,19 @@ class OfficineFilter(django_filters.FilterSet):
         value = value.strip().upper()
         return queryset.filter(department=value) if value else queryset
 
+    def filter_habilitation(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "none":
+            return queryset.without_habilitated_administrator()
+        if value == "habilitated":
+            return queryset.filter(
+                Exists(
+                    OfficineHabilitation.objects.filter(
+                        officine_id=OuterRef("pk"), state=Habilitation.HABILITATED
+                    )
+                )
+            )
+        return queryset
+
     def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(is_active=value == "yes") if value else queryset
 
@@ -145,15 +174,20 @@ class OfficineFilter(django_filters.FilterSet):
         state = self.form.cleaned_data.get("coverage_state")
         if not state:
             return queryset
-        # No service chosen (None): in this state for at least one service.
+        # No service chosen (None): in this state for at least one service the editor follows.
         service = self.form.cleaned_data.get("coverage_service") or None
+        followed = followed_services(
+            user_scope(self.request.user).coverage_services if self.request else None
+        )
         if state == INCOMPLETE:  # the dashboard's definition: not covered now
             return officines_with_coverage_state(
-                queryset, service=service, state=CoverageState.MISSING
+                queryset, service=service, state=CoverageState.MISSING, services=followed
             ) | officines_with_coverage_state(
-                queryset, service=service, state=CoverageState.EXPIRED
+                queryset, service=service, state=CoverageState.EXPIRED, services=followed
             )
-        return officines_with_coverage_state(queryset, service=service, state=state)
+        return officines_with_coverage_state(
+            queryset, service=service, state=state, services=followed
+        )
 
 
 class AdministratorFilter(django_filters.FilterSet):
@@ -162,12 +196,37 @@ class AdministratorFilter(django_filters.FilterSet):
         choices=CardType.choices, label=_("Card type"), empty_label=_("All")
     )
     habilitation = django_filters.ChoiceFilter(
-        choices=Habilitation.choices, label=_("Habilitation"), empty_label=_("All")
+        choices=Habilitation.choices,
+        label=_("Habilitation (for at least one officine)"),
+        empty_label=_("All"),
+        method="filter_habilitation",
+    )
+    card = django_filters.ChoiceFilter(
+        choices=[("on_order", _("Card on order (form 301)")), ("active", _("Card number set"))],
+        label=_("Card"),
+        empty_label=_("All"),
+        method="filter_card",
     )
 
     class Meta:
         model = TechnicalAdministrator
-        fields = ["q", "card_type", "habilitation"]
+        fields = ["q", "card_type", "habilitation", "card"]
+
+    def filter_habilitation(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not value:
+            return queryset
+        return queryset.filter(
+            Exists(
+                OfficineHabilitation.objects.filter(administrator_id=OuterRef("pk"), state=value)
+            )
+        )
+
+    def filter_card(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "on_order":
+            return queryset.filter(card_number="")
+        if value == "active":
+            return queryset.exclude(card_number="")
+        return queryset
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from officines import finess_rules
 from officines.identifiers import normalize_finess
-from officines.models import Officine, TechnicalAdministrator
+from officines.models import Habilitation, Officine, TechnicalAdministrator
 
 
 class TenantModelForm(forms.ModelForm):
@@ -43,6 +43,12 @@ class OfficineForm(TenantModelForm):
         super().__init__(*args, **kwargs)
         self.fields["technical_administrator"].queryset = TechnicalAdministrator.objects.filter(
             editor_id=self.instance.editor_id
+        )
+        self.fields["technical_administrator"].label = _("Main technical administrator")
+        self.fields["technical_administrator"].help_text = _(
+            "The contact for alerts. Choosing someone who is not yet an administrator of this "
+            "officine records a change of administrator (form 503), pending until ANS "
+            "processes it."
         )
         self.fields["finess"].help_text = _("9 characters, with its check digit.")
         self.finess_lookup: finess_rules.FinessLookup | None = None
@@ -95,16 +101,7 @@ class TechnicalAdministratorForm(TenantModelForm):
             "email",
             "card_type",
             "card_number",
-            "habilitation",
-            "requested_at",
-            "habilitated_at",
-            "revoked_at",
         ]
-        widgets = {
-            "requested_at": forms.DateInput(attrs={"type": "date"}),
-            "habilitated_at": forms.DateInput(attrs={"type": "date"}),
-            "revoked_at": forms.DateInput(attrs={"type": "date"}),
-        }
 
 
 class OfficineImportForm(forms.Form):
@@ -151,3 +148,71 @@ class AdministratorChoiceForm(forms.Form):
     def __init__(self, *args, administrators, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["administrator"].queryset = administrators
+
+
+class HabilitationForm(forms.Form):
+    """One ANS step for an administrator at one officine (or at a FINESS list, in bulk)."""
+
+    administrator = forms.ModelChoiceField(
+        queryset=TechnicalAdministrator.objects.none(), label=_("Technical administrator")
+    )
+    state = forms.ChoiceField(choices=Habilitation.choices, label=_("Habilitation"))
+    on = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Date of this step at ANS; today when left empty."),
+    )
+
+    def __init__(self, *args, administrators, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["administrator"].queryset = administrators
+
+
+class BulkHabilitationForm(HabilitationForm):
+    finess_list = forms.CharField(
+        label=_("FINESS géographiques"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "mono"}),
+        help_text=_("One per line, or separated by spaces, commas or semicolons."),
+    )
+    file = forms.FileField(
+        label=_("…or a file of FINESS"),
+        required=False,
+        help_text=_("A text or CSV file: the first column holds the FINESS."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        text = cleaned.get("finess_list") or ""
+        if upload is not None:
+            if upload.size > 2 * 1024 * 1024:
+                raise forms.ValidationError(_("This file is larger than 2 MB."))
+            raw = upload.read()
+            try:
+                text += "\n" + raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text += "\n" + raw.decode("cp1252", errors="replace")
+        if not text.strip():
+            raise forms.ValidationError(_("Paste or upload at least one FINESS."))
+        cleaned["text"] = text
+        return cleaned
+
+
+class MainContactForm(forms.Form):
+    administrator = forms.ModelChoiceField(
+        queryset=TechnicalAdministrator.objects.none(), label=_("Main contact for alerts")
+    )
+
+    def __init__(self, *args, administrators, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["administrator"].queryset = administrators
+
+
+class ChangeProcessForm(forms.Form):
+    processed_on = forms.DateField(
+        label=_("Processed by ANS on"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )

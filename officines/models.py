@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from officines import identifiers
 from officines.validators import finess_error, validate_card_number_field, validate_rpps_field
@@ -29,9 +30,12 @@ class CardType(models.TextChoices):
 
 
 class Habilitation(models.TextChoices):
-    REQUESTED = "requested", _("Requested")
-    HABILITATED = "habilitated", _("Habilitated")
-    REVOKED = "revoked", _("Revoked")
+    """The ANS steps of an administrator's habilitation for one officine (its bon de commande)."""
+
+    ORDER_TO_SEND = "order_to_send", pgettext_lazy("habilitation", "Purchase order to send")
+    REQUESTED = "requested", pgettext_lazy("habilitation", "Requested")
+    HABILITATED = "habilitated", pgettext_lazy("habilitation", "Habilitated")
+    REVOKED = "revoked", pgettext_lazy("habilitation", "Revoked")
 
 
 class TechnicalAdministrator(models.Model):
@@ -52,17 +56,15 @@ class TechnicalAdministrator(models.Model):
         _("card type"), max_length=3, choices=CardType.choices, default=CardType.CPA
     )
     card_number = models.CharField(
-        _("card number"), max_length=10, validators=[validate_card_number_field]
+        _("card number"),
+        max_length=10,
+        blank=True,
+        validators=[validate_card_number_field],
+        help_text=_(
+            "Leave empty while the card is on order (form 301): the administrator cannot be "
+            "habilitated until the number is set."
+        ),
     )
-    habilitation = models.CharField(
-        _("habilitation"),
-        max_length=16,
-        choices=Habilitation.choices,
-        default=Habilitation.REQUESTED,
-    )
-    requested_at = models.DateField(_("requested on"), null=True, blank=True)
-    habilitated_at = models.DateField(_("habilitated on"), null=True, blank=True)
-    revoked_at = models.DateField(_("revoked on"), null=True, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -82,20 +84,61 @@ class TechnicalAdministrator(models.Model):
         ordering = ["full_name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["editor", "card_number"], name="unique_card_number_per_editor"
+                fields=["editor", "card_number"],
+                condition=~models.Q(card_number=""),
+                name="unique_card_number_per_editor",
             )
         ]
 
     def __str__(self) -> str:
+        if self.card_on_order:
+            return f"{self.full_name} ({self.card_type} {_('card on order')})"
         return f"{self.full_name} ({self.card_type} {self.card_number})"
 
     def get_absolute_url(self) -> str:
         return reverse("officines:administrator_detail", args=[self.pk])
 
+    @property
+    def card_on_order(self) -> bool:
+        """No active card yet (form 301 sent): recorded, but not habilitable."""
+        return not self.card_number
+
+
+# The ANS guide: certificates are ordered on the FINESS géographique of the officine.
+GEO_EQUALS_JURIDIQUE = _(
+    "The FINESS juridique identifies the legal entity that runs the officine; the FINESS "
+    "géographique identifies the site, and it is the one certificates are ordered on. They "
+    "are two different numbers: check both on finess.sante.gouv.fr."
+)
+GEO_IS_ANOTHER_JURIDIQUE = _(
+    "%(finess)s is recorded as the FINESS juridique (legal entity) of %(officine)s. An "
+    "officine is keyed by its FINESS géographique (the site), on which ANS issues its "
+    "certificates: give the géographique number here (see finess.sante.gouv.fr)."
+)
+JURIDIQUE_IS_ANOTHER_GEO = _(
+    "%(finess)s is the FINESS géographique (site) of %(officine)s: it cannot be a FINESS "
+    "juridique (legal entity). Check the legal entity's number on finess.sante.gouv.fr."
+)
+
 
 class OfficineQuerySet(TenantQuerySet):
     def active(self) -> OfficineQuerySet:
         return self.filter(is_active=True)
+
+    def with_habilitated_administrator(self) -> OfficineQuerySet:
+        """Annotates `has_habilitated_administrator` (one SQL subquery, no query per row)."""
+        return self.annotate(has_habilitated_administrator=models.Exists(_habilitated_rows()))
+
+    def without_habilitated_administrator(self) -> OfficineQuerySet:
+        """Officines where nobody may order yet: « ne pas commander : administrateur non
+        habilité »."""
+        return self.exclude(models.Exists(_habilitated_rows()))
+
+
+def _habilitated_rows():
+    return OfficineHabilitation.objects.filter(
+        officine_id=models.OuterRef("pk"), state=Habilitation.HABILITATED
+    )
 
 
 class Officine(models.Model):
@@ -198,8 +241,74 @@ class Officine(models.Model):
                 )
         if self.department and self.department not in identifiers.DEPARTMENTS:
             errors["department"] = ValidationError(_("Unknown département code."), code="invalid")
+        if (
+            "finess_juridique" not in errors
+            and self.finess_juridique
+            and self.finess_juridique == self.finess
+        ):
+            errors["finess_juridique"] = ValidationError(GEO_EQUALS_JURIDIQUE, code="same_finess")
         if errors:
             raise ValidationError(errors)
+
+
+class OfficineHabilitation(models.Model):
+    """One technical administrator's habilitation for one officine, as ANS processes its
+    bon de commande: ANS habilitates an administrator structure by structure.
+
+    The officine's `technical_administrator` is its main contact (the one alerts go to);
+    every administrator of the officine, the main one included, has a row here.
+    """
+
+    tenant_editor_path = "editor"
+    tenant_officine_path = "officine"
+
+    editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
+    officine = models.ForeignKey(Officine, on_delete=models.CASCADE, related_name="habilitations")
+    administrator = models.ForeignKey(
+        TechnicalAdministrator,
+        on_delete=models.CASCADE,
+        related_name="habilitations",
+        verbose_name=_("technical administrator"),
+    )
+    state = models.CharField(
+        _("habilitation"),
+        max_length=16,
+        choices=Habilitation.choices,
+        default=Habilitation.ORDER_TO_SEND,
+    )
+    requested_on = models.DateField(_("requested on"), null=True, blank=True)
+    habilitated_on = models.DateField(_("habilitated on"), null=True, blank=True)
+    revoked_on = models.DateField(_("revoked on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("habilitation")
+        verbose_name_plural = _("habilitations")
+        ordering = ["officine_id", "administrator_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["officine", "administrator"], name="unique_habilitation_per_officine"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["officine", "state"], name="habilitation_officine_state"),
+            models.Index(fields=["administrator", "state"], name="habilitation_admin_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.administrator_id} @ {self.officine_id}: {self.state}"
+
+    @property
+    def state_date(self):
+        """The date of the current step (None for « bon de commande à envoyer »)."""
+        return {
+            Habilitation.REQUESTED: self.requested_on,
+            Habilitation.HABILITATED: self.habilitated_on,
+            Habilitation.REVOKED: self.revoked_on,
+        }.get(self.state)
 
 
 class PharmacistAccess(models.Model):
@@ -271,6 +380,8 @@ class OfficineCoverage(models.Model):
     insi_until = models.DateTimeField(null=True)
     psc_until = models.DateTimeField(null=True)
     mssante_until = models.DateTimeField(null=True)
+    ror_until = models.DateTimeField(null=True)
+    roc_until = models.DateTimeField(null=True)
 
     objects = TenantQuerySet.as_manager()
 
@@ -387,3 +498,103 @@ class OfficineFinessCheck(models.Model):
 
     def __str__(self) -> str:
         return f"FINESS check of officine {self.officine_id}: {self.status}"
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending", _("Sent to ANS, pending")
+    PROCESSED = "processed", _("Processed by ANS")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AdministratorChange(models.Model):
+    """A change of technical administrator (ANS form 503) for one or many officines.
+
+    Pending until ANS processes it: meanwhile the old administrators stay habilitated and
+    keep the alerts; marking it processed habilitates the new one for those officines.
+    """
+
+    tenant_editor_path = "editor"
+
+    editor = models.ForeignKey(
+        "portal.Editor", on_delete=models.CASCADE, related_name="administrator_changes"
+    )
+    new_administrator = models.ForeignKey(
+        TechnicalAdministrator,
+        on_delete=models.PROTECT,
+        related_name="incoming_changes",
+        verbose_name=_("new technical administrator"),
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=ChangeStatus.choices, default=ChangeStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_by_label = models.CharField(_("requested by"), max_length=200, blank=True)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    processed_on = models.DateField(_("processed by ANS on"), null=True, blank=True)
+    closed_by_label = models.CharField(_("closed by"), max_length=200, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("change of technical administrator (form 503)")
+        verbose_name_plural = _("changes of technical administrator (form 503)")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["editor", "status"], name="admin_change_editor_status")]
+
+    def __str__(self) -> str:
+        return f"503 #{self.pk} → {self.new_administrator_id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("officines:change_detail", args=[self.pk])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == ChangeStatus.PENDING
+
+
+class AdministratorChangeItem(models.Model):
+    """One officine of a form 503, with the administrator it had when the change was asked."""
+
+    tenant_editor_path = "change__editor"
+    tenant_officine_path = "officine"
+
+    change = models.ForeignKey(AdministratorChange, on_delete=models.CASCADE, related_name="items")
+    officine = models.ForeignKey(
+        Officine, on_delete=models.CASCADE, related_name="administrator_change_items"
+    )
+    old_administrator = models.ForeignKey(
+        TechnicalAdministrator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outgoing_change_items",
+        verbose_name=_("old technical administrator"),
+    )
+    # Copied from the change, so "one pending change per officine" is a database rule.
+    pending = models.BooleanField(default=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("officine of a form 503")
+        verbose_name_plural = _("officines of a form 503")
+        ordering = ["change_id", "officine_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["officine"],
+                condition=models.Q(pending=True),
+                name="one_pending_administrator_change_per_officine",
+            ),
+            models.UniqueConstraint(fields=["change", "officine"], name="unique_change_officine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"503 #{self.change_id}: officine {self.officine_id}"

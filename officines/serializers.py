@@ -6,22 +6,42 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from certificates.coverage import RULES, CoverageState, coverage_of_row
+from certificates.coverage import RULES, CoverageState, coverage_of_row, followed_services
 from officines.finess_rules import finess_lookup
-from officines.models import Officine, TechnicalAdministrator
+from officines.habilitations import not_habilitated_warning
+from officines.models import Habilitation, Officine, TechnicalAdministrator
 from portal.api.fields import OptionalEmailField
+from portal.tenancy import user_scope
 
 
 class CoverageSerializer(serializers.Serializer):
-    """State of each service for the officine's live certificates (see certificates.coverage)."""
+    """State of each service for the officine's live certificates (see certificates.coverage):
+    the services the caller's editor follows (the four SEGUR services by default; ROR and ROC
+    when it follows them), hence none is required."""
 
     def get_fields(self):
         return {
             str(service): serializers.ChoiceField(
-                choices=CoverageState.choices, read_only=True, help_text=str(service.label)
+                choices=CoverageState.choices, required=False, help_text=str(service.label)
             )
             for service in RULES
         }
+
+
+class OfficineAdministratorSerializer(serializers.Serializer):
+    """A technical administrator of the officine with their habilitation for it."""
+
+    id = serializers.IntegerField()
+    full_name = serializers.CharField()
+    email = serializers.EmailField()
+    card_type = serializers.CharField()
+    card_number = serializers.CharField(help_text=_("Empty while the card is on order."))
+    card_on_order = serializers.BooleanField(help_text=_("No active card yet (form 301)."))
+    state = serializers.ChoiceField(choices=Habilitation.choices)
+    requested_on = serializers.DateField(allow_null=True)
+    habilitated_on = serializers.DateField(allow_null=True)
+    revoked_on = serializers.DateField(allow_null=True)
+    main_contact = serializers.BooleanField(help_text=_("The officine's contact for alerts."))
 
 
 class OfficineSerializer(serializers.ModelSerializer):
@@ -52,6 +72,27 @@ class OfficineSerializer(serializers.ModelSerializer):
             "confirm the number (absent, closed or another category)."
         ),
     )
+    administrators = serializers.SerializerMethodField(
+        help_text=_(
+            "Every technical administrator of the officine with their habilitation by ANS "
+            "for it (`order_to_send`, `requested`, `habilitated`, `revoked`)."
+        )
+    )
+    habilitated = serializers.SerializerMethodField(
+        help_text=_("At least one administrator is habilitated: certificates may be ordered.")
+    )
+    pending_administrator_change = serializers.SerializerMethodField(
+        help_text=_(
+            "Id of the pending change of administrator (form 503) of this officine, if any: "
+            "`technical_administrator` changes only once ANS has processed it."
+        )
+    )
+    ordering_warning = serializers.SerializerMethodField(
+        help_text=_(
+            "« ne pas commander : administrateur non habilité » when no administrator is "
+            "habilitated for this officine; null otherwise."
+        )
+    )
 
     class Meta:
         model = Officine
@@ -73,6 +114,10 @@ class OfficineSerializer(serializers.ModelSerializer):
             "is_active",
             "coverage",
             "confirm_finess",
+            "administrators",
+            "habilitated",
+            "ordering_warning",
+            "pending_administrator_change",
             "created_at",
             "updated_at",
         ]
@@ -107,11 +152,72 @@ class OfficineSerializer(serializers.ModelSerializer):
             # Creation: a pharmacie d'officine known to FINESS fills a blank raison sociale.
             self.fields["raison_sociale"].required = False
 
+    def _habilitations(self, officine: Officine) -> list:
+        cache = getattr(officine, "_prefetched_objects_cache", {})
+        if "habilitations" in cache:
+            return list(cache["habilitations"])
+        return list(officine.habilitations.select_related("administrator").order_by("pk"))
+
+    @extend_schema_field(OfficineAdministratorSerializer(many=True))
+    def get_administrators(self, officine: Officine) -> list[dict]:
+        rows = getattr(officine, "_habilitation_rows", None)
+        if rows is None:
+            rows = officine._habilitation_rows = self._habilitations(officine)
+        return [
+            {
+                "id": row.administrator.pk,
+                "full_name": row.administrator.full_name,
+                "email": row.administrator.email,
+                "card_type": row.administrator.card_type,
+                "card_number": row.administrator.card_number,
+                "card_on_order": row.administrator.card_on_order,
+                "state": row.state,
+                "requested_on": row.requested_on,
+                "habilitated_on": row.habilitated_on,
+                "revoked_on": row.revoked_on,
+                "main_contact": row.administrator_id == officine.technical_administrator_id,
+            }
+            for row in rows
+        ]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_habilitated(self, officine: Officine) -> bool:
+        rows = getattr(officine, "_habilitation_rows", None)
+        if rows is None:
+            rows = officine._habilitation_rows = self._habilitations(officine)
+        return any(row.state == Habilitation.HABILITATED for row in rows)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_ordering_warning(self, officine: Officine) -> str | None:
+        return None if self.get_habilitated(officine) else str(not_habilitated_warning())
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_pending_administrator_change(self, officine: Officine) -> int | None:
+        change = getattr(officine, "pending_change", None)
+        if change is not None:
+            return change.pk
+        if hasattr(officine, "pending_change_id"):  # annotated by the API's queryset
+            return officine.pending_change_id
+        item = officine.administrator_change_items.filter(pending=True).first()
+        return item.change_id if item else None
+
     @extend_schema_field(CoverageSerializer)
     def get_coverage(self, officine: Officine) -> dict[str, str]:
         """Computed in bulk by the view for a page (`coverage` in the context): no query per
-        officine; a single officine reads its stored row (`select_related("coverage")`)."""
+        officine; a single officine reads its stored row (`select_related("coverage")`).
+        Only the services the caller's editor follows (`Editor.coverage_services`)."""
         known = self.context.get("coverage") or {}
         if officine.pk in known:
-            return known[officine.pk]
-        return coverage_of_row(getattr(officine, "coverage", None))
+            matrix = known[officine.pk]
+        else:
+            matrix = coverage_of_row(getattr(officine, "coverage", None))
+        return {service: matrix[service] for service in self._followed() if service in matrix}
+
+    def _followed(self) -> list[str]:
+        followed = self.context.get("followed_services")
+        if followed is None:
+            request = self.context.get("request")
+            user = getattr(request, "user", None)
+            followed = followed_services(user_scope(user).coverage_services if user else None)
+            self.context["followed_services"] = followed
+        return followed

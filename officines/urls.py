@@ -1,6 +1,6 @@
 from django.urls import path
 
-from officines import views
+from officines import habilitation_views, views
 
 app_name = "officines"
 
@@ -9,6 +9,28 @@ urlpatterns = [
     path("export/", views.OfficineExport.as_view(), name="export"),
     path("new/", views.OfficineCreate.as_view(), name="create"),
     path("administrator-change/", views.OfficineReassign.as_view(), name="reassign"),
+    path("habilitations/", habilitation_views.HabilitationBulk.as_view(), name="habilitations"),
+    path("administrator-changes/", habilitation_views.ChangeList.as_view(), name="change_list"),
+    path(
+        "administrator-changes/<int:pk>/",
+        habilitation_views.ChangeDetail.as_view(),
+        name="change_detail",
+    ),
+    path(
+        "administrator-changes/<int:pk>/formulaire-503.csv",
+        habilitation_views.ChangeWorksheet.as_view(),
+        name="change_worksheet",
+    ),
+    path(
+        "administrator-changes/<int:pk>/process/",
+        habilitation_views.ChangeProcess.as_view(),
+        name="change_process",
+    ),
+    path(
+        "administrator-changes/<int:pk>/cancel/",
+        habilitation_views.ChangeCancel.as_view(),
+        name="change_cancel",
+    ),
     path("import/", views.ImportUpload.as_view(), name="import"),
     path("import/template.csv", views.ImportTemplate.as_view(), name="import_template"),
     path("import/<int:pk>/", views.ImportDetail.as_view(), name="import_detail"),
@@ -17,6 +39,16 @@ urlpatterns = [
     path("<int:pk>/", views.OfficineDetail.as_view(), name="detail"),
     path("<int:pk>/edit/", views.OfficineUpdate.as_view(), name="update"),
     path("<int:pk>/deactivate/", views.OfficineDeactivate.as_view(), name="deactivate"),
+    path(
+        "<int:pk>/habilitations/",
+        habilitation_views.OfficineHabilitationSet.as_view(),
+        name="officine_habilitation",
+    ),
+    path(
+        "<int:pk>/main-contact/",
+        habilitation_views.OfficineMainContact.as_view(),
+        name="main_contact",
+    ),
     path("administrators/", views.AdministratorList.as_view(), name="administrator_list"),
     path("administrators/new/", views.AdministratorCreate.as_view(), name="administrator_create"),
     path(

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -21,17 +21,24 @@ from django.utils.translation import ngettext
 from django.views.generic import CreateView, DetailView, FormView, UpdateView, View
 from django_filters.views import FilterView
 
-from certificates.coverage import CoverageState, coverage_for_officine, coverage_for_officines
+from certificates.ans_actions import flagged_counts
+from certificates.coverage import (
+    CoverageState,
+    coverage_for_officine,
+    coverage_for_officines,
+    followed_services,
+)
 from certificates.models import (
-    COVERAGE_SERVICES,
     OPEN_REQUEST_STATUSES,
     Certificate,
     CertificateRequest,
     Installation,
+    Service,
 )
 from finess import compare as finess_compare
 from finess import selectors as finess_selectors
 from officines import csv_import, finess_rules
+from officines.administrator_changes import administrator_change_request
 from officines.filters import AdministratorFilter, OfficineFilter
 from officines.finess_check import finess_check_officine, finess_differences
 from officines.forms import (
@@ -42,17 +49,14 @@ from officines.forms import (
     TechnicalAdministratorForm,
 )
 from officines.models import ImportStatus, Officine, OfficineImport, TechnicalAdministrator
-from officines.services import (
-    administrator_save,
-    officine_deactivate,
-    officine_save,
-    officines_assign_administrator,
-)
+from officines.selectors import officine_habilitations
+from officines.services import administrator_save, officine_deactivate, officine_save
 from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.pagination import DeferredJoinPaginator
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
+from portal.tenancy import user_scope
 
 CERTIFICATES_ON_DETAIL = 50
 EXPORT_BATCH = 1000
@@ -70,16 +74,18 @@ _STATE_SYMBOLS = {
 }
 
 
-def coverage_services() -> list[tuple[str, str]]:
-    """(code, label) of the services shown in coverage columns and matrices."""
-    return [(str(service), str(service.label)) for service in COVERAGE_SERVICES]
+def coverage_services(user=None) -> list[tuple[str, str]]:
+    """(code, label) of the services shown in coverage columns and matrices: those the
+    user's editor follows (`Editor.coverage_services`; the four SEGUR services by default)."""
+    followed = followed_services(user_scope(user).coverage_services if user else None)
+    return [(code, str(Service(code).label)) for code in followed]
 
 
-def coverage_cells(matrix: dict[str, str] | None) -> list[dict[str, str]]:
+def coverage_cells(matrix: dict[str, str] | None, user=None) -> list[dict[str, str]]:
     """A coverage matrix as an ordered list of cells for templates."""
     matrix = matrix or {}
     cells = []
-    for code, label in coverage_services():
+    for code, label in coverage_services(user):
         state = matrix.get(code, CoverageState.MISSING)
         cells.append(
             {
@@ -106,7 +112,12 @@ class OfficineList(ScopedViewMixin, FilterView):
     allow_pharmacists = True
 
     def get_queryset(self):
-        return super().get_queryset().select_related("technical_administrator")
+        return (
+            super()
+            .get_queryset()
+            .select_related("technical_administrator")
+            .with_habilitated_administrator()
+        )
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -115,10 +126,10 @@ class OfficineList(ScopedViewMixin, FilterView):
         coverage = coverage_for_officines([o.pk for o in officines])
         to_verify = finess_differences([o.pk for o in officines], user=self.request.user)
         for officine in officines:
-            officine.coverage_cells = coverage_cells(coverage.get(officine.pk))
+            officine.coverage_cells = coverage_cells(coverage.get(officine.pk), self.request.user)
             officine.finess_check_info = to_verify.get(officine.pk)
         context["object_list"] = officines
-        context["services"] = coverage_services()
+        context["services"] = coverage_services(self.request.user)
         context["legend"] = [
             {"state": state, "label": _STATE_LABELS[state], "symbol": _STATE_SYMBOLS[state]}
             for state in CoverageState
@@ -150,12 +161,12 @@ class OfficineExport(ScopedViewMixin, View):
             details={"filters": {k: v for k, v in request.GET.items() if k != "page" and v}},
         )
         stamp = timezone.localdate().isoformat()
-        return csv_response(f"officines-{stamp}.csv", export_rows(rows))
+        return csv_response(f"officines-{stamp}.csv", export_rows(rows, request.user))
 
 
-def export_rows(queryset: QuerySet) -> Iterator[list[object]]:
+def export_rows(queryset: QuerySet, user=None) -> Iterator[list[object]]:
     """Header then one line per officine; coverage computed per batch of 1000 (one query each)."""
-    services = coverage_services()
+    services = coverage_services(user)
     yield [
         *csv_import.TEMPLATE_HEADER,
         _("Département"),
@@ -247,7 +258,8 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         user = self.request.user
         now = timezone.now()
         context["can_act"] = can_act_on_officine(user, officine)
-        context["coverage"] = coverage_cells(coverage_for_officine(officine))
+        context["coverage"] = coverage_cells(coverage_for_officine(officine), user)
+        context.update(habilitation_context(officine, user, can_act=context["can_act"]))
         certificates = list(
             Certificate.objects.visible_to(user)
             .filter(officine=officine)
@@ -255,6 +267,9 @@ class OfficineDetail(ScopedViewMixin, DetailView):
             .order_by("-not_after", "-id")[:CERTIFICATES_ON_DETAIL]
         )
         context["timelines"] = certificate_timelines(certificates, now)
+        context["ans_action_counts"] = flagged_counts(
+            Certificate.objects.visible_to(user).filter(officine=officine)
+        )
         context.update(finess_panel(officine, user))
         context["certificate_count"] = len(certificates)
         context["certificates_truncated"] = len(certificates) == CERTIFICATES_ON_DETAIL
@@ -333,6 +348,34 @@ def finess_panel(officine: Officine, user) -> dict:
     }
 
 
+def habilitation_context(officine: Officine, user, *, can_act: bool) -> dict:
+    """The officine page's « administrateurs techniques et habilitations » section."""
+    from officines.forms import HabilitationForm, MainContactForm
+    from officines.models import AdministratorChangeItem, Habilitation
+
+    habilitations = officine_habilitations(officine, user)
+    administrators = TechnicalAdministrator.objects.visible_to(user).order_by("full_name", "id")
+    attached = [row.administrator_id for row in habilitations if row.state != Habilitation.REVOKED]
+    changes = list(
+        AdministratorChangeItem.objects.visible_to(user)
+        .filter(officine=officine)
+        .select_related("change__new_administrator", "old_administrator")
+        .order_by("-change__requested_at", "-pk")[:10]
+    )
+    return {
+        "habilitations": habilitations,
+        "habilitated": any(row.state == Habilitation.HABILITATED for row in habilitations),
+        "administrator_changes": changes,
+        "habilitation_form": HabilitationForm(administrators=administrators) if can_act else None,
+        "main_contact_form": MainContactForm(
+            administrators=administrators.filter(pk__in=attached),
+            initial={"administrator": officine.technical_administrator_id},
+        )
+        if can_act and len(attached) > 1
+        else None,
+    }
+
+
 class OfficineFormMixin(ScopedViewMixin):
     model = Officine
     form_class = OfficineForm
@@ -340,8 +383,14 @@ class OfficineFormMixin(ScopedViewMixin):
     template_name = "officines/officine_form.html"
 
     def form_valid(self, form):
-        officine_save(officine=form.instance, actor=self.request.user, request=self.request)
-        finess_check_officine(form.instance)
+        try:
+            officine = officine_save(
+                officine=form.instance, actor=self.request.user, request=self.request
+            )
+        except ValidationError as exc:
+            form.add_error(None if hasattr(exc, "error_dict") else "technical_administrator", exc)
+            return self.form_invalid(form)
+        finess_check_officine(officine)
         messages.success(self.request, _("Officine saved."))
         for difference in getattr(form, "finess_differences", []):
             messages.warning(
@@ -355,7 +404,17 @@ class OfficineFormMixin(ScopedViewMixin):
                     "theirs": difference["referential"],
                 },
             )
-        return HttpResponseRedirect(form.instance.get_absolute_url())
+        if officine.pending_change is not None:
+            messages.warning(
+                self.request,
+                _(
+                    "Change of technical administrator recorded (form 503): download its "
+                    "worksheet for ANS. The current administrator stays in charge until you "
+                    "mark the change « processed by ANS »."
+                ),
+            )
+            return HttpResponseRedirect(officine.pending_change.get_absolute_url())
+        return HttpResponseRedirect(officine.get_absolute_url())
 
 
 class OfficineCreate(OfficineFormMixin, CreateView):
@@ -414,7 +473,8 @@ class OfficineReassign(ScopedViewMixin, View):
     """Change the technical administrator of officines picked by checkbox or by filter.
 
     GET shows the selection and the choice; a first POST asks for confirmation; the second
-    POST (with `confirm`) applies it through `officines_assign_administrator` (form 503).
+    POST (with `confirm`) records a pending change (form 503) through
+    `administrator_change_request`: nothing changes until ANS has processed it.
     """
 
     model = Officine
@@ -477,37 +537,57 @@ class OfficineReassign(ScopedViewMixin, View):
                 confirming=True,
                 administrator=administrator,
             )
-        count = officines_assign_administrator(
-            officines=selected.only("id", "editor_id"),
-            administrator=administrator,
-            actor=request.user,
-            request=request,
-        )
+        try:
+            change = administrator_change_request(
+                officines=list(
+                    selected.only(
+                        "id", "editor_id", "finess", "delegation_mode", "technical_administrator_id"
+                    )
+                ),
+                new_administrator=administrator,
+                actor=request.user,
+                request=request,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+            return self._render(request, selected=selected, carried=carried, form=form)
+        except PermissionDenied as exc:
+            messages.error(request, str(exc) or _("You may not change these officines."))
+            return self._render(request, selected=selected, carried=carried, form=form)
+        count = change.items.count()
         messages.success(
             request,
             ngettext(
-                "%(count)d officine now has %(name)s as technical administrator.",
-                "%(count)d officines now have %(name)s as technical administrator.",
+                "Change of technical administrator recorded for %(count)d officine: send the "
+                "form 503 to ANS with its worksheet, then mark it processed.",
+                "Change of technical administrator recorded for %(count)d officines: send the "
+                "form 503 to ANS with its worksheet, then mark it processed.",
                 count,
             )
-            % {"count": count, "name": administrator.full_name},
+            % {"count": count},
         )
-        messages.warning(
-            request,
-            _(
-                "Remember to file form 503 (change of technical administrator) at ANS: "
-                "the change is effective there only once the form is processed."
-            ),
-        )
-        return redirect(f"{reverse('officines:list')}?technical_administrator={administrator.pk}")
+        return redirect(change)
 
 
 # --------------------------------------------------------------------------- administrators
 
 
 def _with_officine_count(queryset: QuerySet) -> QuerySet:
+    from officines.models import Habilitation, OfficineHabilitation
+
+    habilitated = (
+        OfficineHabilitation.objects.filter(
+            administrator_id=OuterRef("pk"), state=Habilitation.HABILITATED
+        )
+        .order_by()
+        .values("administrator_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return queryset.annotate(
-        officine_count=Count("officines", filter=Q(officines__is_active=True), distinct=True)
+        officine_count=Count("officines", filter=Q(officines__is_active=True), distinct=True),
+        habilitated_count=Coalesce(Subquery(habilitated), 0),
     )
 
 
@@ -531,13 +611,20 @@ class AdministratorDetail(ScopedViewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        officines = list(
-            Officine.objects.visible_to(self.request.user)
-            .filter(technical_administrator=self.object)
-            .order_by("-is_active", "raison_sociale", "id")[: self.officines_shown + 1]
+        from officines.models import OfficineHabilitation
+
+        rows = list(
+            OfficineHabilitation.objects.visible_to(self.request.user)
+            .filter(administrator=self.object)
+            .select_related("officine")
+            .order_by("-officine__is_active", "officine__raison_sociale", "officine_id")[
+                : self.officines_shown + 1
+            ]
         )
-        context["officines"] = officines[: self.officines_shown]
-        context["officines_truncated"] = len(officines) > self.officines_shown
+        for row in rows:
+            row.is_main_contact = row.officine.technical_administrator_id == self.object.pk
+        context["habilitations"] = rows[: self.officines_shown]
+        context["officines_truncated"] = len(rows) > self.officines_shown
         return context
 
 

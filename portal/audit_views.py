@@ -162,6 +162,11 @@ SETTINGS_ENTRIES = (
         "settings_psc",
     ),
     (
+        gettext_lazy("Services followed"),
+        gettext_lazy("Which services your officines need: the SEGUR four, ROR, ROC."),
+        "settings_coverage",
+    ),
+    (
         gettext_lazy("Alert thresholds"),
         gettext_lazy("When expiry alerts are sent, and to whom."),
         "settings_alerts",

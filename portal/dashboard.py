@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Exists, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -18,22 +18,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
+from certificates.ans_actions import ans_action_counts
 from certificates.coverage import (
     CoverageState,
     coverage_states,
     coverage_tally,
+    followed_services,
 )
 from certificates.models import (
-    COVERAGE_SERVICES,
     EXPIRING_DAYS,
     LIVE_STATUSES,
     Certificate,
+    Service,
     expiry_condition,
 )
 from certificates.revocation.selectors import revoked_by_ans
 from officines.finess_check import to_verify_overview
 from officines.models import Officine, OfficineCoverage
+from officines.selectors import habilitated_administrators
 from portal.permissions import READ_ROLES, ScopedViewMixin
+from portal.tenancy import user_scope
 
 HORIZON_MONTHS = 18
 URGENT_LIMIT = 20
@@ -53,9 +57,11 @@ def _live(user: Any):
 
 def status_counts(user: Any, *, now: datetime) -> dict[str, int]:
     """Live certificates by status in one query: the same rules as `in_status`, so each count
-    matches the certificate list filtered on that status."""
+    matches the certificate list filtered on that status; with them, in the same query, the
+    live certificates ANS must revoke or reissue (`certificates.ans_actions`)."""
     return _live(user).aggregate(
-        **{status: Count("pk", filter=expiry_condition(status, now)) for status in LIVE_STATUSES}
+        **{status: Count("pk", filter=expiry_condition(status, now)) for status in LIVE_STATUSES},
+        **ans_action_counts(),
     )
 
 
@@ -206,6 +212,7 @@ class CoverageOverview:
     incomplete_count: int
     missing_count: int  # officines missing at least one service entirely
     officine_count: int
+    not_habilitated_count: int = 0  # active officines without a habilitated administrator
 
 
 def coverage_overview(
@@ -218,15 +225,18 @@ def coverage_overview(
     (`coverage_states`, `coverage_tally`): at 10,000 officines, folding their ~40,000 live
     certificates in Python took over a second (BENCHMARKS.md).
     """
-    labels = {str(s): str(s.label) for s in COVERAGE_SERVICES}
+    followed = followed_services(user_scope(user).coverage_services)
+    labels = {code: str(Service(code).label) for code in followed}
     active = Officine.objects.visible_to(user).active()
     # A semi-join on the active officines (by their editor index) rather than a join, which
     # made PostgreSQL scan every editor's officines for `is_active`.
     per_officine = coverage_states(
-        OfficineCoverage.objects.visible_to(user).filter(officine__in=active), now=now
+        OfficineCoverage.objects.visible_to(user).filter(officine__in=active),
+        now=now,
+        services=followed,
     )
     counts = {code: {str(state): 0 for state in CoverageState} for code in labels}
-    tally = coverage_tally(per_officine, gap_states=GAP_STATES, first=limit)
+    tally = coverage_tally(per_officine, gap_states=GAP_STATES, first=limit, services=followed)
     gaps = list(tally.worst)
     incomplete_count = missing = with_certificates = 0
     for states, number in tally.groups:
@@ -238,7 +248,13 @@ def coverage_overview(
         if any(states[code] == CoverageState.MISSING for code in labels):
             missing += number
     # Active officines without any live certificate miss every service.
-    officine_count = active.count()
+    # The active officines, and (same query) those where nobody may order yet: no
+    # habilitated administrator, « ne pas commander ».
+    totals = active.aggregate(
+        officines=Count("pk"),
+        not_habilitated=Count("pk", filter=~Q(Exists(habilitated_administrators()))),
+    )
+    officine_count = totals["officines"]
     bare_count = officine_count - with_certificates
     if bare_count:
         bare = active.filter(coverage__isnull=True).order_by("pk")
@@ -288,6 +304,7 @@ def coverage_overview(
         incomplete_count=incomplete_count,
         missing_count=missing,
         officine_count=officine_count,
+        not_habilitated_count=totals["not_habilitated"],
     )
 
 
@@ -320,6 +337,7 @@ class Dashboard(ScopedViewMixin, TemplateView):
         counts["revoked_by_ans"] = revoked_by_ans(
             Certificate.objects.visible_to(user), days=REVOKED_BY_ANS_DAYS, now=now
         ).count()
+        counts["not_habilitated"] = coverage.not_habilitated_count
         context.update(
             counts=counts,
             expiring_days=EXPIRING_DAYS,

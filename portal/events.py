@@ -29,3 +29,16 @@ def certificate_event_send(
         certificate_id=certificate_id,
         context=context or {},
     )
+
+
+# Arguments: officine_ids (list of int), change ("deactivated" or "identity": the raison
+# sociale or the département, i.e. the O or ST of its certificates, changed).
+officine_changed = Signal()
+
+
+def officine_changed_send(*, officine_ids: list[int], change: str) -> None:
+    """An officine stopped (cessation of activity) or its certificates' subject no longer
+    matches it; `certificates` flags its live certificates for the ANS. Send inside the
+    transaction that wrote the change."""
+    if officine_ids:
+        officine_changed.send(sender=None, officine_ids=list(officine_ids), change=change)

@@ -78,6 +78,13 @@ class Editor(models.Model):
         help_text=_("Operators of MSSanté may request SERV SSL certificates."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # The services whose coverage its officines are followed on (ROR and ROC on demand).
+    coverage_services = models.CharField(
+        _("services followed in the coverage"),
+        max_length=64,
+        default="DMP,INSI,PSC,MSSANTE",
+        help_text=_("The SEGUR services by default; add ROR or ROC if your LGO uses them."),
+    )
     psc_officine_access = models.BooleanField(
         _("officine access from Pro Santé Connect"),
         default=False,

@@ -25,6 +25,9 @@ class Scope:
     editor_id: int | None = None
     role: str | None = None
     is_pharmacist: bool = False
+    # The editor's `Editor.coverage_services` ("DMP,INSI,...": the services its officines
+    # need), read with the membership; empty: the default four.
+    coverage_services: str = ""
 
     @property
     def is_member(self) -> bool:
@@ -56,14 +59,20 @@ def user_scope(user: Any) -> Scope:
 
     membership = (
         Membership.objects.filter(user_id=user.pk, editor__is_active=True)
-        .values_list("editor_id", "role")
+        .values_list("editor_id", "role", "editor__coverage_services")
         .first()
     )
     is_pharmacist = PharmacistAccess.objects.filter(
         user_id=user.pk, officine__editor__is_active=True
     ).exists()
-    editor_id, role = membership if membership else (None, None)
-    scope = Scope(user_id=user.pk, editor_id=editor_id, role=role, is_pharmacist=is_pharmacist)
+    editor_id, role, services = membership if membership else (None, None, "")
+    scope = Scope(
+        user_id=user.pk,
+        editor_id=editor_id,
+        role=role,
+        is_pharmacist=is_pharmacist,
+        coverage_services=services or "",
+    )
     setattr(user, _SCOPE_CACHE, scope)
     return scope
 

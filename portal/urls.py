@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import audit_views, dashboard, language, settings_views, views
+from portal import audit_views, coverage_settings, dashboard, language, settings_views, views
 from psc import views as psc_views
 
 urlpatterns = [
@@ -30,6 +30,11 @@ urlpatterns = [
         "settings/api-keys/<int:pk>/revoke/",
         settings_views.ApiKeyRevoke.as_view(),
         name="settings_api_key_revoke",
+    ),
+    path(
+        "settings/coverage/",
+        coverage_settings.SettingsCoverage.as_view(),
+        name="settings_coverage",
     ),
     path("settings/alerts/", settings_views.SettingsAlerts.as_view(), name="settings_alerts"),
     path("settings/webhooks/", settings_views.SettingsWebhooks.as_view(), name="settings_webhooks"),

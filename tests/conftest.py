@@ -223,3 +223,15 @@ def certificate_row(
         chain_pem="".join(x509.certificate_to_pem(c) for c in chain),
         **fields,
     )
+
+
+def administrator_change_for(tenant):
+    """A pending form 503 of `tenant` (its officine to a second administrator), made once."""
+    from officines.administrator_changes import administrator_change_request
+    from officines.models import AdministratorChange
+
+    existing = AdministratorChange.objects.filter(editor=tenant.editor).first()
+    if existing is not None:
+        return existing
+    newcomer = TechnicalAdministratorFactory(editor=tenant.editor, full_name="Nouvel Admin")
+    return administrator_change_request(officines=[tenant.officine], new_administrator=newcomer)

@@ -1,10 +1,17 @@
 """factory_boy factories shared by the whole suite."""
 
+from datetime import date
+
 import factory
 from allauth.mfa.totp.internal.auth import TOTP
 
 from officines import identifiers
-from officines.models import Officine, PharmacistAccess, TechnicalAdministrator
+from officines.models import (
+    Officine,
+    OfficineHabilitation,
+    PharmacistAccess,
+    TechnicalAdministrator,
+)
 from portal.models import Editor, Membership, Role, User
 
 PASSWORD = "correct-horse-battery-staple"
@@ -59,6 +66,7 @@ class TechnicalAdministratorFactory(factory.django.DjangoModelFactory):
 class OfficineFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Officine
+        skip_postgeneration_save = True
 
     editor = factory.SubFactory(EditorFactory)
     finess = factory.Sequence(lambda n: identifiers.generate_finess("69", 1000 + n))
@@ -68,6 +76,23 @@ class OfficineFactory(factory.django.DjangoModelFactory):
     city = "Lyon"
     department = "69"
     notification_email = factory.Sequence(lambda n: f"officine{n}@example.fr")
+
+    @factory.post_generation
+    def habilitation(self, create, extracted, **kwargs):
+        """The main administrator is habilitated for the officine unless told otherwise
+        (`habilitation="requested"`, or `habilitation=False` for no row)."""
+        if not create or self.technical_administrator_id is None or extracted is False:
+            return
+        state = extracted or "habilitated"
+        OfficineHabilitation.objects.get_or_create(
+            officine=self,
+            administrator_id=self.technical_administrator_id,
+            defaults={
+                "editor_id": self.editor_id,
+                "state": state,
+                "habilitated_on": date(2024, 2, 1) if state == "habilitated" else None,
+            },
+        )
 
 
 class PharmacistAccessFactory(factory.django.DjangoModelFactory):

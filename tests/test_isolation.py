@@ -44,6 +44,7 @@ def objects_of(tenant) -> dict[str, object]:
     """For each route taking an id, the object of `tenant` it addresses."""
     from portal.models import Invitation, Membership
     from portal.services import invitation_create
+    from tests.conftest import administrator_change_for
     from tests.notifications.isolation import notification_objects
     from tests.ui.isolation_objects import certificate_ui_objects
 
@@ -57,6 +58,12 @@ def objects_of(tenant) -> dict[str, object]:
         "officines:deactivate": tenant.officine,
         "officines:administrator_detail": tenant.administrator,
         "officines:administrator_update": tenant.administrator,
+        "officines:officine_habilitation": tenant.officine,
+        "officines:main_contact": tenant.officine,
+        "officines:change_detail": administrator_change_for(tenant),
+        "officines:change_worksheet": administrator_change_for(tenant),
+        "officines:change_process": administrator_change_for(tenant),
+        "officines:change_cancel": administrator_change_for(tenant),
         "membership_role": Membership.objects.get(user=tenant.viewer),
         "membership_remove": Membership.objects.get(user=tenant.viewer),
         "invitation_revoke": invitation,

@@ -53,7 +53,12 @@ class ApiPrincipal:
     def api_scope(self) -> Scope:
         """Write keys act as operators, read-only keys as viewers, always within one editor."""
         role = Role.OPERATOR if self.api_key.has_scope(ApiScope.WRITE) else Role.VIEWER
-        return Scope(user_id=None, editor_id=self.api_key.editor_id, role=str(role))
+        return Scope(
+            user_id=None,
+            editor_id=self.api_key.editor_id,
+            role=str(role),
+            coverage_services=self.api_key.editor.coverage_services,
+        )
 
     def has_scope(self, scope: str) -> bool:
         return self.api_key.has_scope(scope)

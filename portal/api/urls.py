@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from certificates.api import CampaignViewSet, CertificateRequestViewSet, CertificateViewSet
 from notifications.api import WebhookEndpointViewSet
 from officines.api import OfficineViewSet
+from officines.habilitation_api import AdministratorChangeViewSet, HabilitationViewSet
 from portal.api import views
 
 app_name = "api"
@@ -17,6 +18,10 @@ router.register("certificates", CertificateViewSet, basename="certificate")
 router.register("certificate-requests", CertificateRequestViewSet, basename="certificate-request")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
+router.register("habilitations", HabilitationViewSet, basename="habilitation")
+router.register(
+    "administrator-changes", AdministratorChangeViewSet, basename="administrator-change"
+)
 
 views.ROOT_LINKS[:] = [
     ("officines", "api:officine-list"),
@@ -24,6 +29,8 @@ views.ROOT_LINKS[:] = [
     ("certificate_requests", "api:certificate-request-list"),
     ("campaigns", "api:campaign-list"),
     ("webhooks", "api:webhook-list"),
+    ("habilitations", "api:habilitation-list"),
+    ("administrator_changes", "api:administrator-change-list"),
     ("ping", "api:ping"),
     ("schema", "api:schema"),
     ("docs", "api:docs"),

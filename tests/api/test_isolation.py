@@ -13,11 +13,19 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from certificates.models import CertificateRequest, RenewalCampaign
 from notifications.models import WebhookEndpoint
 from tests.api.conftest import bearer
-from tests.conftest import logged_in
+from tests.conftest import administrator_change_for, logged_in
 
 pytestmark = pytest.mark.django_db
 
-POST_ONLY = ("-pkcs12", "-installations", "-revocation", "-cancel", "-mark-submitted", "-secret")
+POST_ONLY = (
+    "-pkcs12",
+    "-installations",
+    "-revocation",
+    "-cancel",
+    "-mark-submitted",
+    "-secret",
+    "-process",
+)
 
 
 def api_routes(resolver: URLResolver | None = None, namespace: str = "") -> list[tuple[str, list]]:
@@ -55,6 +63,7 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         url="https://lgo.example/h",
         events=["certificate.issued"],
     )
+    change = administrator_change_for(tenant)
     officine = {"finess": tenant.officine.finess}
     cert = {"pk": certificate.pk}
     req = {"pk": request.pk}
@@ -80,6 +89,10 @@ def objects_of(tenant, certificate) -> dict[str, dict]:
         "api:webhook-detail": hook,
         "api:webhook-secret": hook,
         "api:webhook-deliveries": hook,
+        "api:administrator-change-detail": {"pk": change.pk},
+        "api:administrator-change-cancel": {"pk": change.pk},
+        "api:administrator-change-process": {"pk": change.pk},
+        "api:administrator-change-worksheet": {"pk": change.pk},
     }
 
 
@@ -142,6 +155,8 @@ def test_lists_never_show_other_editors_rows(tenant_a, tenant_b, keys_b, make_ce
         "/api/v1/certificate-requests/",
         "/api/v1/campaigns/",
         "/api/v1/webhooks/",
+        "/api/v1/habilitations/",
+        "/api/v1/administrator-changes/",
     ]
     for who, client in callers(tenant_b, keys_b).items():
         for url in lists:

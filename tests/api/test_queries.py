@@ -16,8 +16,9 @@ from tests.conftest import logged_in
 pytestmark = pytest.mark.django_db
 
 ROWS = 110
-# key look-up, page, + per endpoint: officines' coverage (1); nothing per row.
-BUDGET = 4
+# key look-up, page, + per endpoint: officines' coverage and their administrators with
+# habilitations (1 each); nothing per row.
+BUDGET = 5
 
 
 @pytest.fixture

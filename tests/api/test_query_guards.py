@@ -21,8 +21,8 @@ FILTERED = {"page_size": 100, "status": "valid", "profile": "ORG_AUTH_CLI", "ser
 LIST_BUDGET = 2
 # key look-up + certificate (with officine and request) + its installations
 DETAIL_BUDGET = 3
-# key look-up + officine joined with its stored coverage
-FINESS_BUDGET = 2
+# key look-up + officine joined with its stored coverage + its administrators (habilitations)
+FINESS_BUDGET = 3
 
 
 def _certificates(make_certificate, officines: list[Officine], **kwargs) -> None:

@@ -17,7 +17,7 @@ from certificates.coverage import (
     coverage_summary,
     officines_with_coverage_state,
 )
-from certificates.models import COVERAGE_SERVICES
+from certificates.models import COVERAGE_SERVICES, TRACKABLE_SERVICES
 from officines.models import Officine, OfficineCoverage
 from tests.factories import OfficineFactory
 
@@ -59,8 +59,9 @@ def matrix(officine, now):
 
 
 def test_officine_without_certificates_misses_everything(tenant_a, now):
-    assert matrix(tenant_a.officine, now) == {s: MISSING for s in ("DMP", "INSI", "PSC", "MSSANTE")}
-    assert list(matrix(tenant_a.officine, now)) == [str(s) for s in COVERAGE_SERVICES]
+    services = ("DMP", "INSI", "PSC", "MSSANTE", "ROR", "ROC")  # ROR, ROC: followed on demand
+    assert matrix(tenant_a.officine, now) == dict.fromkeys(services, MISSING)
+    assert list(matrix(tenant_a.officine, now)) == [str(s) for s in TRACKABLE_SERVICES]
 
 
 def test_dmp_needs_both_sign_and_auth_cli(tenant_a, cert, now):
@@ -176,6 +177,8 @@ def test_bulk_matrix_is_one_query(landscape, now, django_assert_num_queries):
         "INSI": COVERED,
         "PSC": COVERED,
         "MSSANTE": MISSING,
+        "ROR": MISSING,
+        "ROC": MISSING,
     }
     assert result[landscape[1].pk]["DMP"] == EXPIRING
     assert result[landscape[1].pk]["INSI"] == EXPIRED
@@ -184,6 +187,8 @@ def test_bulk_matrix_is_one_query(landscape, now, django_assert_num_queries):
         "INSI": MISSING,
         "PSC": EXPIRED,
         "MSSANTE": EXPIRED,
+        "ROR": MISSING,
+        "ROC": MISSING,
     }
     assert result[landscape[5].pk]["PSC"] == EXPIRING
     assert result[landscape[6].pk]["PSC"] == MISSING
@@ -227,7 +232,7 @@ def test_sql_filter_paginates_in_the_database(landscape, tenant_a, now, django_a
 def test_sql_filter_rejects_unknown_service_or_state(tenant_a):
     base = Officine.objects.all()
     with pytest.raises(ValueError):
-        officines_with_coverage_state(base, service="ROR", state="covered")
+        officines_with_coverage_state(base, service="OTHER", state="covered")
     with pytest.raises(ValueError):
         officines_with_coverage_state(base, service="PSC", state="fine")
 

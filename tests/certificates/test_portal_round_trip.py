@@ -25,7 +25,7 @@ REQUESTS = {
     "ORG_AUTH_CLI": (["INSI"], "INSI-AUTO"),
     "ORG_SIGN": (["DMP"], "LGO DMP"),
     "ORG_CONF": ([], "LGO CONF"),  # encryption: no service asks for it by name
-    "SERV_SSL": (["MSSANTE"], "MSS OPERATEUR"),
+    "SERV_SSL": (["MSSANTE"], "mss.operateur.example"),  # SERV SSL: a host name (FQDN)
 }
 
 

@@ -478,15 +478,20 @@ def test_for_service_is_all_or_nothing(officine):
 
 
 def test_serv_ssl_only_for_mssante_operators(officine):
+    host = "mss.operateur.example"  # a SERV SSL certificate names a server (FQDN)
     with refused("profile", "serv_ssl_operator_only"):
-        create(officine, profile=Profile.SERV_SSL, services=[Service.MSSANTE])
+        create(officine, profile=Profile.SERV_SSL, services=[Service.MSSANTE], common_name=host)
     officine.editor.is_mssante_operator = True
     officine.editor.save()
     officine.refresh_from_db()
-    request = create(officine, profile=Profile.SERV_SSL, services=[Service.MSSANTE])
+    request = create(
+        officine, profile=Profile.SERV_SSL, services=[Service.MSSANTE], common_name=host
+    )
     assert request.profile == Profile.SERV_SSL
     with refused("profile", "profile_service"):  # still not for another service
-        create(officine, profile=Profile.SERV_SSL, services=[Service.PSC])
+        create(officine, profile=Profile.SERV_SSL, services=[Service.PSC], common_name=host)
+    with refused("common_name", "serv_ssl_fqdn"):
+        create(officine, profile=Profile.SERV_SSL, services=[Service.MSSANTE])
 
 
 def test_profiles_for_service(tenant_a):

@@ -181,6 +181,9 @@ def test_dashboard_never_shows_another_tenant(tenant_a, tenant_b, client_for, fl
         "expiring": 0,
         "expired": 0,
         "revoked_by_ans": 0,
+        "not_habilitated": 1,  # the pharmacist's officine has no administrator
+        "ans_revoke": 0,
+        "ans_reissue": 0,
     }
     assert response.context["coverage"].incomplete_count == 2
     for secret in ("BIENTOT", "VALIDE", tenant_a.officine.raison_sociale, tenant_a.officine.finess):

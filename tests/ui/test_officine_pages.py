@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates.models import CertificateRequest, Installation
-from officines.models import Officine
+from officines.administrator_changes import administrator_change_process
+from officines.models import AdministratorChange, Officine
 from portal.models import AuditEvent
 from tests.factories import OfficineFactory, TechnicalAdministratorFactory
 from tests.ui.conftest import bulk_officines, clone_certificates
@@ -227,17 +228,28 @@ def test_change_administrator_of_checked_officines_in_two_steps(tenant_a, tenant
 
     done = client.post(reverse("officines:reassign"), {**data, "confirm": "1"}, follow=True)
     assert done.status_code == 200
-    assert set(
-        Officine.objects.filter(technical_administrator=new).values_list("pk", flat=True)
-    ) == {
+    # Form 503: pending until ANS processes it, the officines keep their administrator.
+    assert not Officine.objects.filter(technical_administrator=new).exists()
+    change = AdministratorChange.objects.get()
+    assert change.status == "pending" and change.new_administrator == new
+    assert set(change.items.values_list("officine_id", flat=True)) == {
         tenant_a.officine.pk,
         tenant_a.pharmacist_officine.pk,
     }
+    assert done.redirect_chain[-1][0] == change.get_absolute_url()
+    assert any("503" in str(m) for m in done.context["messages"])
+    event = AuditEvent.objects.get(action="administrator_change.request")
+    assert event.details["form"] == "503" and event.editor_id == tenant_a.editor.pk
+
+    processed = client.post(
+        reverse("officines:change_process", args=[change.pk]), {"processed_on": "2026-01-10"}
+    )
+    assert processed.status_code == 302
+    assert set(
+        Officine.objects.filter(technical_administrator=new).values_list("pk", flat=True)
+    ) == {tenant_a.officine.pk, tenant_a.pharmacist_officine.pk}
     tenant_b.officine.refresh_from_db()
     assert tenant_b.officine.technical_administrator_id == tenant_b.administrator.pk
-    assert any("503" in str(m) for m in done.context["messages"])
-    event = AuditEvent.objects.get(action="administrator.assign")
-    assert event.details["form"] == "503" and event.editor_id == tenant_a.editor.pk
 
 
 def test_change_administrator_of_every_filtered_officine(tenant_a, client_for):
@@ -246,6 +258,9 @@ def test_change_administrator_of_every_filtered_officine(tenant_a, client_for):
     client = client_for(tenant_a.admin)
     query = {"all": "1", "department": "75", "administrator": new.pk, "confirm": "1"}
     assert client.post(reverse("officines:reassign"), query).status_code == 302
+    change = AdministratorChange.objects.get()
+    assert change.items.count() == 3
+    administrator_change_process(change=change, actor=tenant_a.admin)
     assert set(
         Officine.objects.filter(technical_administrator=new).values_list("pk", flat=True)
     ) == {o.pk for o in paris}

@@ -459,7 +459,6 @@ def _accounts(spec: ScaleSpec, editors: list, password: str) -> tuple[int, dict,
                 email=f"pki-{n + 1}@{_domain(index, spec.prefix)}",
                 card_type="CPS" if n % 10 == 9 else "CPA",
                 card_number=f"{8_000_000_000 + index * 10_000 + n}",
-                habilitation="requested" if n % 7 == 6 else "habilitated",
             )
             for n in range(max(3, count // 250))
         )
@@ -468,6 +467,29 @@ def _accounts(spec: ScaleSpec, editors: list, password: str) -> tuple[int, dict,
         )
         raw_keys[editor.name] = raw
     return users, administrators, raw_keys
+
+
+def _habilitations(officines: list) -> None:
+    """Each officine's administrator habilitated for it (one in seven still « demandée »)."""
+    from officines.models import OfficineHabilitation
+
+    OfficineHabilitation.objects.bulk_create(
+        (
+            OfficineHabilitation(
+                editor_id=o.editor_id,
+                officine_id=o.pk,
+                administrator_id=o.technical_administrator_id,
+                state="requested" if o.technical_administrator_id % 7 == 6 else "habilitated",
+                requested_on=o.created_at.date() if o.created_at else None,
+                habilitated_on=None
+                if o.technical_administrator_id % 7 == 6
+                else (o.created_at.date() if o.created_at else None),
+            )
+            for o in officines
+            if o.technical_administrator_id
+        ),
+        batch_size=2000,
+    )
 
 
 def _pharmacists(spec: ScaleSpec, editors: list, officines: list, password: str) -> int:
@@ -655,6 +677,7 @@ def seed_scale(
         officines = Officine.objects.bulk_create(
             _officines(rng, spec, editors, administrators), batch_size=2000
         )
+        _habilitations(officines)
         users += _pharmacists(spec, editors, officines, password)
     report.seconds["accounts_officines"] = time.perf_counter() - mark
     report.editors, report.officines, report.users = len(editors), len(officines), users
