@@ -31,13 +31,20 @@ def test_reassignment_message_uses_plural_forms():
     from django.utils import translation
     from django.utils.translation import ngettext
 
-    message = "%(count)d officine now has %(name)s as technical administrator."
-    plural = "%(count)d officines now have %(name)s as technical administrator."
+    # A change of administrator is a pending form 503 (issue 14 §3): the message says so.
+    message = (
+        "Change of technical administrator recorded for %(count)d officine: send the "
+        "form 503 to ANS with its worksheet, then mark it processed."
+    )
+    plural = (
+        "Change of technical administrator recorded for %(count)d officines: send the "
+        "form 503 to ANS with its worksheet, then mark it processed."
+    )
     with translation.override("fr"):
-        one = ngettext(message, plural, 1) % {"count": 1, "name": "Claire"}
-        many = ngettext(message, plural, 3) % {"count": 3, "name": "Claire"}
-    assert one == "1 officine a désormais Claire comme administrateur technique."
-    assert many == "3 officines ont désormais Claire comme administrateur technique."
+        one = ngettext(message, plural, 1) % {"count": 1}
+        many = ngettext(message, plural, 3) % {"count": 3}
+    assert one.startswith("Changement d'administrateur technique enregistré pour 1 officine :")
+    assert many.startswith("Changement d'administrateur technique enregistré pour 3 officines :")
 
 
 def test_recovery_code_links_stand_apart(tenant_a):
