@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from officines import identifiers
 from officines.models import Habilitation, Officine, OfficineHabilitation, TechnicalAdministrator
+from portal import permissions
 from portal.audit import audit_record
 from portal.permissions import can_act_on_officine, is_portal_user
 
@@ -111,8 +112,17 @@ def habilitations_ensure(pairs: Iterable[tuple[int, int, int]]) -> int:
 
 
 def check_may_manage(actor: Any, officines: Iterable[Officine]) -> None:
-    """Refuse when the actor may not act for one of these officines (portal.permissions)."""
+    """Refuse when the actor may not manage these officines' administrators.
+
+    Habilitation and form 503 are part of the editor's record of the officine: the
+    per-object rule `portal.permissions.require(actor, "manage", officine)` decides when the
+    kernel has it; until then, `can_act_on_officine` (users) or the key's editor and officine.
+    """
+    require = getattr(permissions, "require", None)
     for officine in officines:
+        if require is not None:
+            require(actor, "manage", officine)
+            continue
         if is_portal_user(actor):
             allowed = can_act_on_officine(actor, officine)
         else:
