@@ -1,11 +1,14 @@
 """Language: the browser decides (en-US: English, French: French) until the person uses the
 switch; their choice then follows them to any browser."""
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
 from portal.models import User
 from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
 
 
 def test_browser_language_decides_for_anonymous_visitors(client):

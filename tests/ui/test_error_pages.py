@@ -1,9 +1,12 @@
 """403/404/500 pages: French by default, in the portal's layout; the API keeps problem JSON."""
 
+import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
 from portal.api.problems import handler500
+
+pytestmark = pytest.mark.django_db
 
 
 def test_404_page_is_french_with_the_menu(tenant_a, client_for):
