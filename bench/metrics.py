@@ -6,7 +6,8 @@ view (token check, the process's request metrics, the business collector's queri
 text exposition) through Django's test client in this process, DEBUG off, after one
 warm-up scrape (a long-running gunicorn worker has its connection and statements warm).
 The reference is the business collector alone, so the exposition's share shows; the query
-count of one scrape is reported (and guarded in tests by the label bounds, not by time).
+count of one scrape is reported (a test guards it). `/healthz/ready` (database, migrations,
+broker, keys) is timed too: a probe must take a few milliseconds.
 
     DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \\
         .venv/bin/python -m bench.metrics [--quick]
@@ -68,6 +69,15 @@ def run(quick: bool) -> list[dict]:
             started = time.perf_counter()
             list(collector.collect())
             collect_ms.append((time.perf_counter() - started) * 1000)
+    ready_ms = []
+    for path in ("/healthz/ready", "/healthz/live") * (REPEAT[quick] + 1):
+        started = time.perf_counter()
+        status = client.get(path).status_code
+        if path.endswith("ready"):
+            ready_ms.append((time.perf_counter() - started) * 1000)
+        if status not in (200, 503):
+            raise RuntimeError(f"{path} answered {status}")
+    ready_ms = ready_ms[1:]  # the first reads the migration graph (once per process)
     collect = common.median(collect_ms)
     rows += [
         common.row("metrics.scrape.median", common.median(scrape_ms), "ms", TARGET_MS, collect),
@@ -76,6 +86,7 @@ def run(quick: bool) -> list[dict]:
         ),
         common.row("metrics.business_collect.median", collect, "ms", TARGET_MS),
         common.row("metrics.scrape.queries", len(queries), "queries", 25),
+        common.row("metrics.healthz_ready.median", common.median(ready_ms), "ms", 10),
         common.row("metrics.scrape.series", series, "series", None, f"{data.editors} editors"),
         common.row(
             "metrics.scrape.bytes", len(body), "bytes", None, f"{data.certificates} certificates"
