@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from celery import shared_task
 from django.test import Client
+from django.urls import reverse
 
 from ops.requestid import HEADER
 from portal import outbox
@@ -70,6 +71,17 @@ def test_json_line_of_a_session_user(json_lines, tenant_a, client_for):
     assert line["request_id"] == "req-session-0001"
     assert line["user_id"] == tenant_a.viewer.pk
     assert "api_key_prefix" not in line
+
+
+def test_json_line_of_a_session_user_carries_the_editor(json_lines, tenant_a, tenant_b, client_for):
+    """A foreign officine is a 404; the line names the caller's user and editor."""
+    client = client_for(tenant_a.operator)
+    url = reverse("officines:detail", args=[tenant_b.officine.pk])
+    assert client.get(url, HTTP_X_REQUEST_ID="req-foreign-0005").status_code == 404
+    line = json_lines()[-1]
+    assert line["request_id"] == "req-foreign-0005"
+    assert line["user_id"] == tenant_a.operator.pk
+    assert line["editor_id"] == tenant_a.editor.pk
 
 
 def test_json_line_of_an_api_key_has_its_prefix_never_the_key(json_lines, tenant_a):
