@@ -18,10 +18,15 @@ from officines.forms import (
     HabilitationForm,
     MainContactForm,
 )
-from officines.habilitations import habilitations_set, main_contact_set, resolve_finess_list
+from officines.habilitations import (
+    check_may_manage,
+    habilitations_set,
+    main_contact_set,
+    resolve_finess_list,
+)
 from officines.models import AdministratorChange, Officine, TechnicalAdministrator
 from portal.csv_stream import csv_response
-from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
+from portal.permissions import WRITE_ROLES, ScopedViewMixin
 
 UNKNOWN_SHOWN = 50
 
@@ -46,8 +51,7 @@ class OfficineHabilitationSet(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         officine = get_object_or_404(self.get_queryset(), pk=pk)
-        if not can_act_on_officine(request.user, officine):
-            raise PermissionDenied
+        check_may_manage(request.user, [officine])  # 403 with the reason
         form = HabilitationForm(request.POST, administrators=_administrators(request.user))
         if not form.is_valid():
             for field, errors in form.errors.items():
@@ -76,8 +80,7 @@ class OfficineMainContact(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         officine = get_object_or_404(self.get_queryset(), pk=pk)
-        if not can_act_on_officine(request.user, officine):
-            raise PermissionDenied
+        check_may_manage(request.user, [officine])
         form = MainContactForm(request.POST, administrators=_administrators(request.user))
         if form.is_valid():
             try:

@@ -259,7 +259,7 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         now = timezone.now()
         context["can_act"] = can_act_on_officine(user, officine)
         context["coverage"] = coverage_cells(coverage_for_officine(officine), user)
-        context.update(habilitation_context(officine, user, can_act=context["can_act"]))
+        context.update(habilitation_context(officine, user, can_act=may_manage(user, officine)))
         certificates = list(
             Certificate.objects.visible_to(user)
             .filter(officine=officine)
@@ -346,6 +346,17 @@ def finess_panel(officine: Officine, user) -> dict:
         "finess_rows": rows,
         "finess_check": finess_differences([officine.pk], user=user).get(officine.pk),
     }
+
+
+def may_manage(user, officine: Officine) -> bool:
+    """May record habilitations and changes of administrator for this officine."""
+    from officines.habilitations import check_may_manage
+
+    try:
+        check_may_manage(user, [officine])
+    except PermissionDenied:
+        return False
+    return True
 
 
 def habilitation_context(officine: Officine, user, *, can_act: bool) -> dict:
