@@ -93,6 +93,7 @@ from portal.api.schema import (
 )
 from portal.api.views import ApiViewMixin
 from portal.models import ApiScope
+from portal.permissions import Action, require
 
 # --------------------------------------------------------------------------- HTTP plumbing
 
@@ -330,6 +331,13 @@ class CertificateViewSet(
     lookup_value_converter = "int"
     # Asking IGC Santé about a certificate reads: the `read` scope suffices.
     required_scopes = {"pkcs12": (ApiScope.KEYS_EXPORT,), "revocation_check": (ApiScope.READ,)}
+    resource = "certificates"
+    object_actions = {
+        "pkcs12": Action.EXPORT_KEY,
+        "revocation": Action.ORDER,
+        "installations": Action.RECORD,
+        "revocation_check": Action.VIEW,
+    }
 
     def get_queryset(self):
         queryset = self.scoped(Certificate.objects.select_related("officine")).order_by("id")
@@ -542,6 +550,7 @@ class CertificateViewSet(
             found = self.scoped(CertificateRequest.objects.all()).filter(pk=pk).first()
         if found is None:
             raise ValidationError({"request": [_("Unknown request.")]})
+        require(self.actor, Action.RECORD, found)
         return found
 
     def _import_services(self, request) -> list[str]:
@@ -763,6 +772,12 @@ class CertificateRequestViewSet(
     filterset_class = CertificateRequestFilter
     queryset = CertificateRequest.objects.none()
     lookup_value_converter = "int"
+    resource = "certificates"
+    object_actions = {
+        "create": Action.ORDER,
+        "cancel": Action.ORDER,
+        "mark_submitted": Action.ORDER,
+    }
 
     def get_queryset(self):
         return (
@@ -1006,6 +1021,7 @@ class CampaignViewSet(
     lookup_value_converter = "int"
     # Campaigns span the editor's officines: not for keys limited to one officine.
     officine_limited_forbidden = ("create",)
+    resource = "campaigns"
 
     def get_queryset(self):
         return self.scoped(RenewalCampaign.objects.all()).order_by("id")

@@ -53,7 +53,7 @@ from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_lines, spreadsheet_cell
 from portal.models import Editor, OutboxMessage
-from portal.permissions import is_portal_user
+from portal.permissions import is_portal_user, require_editor
 from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
@@ -155,17 +155,12 @@ def campaign_create(
         errors["key_mode"] = [_("Unknown key mode.")]
     if errors:
         raise ValidationError(errors)
-    if is_portal_user(actor):
-        scope = user_scope(actor)
-        if not scope.can_write or scope.editor_id != editor.pk:
-            raise PermissionDenied
-        certificates = Certificate.objects.visible_to(actor)
-    else:
-        if getattr(actor, "editor_id", None) not in (None, editor.pk):
-            raise PermissionDenied  # an API key of another editor
-        certificates = Certificate.objects.of_editor(editor.pk)
-        if getattr(actor, "officine_id", None) is not None:  # a key limited to one officine
-            certificates = certificates.filter(officine_id=actor.officine_id)
+    # The caller's role in *this* editor (portal.permissions); certificates of this editor
+    # only, even for a user who also sees another editor's officine as its pharmacist.
+    require_editor(actor, "campaigns", "manage", editor.pk)
+    certificates = Certificate.objects.of_editor(editor.pk)
+    if getattr(actor, "officine_id", None) is not None:  # a key limited to one officine
+        certificates = certificates.filter(officine_id=actor.officine_id)
     certificates = certificates.filter(editor_id=editor.pk, officine__is_active=True).live()
     if ids is not None:
         certificates = certificates.filter(pk__in=ids)
@@ -238,10 +233,7 @@ def campaign_resume(
     A campaign still making progress is refused: its run is alive (or its next slice queued),
     and a second one would only compete with it.
     """
-    if is_portal_user(actor):
-        scope = user_scope(actor)
-        if not scope.can_write or scope.editor_id != campaign.editor_id:
-            raise PermissionDenied
+    require_editor(actor, "campaigns", "manage", campaign.editor_id)
     if campaign.status == CampaignStatus.DONE:
         raise ValidationError(_("This campaign is already finished."), code="done")
     if campaign.status in UNFINISHED_STATUSES and campaign_stalled_since(campaign) is None:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from certificates import x509
 from certificates.models import Certificate, CertificateRequest
 from portal.audit import audit_record
-from portal.permissions import check_may_act
+from portal.permissions import Action, check_may_act
 
 PKCS12_PROFILES = ("modern", "legacy")
 
@@ -213,7 +213,7 @@ def certificate_export_pkcs12(
     Not one transaction on purpose: the decryption audit written by the keystore must
     survive even if building the file fails afterwards.
     """
-    check_may_act(actor, certificate)
+    check_may_act(actor, certificate, Action.EXPORT_KEY)
     _check_pkcs12_allowed(certificate, passphrase, profile)
 
     from certificates import keystore

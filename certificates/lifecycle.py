@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from certificates.models import Certificate, Installation, RevocationReason
 from portal.audit import audit_record
-from portal.permissions import check_may_act
+from portal.permissions import Action, check_may_act
 
 HOST_MAX_LENGTH = 255
 # Clocks of LGO workstations drift: accept dates a little in the future.
@@ -117,7 +117,7 @@ def installation_report(
     http_request: HttpRequest | None = None,
 ) -> Installation:
     """Record (or refresh) that the certificate is installed on `host`: one row per host."""
-    check_may_act(actor, certificate)
+    check_may_act(actor, certificate, Action.RECORD)
     host = validate_host(host)
     now = timezone.now()
     installed_at = installed_at or now

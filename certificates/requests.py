@@ -48,8 +48,7 @@ from officines.validators import validate_insi_common_name
 from portal import outbox
 from portal.audit import audit_record
 from portal.models import Editor
-from portal.permissions import check_may_act, is_portal_user
-from portal.tenancy import user_scope
+from portal.permissions import Action, check_may_act, is_portal_user
 
 logger = logging.getLogger(__name__)
 
@@ -232,24 +231,9 @@ def _check_common_name(common_name: str, add) -> None:
 
 
 def _check_actor_tenant(actor: Any, officine: Officine) -> None:
-    """Defensive: callers pass objects found through visible_to, but never cross a tenant here.
-
-    The actor is a portal user, an API key (has `editor_id`) or None.
-    """
-    if actor is None:
-        return
-    user = _user_or_none(actor)
-    editor_id = (
-        user_scope(user).editor_id if user is not None else getattr(actor, "editor_id", None)
-    )
-    if editor_id is not None:
-        allowed = editor_id == officine.editor_id
-    elif user is not None:  # a pharmacist (no membership): only their own officines
-        allowed = officine.pharmacist_links.filter(user_id=actor.pk).exists()
-    else:
-        allowed = False
-    if not allowed:
-        raise _error("officine", _("Unknown officine."), "not_found")
+    """Defensive: callers pass objects found through visible_to, but never act for an officine
+    the actor may not order for (`portal.permissions`, Cas 1 / Cas 2)."""
+    check_may_act(actor, officine, Action.ORDER)
 
 
 _CSR_MESSAGES = {
@@ -859,6 +843,7 @@ def request_cancel(
     *, request: CertificateRequest, actor: Any = None, http_request: HttpRequest | None = None
 ) -> CertificateRequest:
     """Stop an open request; an issued or cancelled one stays as it is (error)."""
+    _check_actor_tenant(actor, request.officine)
     with transaction.atomic():
         locked = _locked(request)
         if locked.status not in OPEN_REQUEST_STATUSES:
@@ -875,6 +860,7 @@ def request_mark_submitted(
 ) -> CertificateRequest:
     """The administrator uploaded the CSR to the ANS platform (only once, from csr_ready), or
     ordered a key generated online there (ANS mode, from pending)."""
+    _check_actor_tenant(actor, request.officine)
     with transaction.atomic():
         locked = _locked(request)
         ready = RequestStatus.PENDING if locked.key_mode == KeyMode.ANS else RequestStatus.CSR_READY

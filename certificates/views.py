@@ -2,7 +2,7 @@
 
 Views parse input, call the services of this app and render; the rules live in the
 services. Every look-up goes through `visible_to(user)` (a foreign id is a 404), then
-write actions ask `can_act_on_officine` (viewers and pharmacists in "éditeur" mode
+write actions ask `portal.permissions.decide` (viewers and pharmacists in "éditeur" mode
 get a 403 on every POST).
 """
 
@@ -69,7 +69,13 @@ from officines.selectors import request_ordering_warning
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.models import Editor
-from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
+from portal.permissions import (
+    WRITE_ROLES,
+    Action,
+    ScopedViewMixin,
+    decide,
+    require,
+)
 from portal.tenancy import user_scope
 
 PAGE_SIZE = 50
@@ -91,22 +97,25 @@ def attachment(content: bytes, filename: str, content_type: str) -> HttpResponse
 
 
 def actable_officines(user: Any) -> QuerySet[Officine]:
-    """Active officines the user may order certificates for (`can_act_on_officine` in SQL)."""
+    """Active officines the user may order certificates for (`Action.ORDER` in SQL): Cas 1
+    officines of the editor they write for, Cas 2 officines they are a pharmacist of."""
     scope = user_scope(user)
     condition = Q(pk__in=[])
     if scope.can_write and scope.editor_id is not None:
-        condition |= Q(editor_id=scope.editor_id)
+        condition |= Q(editor_id=scope.editor_id) & ~Q(delegation_mode=DelegationMode.PHARMACIEN)
     if scope.is_pharmacist:
         condition |= Q(
             delegation_mode=DelegationMode.PHARMACIEN,
-            pk__in=PharmacistAccess.objects.filter(user_id=user.pk).values("officine_id"),
+            pk__in=PharmacistAccess.objects.filter(user_id=user.pk, read_only=False).values(
+                "officine_id"
+            ),
         )
     return Officine.objects.visible_to(user).filter(condition).active()
 
 
-def require_can_act(user: Any, officine: Officine) -> None:
-    if not can_act_on_officine(user, officine):
-        raise PermissionDenied
+def require_can_act(user: Any, target: Any, action: Action = Action.ORDER) -> None:
+    """403 with the reason (Cas 1 / Cas 2, role) when `user` may not do `action` on `target`."""
+    require(user, action, target)
 
 
 def portal_holds_key(certificate: Certificate) -> bool:
@@ -210,10 +219,12 @@ def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
         .order_by("-created_at")[:10]
     )
     open_renewal = next((r for r in renewals if r.status in OPEN_REQUEST_STATUSES), None)
-    can_act = can_act_on_officine(user, certificate.officine)
+    decision = decide(user, Action.ORDER, certificate.officine)
+    can_act = decision.allowed
     is_live = certificate.revoked_at is None and certificate.superseded_at is None
     return {
         "can_act": can_act,
+        "act_refusal": "" if can_act else decision.reason,
         "is_live": is_live,
         "installations": list(certificate.installations.all()[:50]),
         "replaced_by": replaced_by,
@@ -250,7 +261,7 @@ class CertificatePkcs12(CertificateScopedMixin, View):
 
     def _certificate(self, pk: int) -> Certificate:
         certificate = self.get_certificate(pk)
-        require_can_act(self.request.user, certificate.officine)
+        require_can_act(self.request.user, certificate, Action.EXPORT_KEY)
         return certificate
 
     def _render(self, certificate: Certificate, form: Pkcs12Form | None, status: int = 200):
@@ -564,7 +575,8 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
         .only("pk", "common_name", "serial", "not_after", "profile")
         .first()
     )
-    can_act = can_act_on_officine(user, certificate_request.officine)
+    decision = decide(user, Action.ORDER, certificate_request.officine)
+    can_act = decision.allowed
     status = certificate_request.status
     return {
         **progress_context(certificate_request),
@@ -574,6 +586,7 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
         else None,
         "issued_certificate": certificate,
         "can_act": can_act,
+        "act_refusal": "" if can_act else decision.reason,
         "can_upload_csr": can_act
         and status == RequestStatus.AWAITING_CSR
         and certificate_request.key_mode == KeyMode.CSR,

@@ -153,6 +153,7 @@ class WebhookEndpointViewSet(
     queryset = WebhookEndpoint.objects.none()
     lookup_value_converter = "int"
     officine_limited_forbidden = ("create",)
+    resource = "webhooks"  # admin-only, like the pages (portal.permissions.EDITOR_RULES)
     # Creation and regeneration answer with the secret: an Idempotency-Key replay copy of
     # that answer is stored encrypted, never in clear (portal.api.idempotency).
     idempotency_seal_body = True

@@ -190,6 +190,7 @@ class OfficineViewSet(
     lookup_field = "finess"
     lookup_value_converter = "str"
     officine_limited_forbidden = ("create",)
+    resource = "officines"
     queryset = Officine.objects.none()  # for the schema; get_queryset scopes
 
     def get_queryset(self):
@@ -216,6 +217,7 @@ class OfficineViewSet(
         officine = self.get_queryset().select_related("coverage").filter(finess=finess).first()
         if officine is None:
             raise NotFound(_("No officine with this FINESS."))
+        self.check_object_permissions(self.request, officine)
         return officine
 
     def paginate_queryset(self, queryset):

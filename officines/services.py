@@ -19,6 +19,7 @@ from officines.models import (
 )
 from portal.audit import audit_record
 from portal.events import officine_changed_send
+from portal.permissions import Action, require, require_editor
 
 
 @transaction.atomic
@@ -31,8 +32,12 @@ def officine_save(
     officine) is set at once, with a habilitation row « bon de commande à envoyer » if it has
     none. Replacing it by someone new is a change of administrator (form 503): the officine
     keeps its administrator and a pending change is recorded (`officine.pending_change`).
+
+    The caller must be allowed to manage this officine's record (`Action.MANAGE`, decided for
+    the officine's own editor); a change of delegation mode is audited on its own.
     """
     creating = officine.pk is None
+    require(actor, Action.MANAGE, officine)
     officine.full_clean()
     check_geographic_vs_juridique(officine)
     officine.pending_change = None
@@ -41,7 +46,13 @@ def officine_save(
         None
         if creating
         else Officine.objects.filter(pk=officine.pk)
-        .values("technical_administrator_id", "raison_sociale", "department", "is_active")
+        .values(
+            "technical_administrator_id",
+            "raison_sociale",
+            "department",
+            "is_active",
+            "delegation_mode",
+        )
         .first()
     )
     previous = before["technical_administrator_id"] if before else None
@@ -53,6 +64,14 @@ def officine_save(
     if replacing:
         officine.technical_administrator_id = previous
     officine.save()
+    if before and before["delegation_mode"] != officine.delegation_mode:
+        audit_record(
+            action="officine.delegation_mode",
+            actor=actor,
+            target=officine,
+            request=request,
+            details={"from": before["delegation_mode"], "to": officine.delegation_mode},
+        )
     audit_record(
         action="officine.create" if creating else "officine.update",
         actor=actor,
@@ -112,6 +131,7 @@ def check_geographic_vs_juridique(officine: Officine) -> None:
 def officine_deactivate(
     *, officine: Officine, actor=None, request: HttpRequest | None = None
 ) -> None:
+    require(actor, Action.MANAGE, officine)
     officine.is_active = False
     officine.save(update_fields=["is_active", "updated_at"])
     audit_record(action="officine.deactivate", actor=actor, target=officine, request=request)
@@ -124,6 +144,7 @@ def administrator_save(
     *, administrator: TechnicalAdministrator, actor=None, request: HttpRequest | None = None
 ) -> TechnicalAdministrator:
     creating = administrator.pk is None
+    require_editor(actor, "officines", "manage", administrator.editor_id)
     administrator.full_clean()
     administrator.save()
     audit_record(

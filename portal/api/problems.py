@@ -172,7 +172,8 @@ def _normalize(exc: Exception) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
-        return exceptions.PermissionDenied()
+        # portal.permissions gives the reason (e.g. Cas 2: the officine orders itself).
+        return exceptions.PermissionDenied(*[a for a in exc.args if a][:1])
     if isinstance(exc, DjangoValidationError):
         return exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, RequestDataTooBig):

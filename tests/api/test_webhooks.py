@@ -9,6 +9,7 @@ from notifications.webhooks import webhook_secret
 from portal.models import AuditEvent
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem
+from tests.conftest import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_update_disable_regenerate_delete(tenant_a, keys_a):
 
 
 def test_delivery_log_newest_first(tenant_a, keys_a, make_certificate):
-    client = bearer(keys_a.read)
+    client = bearer(keys_a.write)
     endpoint = WebhookEndpoint.objects.create(
         editor=tenant_a.editor,
         url="https://lgo.example/h",
@@ -100,3 +101,31 @@ def test_delivery_log_newest_first(tenant_a, keys_a, make_certificate):
     rest = client.get(body["next"]).json()
     assert [d["payload"]["n"] for d in rest["results"]] == [0]
     assert bearer(keys_a.officine).get(f"{HOOKS}{endpoint.pk}/deliveries/").status_code == 404
+
+
+def test_webhooks_follow_the_pages_rule(tenant_a, keys_a):
+    """Admin-only like the pages (issue 12, items 4 and 10): operators cannot create, rotate
+    or disable; viewers and read-only keys cannot read URLs nor delivery payloads."""
+    endpoint = WebhookEndpoint.objects.create(
+        editor=tenant_a.editor, url="https://lgo.example/h", events=["certificate.issued"]
+    )
+    url = f"/api/v1/webhooks/{endpoint.pk}/"
+    operator = logged_in(tenant_a.operator)
+    created = operator.post(
+        "/api/v1/webhooks/",
+        {"url": "https://lgo.example/other", "events": ["certificate.issued"]},
+        content_type="application/json",
+    )
+    assert created.status_code == 403
+    assert operator.post(f"{url}secret/").status_code == 403
+    disabled = operator.patch(url, {"is_active": False}, content_type="application/json")
+    assert disabled.status_code == 403
+    assert operator.delete(url).status_code == 403
+    for client in (operator, logged_in(tenant_a.viewer), bearer(keys_a.read)):
+        for path in ("/api/v1/webhooks/", url, f"{url}deliveries/"):
+            response = client.get(path)
+            assert response.status_code == 403, path
+            assert "lgo.example" not in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.is_active and WebhookEndpoint.objects.count() == 1
+    assert logged_in(tenant_a.admin).get(url).status_code == 200

@@ -256,7 +256,9 @@ def test_api_keys_are_scoped_to_their_editor_and_officine(fleet, tenant_a, tenan
             requester_email="a@lgo.example",
             within_days=60,
         )
-    limited = ApiKey(editor=tenant_a.editor, name="A", officine=tenant_a.officine)
+    limited = ApiKey(
+        editor=tenant_a.editor, name="A", officine=tenant_a.officine, scopes=["read", "write"]
+    )
     campaign = campaign_create(
         editor=tenant_a.editor,
         actor=limited,

@@ -241,13 +241,16 @@ def test_installation_report_refused_to_viewers_and_other_editors(certificate, t
 def test_api_keys_act_only_within_their_editor_and_officine(certificate, tenant_a, tenant_b):
     from portal.models import ApiKey
 
-    foreign = ApiKey(editor=tenant_b.editor, name="B")
-    other_officine = ApiKey(editor=tenant_a.editor, name="A", officine=tenant_a.pharmacist_officine)
+    rw = ["read", "write"]
+    foreign = ApiKey(editor=tenant_b.editor, name="B", scopes=rw)
+    other_officine = ApiKey(
+        editor=tenant_a.editor, name="A", officine=tenant_a.pharmacist_officine, scopes=rw
+    )
     for key in (foreign, other_officine):
         with pytest.raises(PermissionDenied):
             installation_report(certificate=certificate, host="poste.local", actor=key)
         with pytest.raises(PermissionDenied):
             certificate_revoke(certificate=certificate, reason="other", actor=key)
-    own = ApiKey(editor=tenant_a.editor, name="A", officine=tenant_a.officine)
+    own = ApiKey(editor=tenant_a.editor, name="A", officine=tenant_a.officine, scopes=rw)
     installation_report(certificate=certificate, host="poste.local", actor=own)
     assert Installation.objects.filter(certificate=certificate).count() == 1

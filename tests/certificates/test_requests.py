@@ -16,7 +16,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections, transaction
 from django.utils import translation
 
@@ -44,7 +44,7 @@ from certificates.requests import (
     validate_request_naming,
 )
 from certificates.tasks import generate_csr
-from portal.models import AuditEvent
+from portal.models import ApiKey, AuditEvent
 from tests.factories import OfficineFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +122,17 @@ def refused(field: str, code: str):
     with pytest.raises(ValidationError) as info:
         yield info
     assert code in codes(info.value).get(field, []), codes(info.value)
+    assert CertificateRequest.objects.count() == requests_before
+    assert AuditEvent.objects.count() == audit_before
+
+
+@contextmanager
+def forbidden():
+    """Expect PermissionDenied (portal.permissions), and no request nor audit row written."""
+    requests_before = CertificateRequest.objects.count()
+    audit_before = AuditEvent.objects.count()
+    with pytest.raises(PermissionDenied) as info:
+        yield info
     assert CertificateRequest.objects.count() == requests_before
     assert AuditEvent.objects.count() == audit_before
 
@@ -576,31 +587,28 @@ def test_deactivated_officine_refused(officine):
 
 
 def test_officine_of_another_editor_refused(tenant_a, tenant_b):
-    with refused("officine", "not_found"):
+    with forbidden():
         create(tenant_b.officine, actor=tenant_a.operator)
-    with refused("officine", "not_found"):
+    with forbidden():
         create(tenant_a.officine, actor=tenant_b.admin)
 
 
 def test_pharmacist_acts_only_on_own_officine(tenant_a):
     request = create(tenant_a.pharmacist_officine, actor=tenant_a.pharmacist)
     assert request.created_by == tenant_a.pharmacist
-    with refused("officine", "not_found"):
+    with forbidden():
         create(tenant_a.officine, actor=tenant_a.pharmacist)
 
 
 def test_api_key_actor_of_another_editor_refused(tenant_a, tenant_b):
-    class ApiKey:
-        audit_label = "API key B"
-        editor_id = tenant_b.editor.pk
-
-    with refused("officine", "not_found"):
-        create(tenant_a.officine, actor=ApiKey())
+    key = ApiKey(editor=tenant_b.editor, name="B", scopes=["read", "write"])
+    with forbidden():
+        create(tenant_a.officine, actor=key)
 
 
 def test_renewal_of_a_foreign_certificate_refused(tenant_a, tenant_b, make_certificate):
     certificate = make_certificate(tenant_b.officine)
-    with refused("officine", "not_found"):
+    with forbidden():
         request_create_renewal(certificate=certificate, actor=tenant_a.operator, enqueue=False)
 
 
@@ -626,7 +634,8 @@ def test_renewal_copies_the_certificate(tenant_a, make_certificate):
 
 
 def test_renewal_without_administrator_uses_the_actor(tenant_a, make_certificate):
-    certificate = make_certificate(tenant_a.pharmacist_officine)  # no technical administrator
+    officine = OfficineFactory(editor=tenant_a.editor)  # mode éditeur, no administrator
+    certificate = make_certificate(officine)
     request = request_create_renewal(
         certificate=certificate, actor=tenant_a.operator, enqueue=False
     )
