@@ -777,6 +777,7 @@ class CertificateRequestViewSet(
         "create": Action.ORDER,
         "cancel": Action.ORDER,
         "mark_submitted": Action.ORDER,
+        "upload_csr": Action.ORDER,
     }
 
     def get_queryset(self):

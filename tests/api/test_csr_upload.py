@@ -17,6 +17,7 @@ from portal.models import AuditEvent
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem
 from tests.api.test_requests import OPENSSL, REQUESTS, openssl_csr, requires_openssl
+from tests.factories import OfficineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -101,8 +102,9 @@ def test_csr_upload_is_scoped_and_needs_write(tenant_a, tenant_b, keys_a, keys_b
     url = f"{REQUESTS}{foreign.json()['id']}/csr/"
     body = {"csr": "-----BEGIN CERTIFICATE REQUEST-----\nAA\n-----END CERTIFICATE REQUEST-----\n"}
     problem(bearer(keys_a.write).post(url, body, content_type="application/json"), 404, "not-found")
+    other_officine = OfficineFactory(editor=tenant_a.editor)  # mode éditeur: the key orders
     other = bearer(keys_a.write).post(
-        REQUESTS, payload(tenant_a.pharmacist_officine), content_type="application/json"
+        REQUESTS, payload(other_officine), content_type="application/json"
     )
     other_url = f"{REQUESTS}{other.json()['id']}/csr/"
     # A key limited to another officine of the same editor does not see it either.
