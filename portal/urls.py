@@ -50,5 +50,3 @@ urlpatterns = [
 # Under /api/ errors are RFC 9457 problem JSON; elsewhere Django's pages (portal.api.problems).
 handler404 = "portal.api.problems.handler404"
 handler500 = "portal.api.problems.handler500"
-# A refusal says why (portal.permissions: Cas 1 / Cas 2, role in the object's editor).
-handler403 = "portal.views.permission_denied"

@@ -148,9 +148,3 @@ class InvitationRevoke(ScopedViewMixin, View):
         services.invitation_revoke(invitation=invitation, by=request.user)
         messages.success(request, _("Invitation revoked."))
         return HttpResponseRedirect(reverse("team"))
-
-
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """403 page with the reason `portal.permissions` gave (e.g. « Cas 2 »), if any."""
-    reason = str(exception) if exception is not None and exception.args else ""
-    return render(request, "portal/permission_denied.html", {"reason": reason}, status=403)
