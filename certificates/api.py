@@ -93,7 +93,7 @@ from portal.api.schema import (
 )
 from portal.api.views import ApiViewMixin
 from portal.models import ApiScope
-from portal.permissions import Action, require
+from portal.permissions import REAUTH_REFUSAL, Action, require, session_recently_reauthenticated
 
 # --------------------------------------------------------------------------- HTTP plumbing
 
@@ -623,6 +623,11 @@ class CertificateViewSet(
     )
     def pkcs12(self, request, pk=None):
         certificate = self.get_object()
+        if principal_of(request) is None and not session_recently_reauthenticated(
+            self.http_request
+        ):
+            # A browser session follows the page's rule; API keys need `keys:export`.
+            raise ProblemException(str(REAUTH_REFUSAL), status_code=403, slug="permission-denied")
         serializer = Pkcs12Serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         content = certificate_export_pkcs12(

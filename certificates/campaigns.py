@@ -53,7 +53,7 @@ from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_lines, spreadsheet_cell
 from portal.models import Editor, OutboxMessage
-from portal.permissions import is_portal_user, require_editor
+from portal.permissions import PHARMACIEN, is_portal_user, require_editor
 from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
@@ -162,6 +162,9 @@ def campaign_create(
     if getattr(actor, "officine_id", None) is not None:  # a key limited to one officine
         certificates = certificates.filter(officine_id=actor.officine_id)
     certificates = certificates.filter(editor_id=editor.pk, officine__is_active=True).live()
+    if getattr(actor, "officine_id", None) is None:
+        # Cas 2 (mode pharmacien): the officine renews « sans délégation à l'éditeur ».
+        certificates = certificates.exclude(officine__delegation_mode=PHARMACIEN)
     if ids is not None:
         certificates = certificates.filter(pk__in=ids)
     now = timezone.now()

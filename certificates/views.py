@@ -1127,7 +1127,8 @@ class CampaignCreate(ScopedViewMixin, View):
     def candidates(self) -> tuple[CertificateFilterForm, list[Certificate], bool]:
         filter_form = CertificateFilterForm(self.request.GET or None)
         queryset = (
-            Certificate.objects.visible_to(self.request.user)
+            self.editor_certificates()
+            .exclude(officine__delegation_mode=DelegationMode.PHARMACIEN)
             .live()
             .filter(officine__is_active=True)
             .with_status()
@@ -1141,6 +1142,24 @@ class CampaignCreate(ScopedViewMixin, View):
         )
         return filter_form, rows[:CAMPAIGN_CANDIDATES_LIMIT], len(rows) > CAMPAIGN_CANDIDATES_LIMIT
 
+    def editor_certificates(self) -> QuerySet[Certificate]:
+        """The editor's own certificates (never another editor's, seen as a pharmacist)."""
+        return Certificate.objects.visible_to(self.request.user).of_editor(self.scope.editor_id)
+
+    def renewed_by_officine(self, filter_form: CertificateFilterForm) -> list[Certificate]:
+        """Cas 2 certificates the same filter finds: « à renouveler par l'officine »."""
+        queryset = (
+            self.editor_certificates()
+            .filter(officine__delegation_mode=DelegationMode.PHARMACIEN, officine__is_active=True)
+            .live()
+            .with_status()
+            .select_related("officine")
+            .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
+        )
+        if filter_form.is_bound and not filter_form.is_valid():
+            return []
+        return list(filter_form.filter(queryset).order_by("not_after", "pk")[:50])
+
     def render_form(self, form: CampaignForm, selected: set[int], status: int = 200):
         filter_form, rows, truncated = self.candidates()
         return render(
@@ -1150,6 +1169,7 @@ class CampaignCreate(ScopedViewMixin, View):
                 "form": form,
                 "filter_form": filter_form,
                 "candidates": rows,
+                "by_officine": self.renewed_by_officine(filter_form),
                 "truncated": truncated,
                 "limit": CAMPAIGN_CANDIDATES_LIMIT,
                 "selected": selected,

@@ -267,6 +267,20 @@ def require(actor: Any, action: Action | str, target: Any) -> None:
         raise PermissionDenied(decision.reason)
 
 
+REAUTH_REFUSAL = _(
+    "Confirm your identity again in the portal (password or TOTP code) before exporting a "
+    "private key, then retry within 5 minutes."
+)
+
+
+def session_recently_reauthenticated(http_request: Any) -> bool:
+    """A browser session reaches a private key only within 5 minutes of a re-authentication
+    (allauth's ACCOUNT_REAUTHENTICATION_TIMEOUT), whatever the route: page or API."""
+    from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
+
+    return did_recently_reauthenticate(http_request)
+
+
 def can_act_on_officine(user: Any, officine: Any) -> bool:
     """May order certificates for this officine (Action.ORDER)."""
     return bool(decide(user, Action.ORDER, officine))
