@@ -74,6 +74,7 @@ from portal.permissions import (
     Action,
     ScopedViewMixin,
     decide,
+    editor_roles,
     require,
 )
 from portal.tenancy import user_scope
@@ -375,7 +376,7 @@ class CertificateImport(ScopedViewMixin, View):
     """Bulk import: many files at once, one result line per certificate (or unreadable file)."""
 
     model = Certificate
-    roles = WRITE_ROLES
+    roles = editor_roles("certificates", "manage")
     template_name = "certificates/certificate_import.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -1121,7 +1122,7 @@ class CampaignCreate(ScopedViewMixin, View):
     """Choose certificates (ticked in a filtered list, or all expiring within N days), launch."""
 
     model = RenewalCampaign
-    roles = WRITE_ROLES
+    roles = editor_roles("campaigns", "manage")
     template_name = "certificates/campaign_form.html"
 
     def candidates(self) -> tuple[CertificateFilterForm, list[Certificate], bool]:
@@ -1292,7 +1293,7 @@ class CampaignWorksheet(CampaignScopedMixin, View):
 
 
 class CampaignResume(CampaignScopedMixin, View):
-    roles = WRITE_ROLES
+    roles = editor_roles("campaigns", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.get_campaign(pk)

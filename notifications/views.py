@@ -36,7 +36,7 @@ from notifications.selectors import unread_count
 from officines import identifiers
 from officines.models import Officine
 from portal.models import Editor
-from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin
+from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin, editor_roles
 
 _SHOW_ONCE_SESSION_KEY = "notifications_show_once"
 
@@ -219,6 +219,7 @@ class SubscriptionUpdate(ScopedViewMixin, View):
 
 
 class WebhookCreate(AdminAction):
+    roles = editor_roles("webhooks", "manage")
     model = WebhookEndpoint
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -246,7 +247,7 @@ class WebhookCreate(AdminAction):
 
 class WebhookDetail(ScopedViewMixin, View):
     model = WebhookEndpoint
-    roles = ADMIN_ROLES
+    roles = editor_roles("webhooks", "view")
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
@@ -285,7 +286,7 @@ class WebhookDetail(ScopedViewMixin, View):
 
 class WebhookSecret(ScopedViewMixin, View):
     model = WebhookEndpoint
-    roles = ADMIN_ROLES
+    roles = editor_roles("webhooks", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
@@ -298,7 +299,7 @@ class WebhookSecret(ScopedViewMixin, View):
 
 class WebhookToggle(ScopedViewMixin, View):
     model = WebhookEndpoint
-    roles = ADMIN_ROLES
+    roles = editor_roles("webhooks", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
@@ -313,7 +314,7 @@ class WebhookToggle(ScopedViewMixin, View):
 
 class WebhookDelete(ScopedViewMixin, View):
     model = WebhookEndpoint
-    roles = ADMIN_ROLES
+    roles = editor_roles("webhooks", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)

@@ -55,7 +55,7 @@ from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.pagination import DeferredJoinPaginator
-from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
+from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine, editor_roles
 from portal.tenancy import user_scope
 
 CERTIFICATES_ON_DETAIL = 50
@@ -390,7 +390,7 @@ def habilitation_context(officine: Officine, user, *, can_act: bool) -> dict:
 class OfficineFormMixin(ScopedViewMixin):
     model = Officine
     form_class = OfficineForm
-    roles = WRITE_ROLES
+    roles = editor_roles("officines", "manage")
     template_name = "officines/officine_form.html"
 
     def form_valid(self, form):
@@ -468,7 +468,7 @@ class OfficineUpdate(OfficineFormMixin, UpdateView):
 
 class OfficineDeactivate(ScopedViewMixin, View):
     model = Officine
-    roles = WRITE_ROLES
+    roles = editor_roles("officines", "manage")
 
     def post(self, request, pk: int):
         officine = get_object_or_404(self.get_queryset(), pk=pk)
@@ -676,7 +676,7 @@ def _imports(user) -> QuerySet:
 
 class ImportUpload(ScopedViewMixin, FormView):
     model = OfficineImport
-    roles = WRITE_ROLES
+    roles = editor_roles("officines", "manage")
     form_class = OfficineImportForm
     template_name = "officines/import_upload.html"
 

@@ -20,7 +20,7 @@ from django_filters.views import FilterView
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.models import AuditEvent
-from portal.permissions import ADMIN_ROLES, ScopedViewMixin
+from portal.permissions import ScopedViewMixin, editor_roles
 
 _DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -67,7 +67,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
 class AuditLog(ScopedViewMixin, FilterView):
     model = AuditEvent
-    roles = ADMIN_ROLES
+    roles = editor_roles("audit", "view")
     filterset_class = AuditEventFilter
     paginate_by = 50
     template_name = "portal/audit_log.html"
@@ -87,7 +87,7 @@ class AuditExport(ScopedViewMixin, View):
     """The filtered audit log as CSV, streamed."""
 
     model = AuditEvent
-    roles = ADMIN_ROLES
+    roles = editor_roles("audit", "view")
 
     def get(self, request: HttpRequest) -> HttpResponse:
         queryset = self.get_queryset().order_by("-created_at", "-id")
@@ -183,7 +183,7 @@ def settings_links() -> list[dict[str, str]]:
 
 class SettingsHub(ScopedViewMixin, TemplateView):
     model = AuditEvent
-    roles = ADMIN_ROLES
+    roles = editor_roles("settings", "view")
     template_name = "portal/settings.html"
 
     def get_context_data(self, **kwargs):

@@ -27,7 +27,7 @@ from officines import identifiers
 from officines.models import Officine
 from portal.api.keys import api_key_create, api_key_revoke
 from portal.models import ApiKey, ApiScope, Editor
-from portal.permissions import ADMIN_ROLES, ScopedViewMixin
+from portal.permissions import ScopedViewMixin, editor_roles
 
 
 class ApiKeyForm(forms.Form):
@@ -84,7 +84,7 @@ class ApiKeys(ScopedViewMixin, View):
     """List, create (the key is shown once, in this response only) and revoke API keys."""
 
     model = ApiKey
-    roles = ADMIN_ROLES
+    roles = editor_roles("api_keys", "manage")
     template_name = "portal/settings_api_keys.html"
 
     def _render(self, form: ApiKeyForm, created: tuple[ApiKey, str] | None = None, status=200):
@@ -152,7 +152,7 @@ class ApiKeys(ScopedViewMixin, View):
 
 class ApiKeyRevoke(ScopedViewMixin, View):
     model = ApiKey
-    roles = ADMIN_ROLES
+    roles = editor_roles("api_keys", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         api_key = get_object_or_404(self.get_queryset(), pk=pk)
@@ -175,7 +175,7 @@ class SettingsWebhooks(ScopedViewMixin, RedirectView):
     """Webhook endpoints (creation, delivery log, re-enable) live with the alert settings."""
 
     model = ApiKey
-    roles = ADMIN_ROLES
+    roles = editor_roles("webhooks", "view")
     permanent = False
 
     def get_redirect_url(self, *args, **kwargs) -> str:

@@ -16,7 +16,7 @@ from officines.models import Officine
 from portal import services
 from portal.forms import InvitationAcceptForm, InvitationForm, RoleForm
 from portal.models import Invitation, Membership
-from portal.permissions import ADMIN_ROLES, ScopedViewMixin
+from portal.permissions import ScopedViewMixin, editor_roles
 from portal.tenancy import user_scope
 
 
@@ -67,7 +67,7 @@ class Team(ScopedViewMixin, TemplateView):
     """Editor admins manage their colleagues, pharmacists and pending invitations."""
 
     model = Membership
-    roles = ADMIN_ROLES
+    roles = editor_roles("team", "view")
     template_name = "portal/team.html"
 
     def get_context_data(self, **kwargs):
@@ -110,7 +110,7 @@ class Team(ScopedViewMixin, TemplateView):
 
 class MembershipRole(ScopedViewMixin, View):
     model = Membership
-    roles = ADMIN_ROLES
+    roles = editor_roles("team", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         membership = get_object_or_404(self.get_queryset(), pk=pk)
@@ -127,7 +127,7 @@ class MembershipRole(ScopedViewMixin, View):
 
 class MembershipRemove(ScopedViewMixin, View):
     model = Membership
-    roles = ADMIN_ROLES
+    roles = editor_roles("team", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         membership = get_object_or_404(self.get_queryset(), pk=pk)
@@ -141,7 +141,7 @@ class MembershipRemove(ScopedViewMixin, View):
 
 class InvitationRevoke(ScopedViewMixin, View):
     model = Invitation
-    roles = ADMIN_ROLES
+    roles = editor_roles("team", "manage")
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         invitation = get_object_or_404(self.get_queryset(), pk=pk)

@@ -156,3 +156,47 @@ def test_anonymous_is_sent_to_login_everywhere(tenant_a, client):
         assert response.status_code in (302, 405)
         if response.status_code == 302:
             assert reverse("account_login") in response.url
+
+
+# --------------------------------------------------------------------------- multi-relation
+
+
+def multi_relation_users(tenant_a, tenant_b) -> dict[str, tuple[object, object]]:
+    """(user, tenant whose objects they see only as a read-only pharmacist) per shape of
+    issue 12, item 1: a role held in one tenant never acts on another tenant's rows."""
+    from officines.models import PharmacistAccess
+    from tests.factories import UserFactory
+
+    def link(user, officine):
+        PharmacistAccess.objects.get_or_create(user=user, officine=officine)
+        return user
+
+    crosser = link(tenant_b.operator, tenant_a.officine)  # pharmacist of A + staff of B
+    two_editors = UserFactory(email="deux-editeurs@pharmacie.fr")
+    link(link(two_editors, tenant_a.officine), tenant_b.officine)
+    invited = link(tenant_a.admin, tenant_b.officine)  # staff of A invited as pharmacist of B
+    return {
+        "pharmacist of A + operator of B": (crosser, tenant_a),
+        "pharmacist of two editors (A)": (two_editors, tenant_a),
+        "pharmacist of two editors (B)": (two_editors, tenant_b),
+        "admin of A + pharmacist of B": (invited, tenant_b),
+    }
+
+
+# POSTs that only read (Action.VIEW): asking IGC Santé whether a certificate is revoked.
+READING_POSTS = ("certificates:revocation_check",)
+
+
+def test_multi_relation_users_never_act_across_tenants_on_any_route(tenant_a, tenant_b, client_for):
+    """Every route with an object, GET and POST: the other tenant's rows, seen (if at all)
+    through a mode éditeur officine, are never changed (POST: 403, 404 or 405), and no
+    page fails."""
+    for shape, (user, other) in multi_relation_users(tenant_a, tenant_b).items():
+        client = client_for(user)
+        for name, obj in objects_of(other).items():
+            url = reverse(name, args=[obj.pk])
+            got = client.get(url).status_code
+            assert got < 500, (shape, name, "get", got)
+            posted = client.post(url).status_code
+            refused = (403, 404, 405) + ((302,) if name in READING_POSTS else ())
+            assert posted in refused, (shape, name, "post", posted)

@@ -180,3 +180,28 @@ def test_lists_never_show_other_editors_rows(tenant_a, tenant_b, keys_b, make_ce
                 body = response.content.decode()
                 for secret in secrets:
                     assert secret not in body, (who, url, params, secret)
+
+
+def test_multi_relation_users_never_act_across_tenants_on_any_api_route(
+    tenant_a, tenant_b, make_certificate
+):
+    """Issue 12, item 1, on every API route and method: a role in one tenant plus a
+    pharmacist access (mode éditeur) in another never changes the other's rows."""
+    from tests.test_isolation import multi_relation_users
+
+    objects = {
+        tenant_a.editor.pk: objects_of(tenant_a, make_certificate(tenant_a.officine)),
+        tenant_b.editor.pk: objects_of(tenant_b, make_certificate(tenant_b.officine)),
+    }
+    reading_posts = ("api:certificate-revocation-check",)
+    for shape, (user, other) in multi_relation_users(tenant_a, tenant_b).items():
+        client = logged_in(user)
+        for name, kwargs in objects[other.editor.pk].items():
+            url = reverse(name, kwargs=kwargs)
+            assert client.get(url).status_code < 500, (shape, name)
+            for method in ("post", "patch", "put", "delete"):
+                response = getattr(client, method)(url, {}, content_type="application/json")
+                status = response.status_code
+                if method == "post" and name in reading_posts and status < 300:
+                    continue
+                assert status in (403, 404, 405), (shape, name, method, status)
