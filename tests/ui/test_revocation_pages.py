@@ -92,3 +92,12 @@ def test_list_shows_unknown_status_when_the_ca_is_unreachable(
     rows = {c.common_name: c.revocation_unknown for c in page.context["object_list"]}
     assert rows == {"STALE": True, "ANSWERED": False}
     assert page.content.decode().count("Statut de révocation inconnu") == 1
+
+
+def test_a_pharmacist_may_ask_about_their_officines_certificate(tenant_a, client_for,
+                                                                make_certificate):  # fmt: skip
+    own = make_certificate(tenant_a.pharmacist_officine)
+    other = make_certificate(tenant_a.officine)
+    client = client_for(tenant_a.pharmacist)
+    assert client.post(reverse("certificates:revocation_check", args=[own.pk])).status_code == 302
+    assert client.post(reverse("certificates:revocation_check", args=[other.pk])).status_code == 404
