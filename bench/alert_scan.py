@@ -164,13 +164,13 @@ def _raw_due_select(editor_id: int, cutoff) -> tuple[int, float]:
     from django.db import connection
 
     sql = (
-        "SELECT c.id, c.not_after, c.common_name, o.id, o.finess, o.raison_sociale, "
+        "SELECT c.id, c.usable_until, c.common_name, o.id, o.finess, o.raison_sociale, "
         "o.notification_email, t.email "
         "FROM certificates_certificate c "
         "JOIN officines_officine o ON o.id = c.officine_id "
         "LEFT JOIN officines_technicaladministrator t ON t.id = o.technical_administrator_id "
         "WHERE c.editor_id = %s AND c.revoked_at IS NULL AND c.superseded_at IS NULL "
-        "AND c.not_after < %s AND o.is_active"
+        "AND c.usable_until < %s AND o.is_active"
     )
     started = time.perf_counter()
     with connection.cursor() as cursor:

@@ -129,6 +129,7 @@ def _create_data(n_officines: int) -> tuple[int, list[str]]:
                 issuer_dn=info.issuer,
                 not_before=info.not_before,
                 not_after=info.not_after,
+                usable_until=info.usable_until,
                 fingerprint_sha256=f"{stamp:032x}{n:032x}",
                 public_key_sha256=info.public_key_sha256,
                 environment="production",

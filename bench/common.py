@@ -222,6 +222,7 @@ def fake_certificate(officine: Any, *, not_after: datetime, pem: str, **fields: 
         serial=secrets.token_hex(8),
         not_before=not_after - timedelta(days=3 * 365),
         not_after=not_after,
+        usable_until=fields.pop("usable_until", not_after),
         fingerprint_sha256=secrets.token_hex(32),
         public_key_sha256=secrets.token_hex(32),
         chain_status="trusted_production",

@@ -222,10 +222,14 @@ class CertificateFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Status.choices, method="filter_status")
     environment = django_filters.ChoiceFilter(choices=Environment.choices)
     expires_before = UtcIsoDateTimeFilter(
-        field_name="not_after", lookup_expr="lt", label=_("Expires strictly before (ISO 8601)")
+        field_name="usable_until",
+        lookup_expr="lt",
+        label=_("Usable until strictly before (ISO 8601)"),
     )
     expires_after = UtcIsoDateTimeFilter(
-        field_name="not_after", lookup_expr="gte", label=_("Expires at or after (ISO 8601)")
+        field_name="usable_until",
+        lookup_expr="gte",
+        label=_("Usable until at or after (ISO 8601)"),
     )
 
     class Meta:
@@ -247,7 +251,8 @@ _CERTIFICATE_EXAMPLE = {
     "common_name": "INSI-AUTO",
     "serial": "4F1A09",
     "not_before": "2026-01-05T09:30:00Z",
-    "not_after": "2029-01-05T09:30:00Z",
+    "not_after": "2029-02-05T09:30:00Z",
+    "usable_until": "2029-01-05T09:30:00Z",
     "fingerprint_sha256": "5d0c…e2",
     "environment": "production",
     "chain_status": "trusted_production",

@@ -577,7 +577,7 @@ def campaign_entries(campaign: RenewalCampaign) -> Iterator[CampaignEntry]:
             request.contact_email,
             filename,
             renews.serial if renews else "",
-            timezone.localdate(renews.not_after).isoformat() if renews else "",
+            timezone.localdate(renews.usable_until).isoformat() if renews else "",
             request_ordering_warning(request) or pgettext("habilitation", "Habilitated"),
         ]
         yield CampaignEntry(filename=filename, csr_pem=request.csr_pem, row=row)

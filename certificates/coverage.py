@@ -87,7 +87,16 @@ DEFAULT_SERVICES = ("DMP", "INSI", "PSC", "MSSANTE")
 REQUIREMENTS: tuple[Requirement, ...] = tuple(r for rules in RULES.values() for r in rules)
 # Certificate fields whose change can change an officine's coverage.
 COVERAGE_INPUTS = frozenset(
-    {"officine", "not_after", "revoked_at", "superseded_at", "profile", "services", "common_name"}
+    {
+        "officine",
+        "not_after",
+        "usable_until",
+        "revoked_at",
+        "superseded_at",
+        "profile",
+        "services",
+        "common_name",
+    }
 )
 
 
@@ -111,7 +120,7 @@ def _all_missing() -> dict[str, str]:
 def coverage_rows(certificates: QuerySet) -> list[OfficineCoverage]:
     """The `OfficineCoverage` rows of the officines of `certificates`, from their live ones
     (one grouped query)."""
-    best = {r.field: Max("not_after", filter=r.q()) for r in REQUIREMENTS}
+    best = {r.field: Max("usable_until", filter=r.q()) for r in REQUIREMENTS}
     rows = (
         certificates.filter(revoked_at__isnull=True, superseded_at__isnull=True)
         .order_by()

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from certificates import x509
-from certificates.demo_pki import DemoPKI, to_pem_bundle
+from certificates.demo_pki import DemoPKI, add_months, to_pem_bundle
 from certificates.imports import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
 from certificates.models import Certificate, KeyMode, Profile, RevocationRun
@@ -41,7 +41,10 @@ def _import(
     days_left: int,
     services: list[str],
 ) -> Certificate:
-    not_after = timezone.now() + timedelta(days=days_left)
+    # `days_left` counts to the end of usable life: an ORG SIGN's notAfter is a month later.
+    usable_until = timezone.now() + timedelta(days=days_left)
+    signing = profile == x509.Profile.ORG_SIGN
+    not_after = add_months(usable_until, 1) if signing else usable_until
     _, cert = pki.issue_for(
         finess=officine.finess,
         raison_sociale=officine.raison_sociale,

@@ -45,6 +45,15 @@ def profile_validity(profile: Profile) -> int:
     return 37 if profile == Profile.ORG_SIGN else 36
 
 
+_AUTO = object()
+
+
+def sign_key_usage_end(not_after: datetime) -> datetime:
+    """A real ORG SIGN's Private Key Usage Period ends one month before notAfter (a TEST ORG
+    SIGN: key usage until 2024-11-15, notAfter 2024-12-15)."""
+    return add_months(not_after, -1)
+
+
 def _name(common_name: str, *, ous: tuple[str, ...], o: str = "ASIP-SANTE") -> x509.Name:
     """CA DN in the order ANS uses: C, O, OU..., CN."""
     return x509.Name(
@@ -244,11 +253,15 @@ class DemoPKI:
         crl_url: str | None = None,
         ocsp_url: str | None = None,
         serial: int | None = None,
+        key_usage_end: datetime | object | None = _AUTO,
     ) -> x509.Certificate:
         """Issue a leaf the way the ANS platform would (subject from the CSR unless given).
 
         `crl_url` / `ocsp_url` replace the IGC Santé addresses (tests point them at local
-        servers); by default the CDP and AIA are the real ones, as in a real certificate."""
+        servers); by default the CDP and AIA are the real ones, as in a real certificate.
+        ORG SIGN certificates carry a Private Key Usage Period ending one month before
+        notAfter, like the real ones; `key_usage_end` sets another end (None: no extension).
+        """
         if csr_pem is not None:
             csr = x509.load_pem_x509_csr(csr_pem)
             csr_key = csr.public_key()
@@ -260,6 +273,8 @@ class DemoPKI:
             raise ValueError("issue() needs a CSR, or a public key and a subject")
         issuing = self.issuing_ca(environment=environment, ca=ca)
         not_before = not_before or datetime.now(UTC) - timedelta(minutes=5)
+        if key_usage_end is _AUTO and profile == Profile.ORG_SIGN and not_after is None:
+            key_usage_end = add_months(not_before, 36)  # 3 years of signing, notAfter + 1 month
         not_after = not_after or add_months(not_before, profile_validity(profile))
         test = environment == "test"
         policy = "2.5.29.32.0" if ca == "other" else (POLICY_TEST if test else POLICY_PRODUCTION)
@@ -288,8 +303,10 @@ class DemoPKI:
             (x509.AuthorityKeyIdentifier.from_issuer_public_key(issuing.key.public_key()), False),
         ]
         # The signing key may be used 3 years only (extension exists from cryptography 45).
-        if profile == Profile.ORG_SIGN and hasattr(x509, "PrivateKeyUsagePeriod"):
-            period = x509.PrivateKeyUsagePeriod(not_before, add_months(not_before, 36))
+        if key_usage_end is _AUTO:
+            key_usage_end = sign_key_usage_end(not_after) if profile == Profile.ORG_SIGN else None
+        if key_usage_end is not None:
+            period = x509.PrivateKeyUsagePeriod(not_before, key_usage_end)
             extensions.append((period, False))
         builder = (
             x509.CertificateBuilder()
@@ -317,6 +334,7 @@ class DemoPKI:
         ca: str = "organisations",
         crl_url: str | None = None,
         ocsp_url: str | None = None,
+        key_usage_end: datetime | object | None = _AUTO,
     ) -> tuple[PrivateKey, x509.Certificate]:
         """Key (new unless given) and certificate for an officine, subject in IGC Santé order."""
         key = key or igc.generate_private_key()
@@ -336,6 +354,7 @@ class DemoPKI:
             ca=ca,
             crl_url=crl_url,
             ocsp_url=ocsp_url,
+            key_usage_end=key_usage_end,
         )
         return key, cert
 

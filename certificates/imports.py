@@ -456,7 +456,7 @@ def _analyse(
             % {"cert": Environment(chain.environment).label}
         )
     now = timezone.now()
-    if info.not_after <= now:
+    if info.usable_until <= now:
         warnings.append(gettext("This certificate has expired."))
     elif info.not_before > now:
         warnings.append(gettext("This certificate is not valid yet."))
@@ -476,6 +476,7 @@ def _analyse(
         issuer_dn=info.issuer,
         not_before=info.not_before,
         not_after=info.not_after,
+        usable_until=info.usable_until,
         fingerprint_sha256=info.fingerprint_sha256,
         public_key_sha256=info.public_key_sha256,
         environment=environment,
@@ -504,6 +505,7 @@ _LIVE_FIELDS = (
     "common_name",
     "environment",
     "not_after",
+    "usable_until",
     "serial",
     "replaces_id",
     "revoked_at",

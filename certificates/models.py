@@ -3,6 +3,10 @@
 A certificate's status is not stored: it follows from its dates and from two
 events (revocation, replacement by an imported renewal), so it can never be stale.
 `CertificateQuerySet.with_status()` computes it in SQL for lists and filters.
+
+A certificate ends at `usable_until`: the earlier of notAfter and the end of its Private Key
+Usage Period (real ORG SIGN certificates stop signing a month before notAfter). Status,
+alerts, coverage and every countdown count from it, never from `not_after` alone.
 """
 
 from __future__ import annotations
@@ -122,13 +126,13 @@ LIVE_STATUSES = (Status.VALID, Status.EXPIRING, Status.EXPIRED)
 
 
 def expiry_condition(status: str, now: datetime) -> Q:
-    """For a live certificate, its status as a condition on `not_after` alone (counts over
+    """For a live certificate, its status as a condition on `usable_until` alone (counts over
     live rows: an index-only scan of `cert_live_editor_expiry`)."""
     soon = now + timedelta(days=EXPIRING_DAYS)
     conditions = {
-        Status.EXPIRED: Q(not_after__lte=now),
-        Status.EXPIRING: Q(not_after__gt=now, not_after__lte=soon),
-        Status.VALID: Q(not_after__gt=soon),
+        Status.EXPIRED: Q(usable_until__lte=now),
+        Status.EXPIRING: Q(usable_until__gt=now, usable_until__lte=soon),
+        Status.VALID: Q(usable_until__gt=soon),
     }
     return conditions[Status(status)]
 
@@ -151,9 +155,9 @@ class CertificateQuerySet(TenantQuerySet):
             current_status=Case(
                 When(revoked_at__isnull=False, then=Value(Status.REVOKED)),
                 When(superseded_at__isnull=False, then=Value(Status.SUPERSEDED)),
-                When(not_after__lte=now, then=Value(Status.EXPIRED)),
+                When(usable_until__lte=now, then=Value(Status.EXPIRED)),
                 When(
-                    not_after__lte=now + timedelta(days=EXPIRING_DAYS),
+                    usable_until__lte=now + timedelta(days=EXPIRING_DAYS),
                     then=Value(Status.EXPIRING),
                 ),
                 default=Value(Status.VALID),
@@ -174,7 +178,7 @@ class CertificateQuerySet(TenantQuerySet):
 
     def expiring_within(self, days: int, now: datetime | None = None) -> CertificateQuerySet:
         now = now or timezone.now()
-        return self.live().filter(not_after__lte=now + timedelta(days=days))
+        return self.live().filter(usable_until__lte=now + timedelta(days=days))
 
 
 class Certificate(models.Model):
@@ -194,7 +198,9 @@ class Certificate(models.Model):
     subject_dn = models.CharField(_("subject"), max_length=512)
     issuer_dn = models.CharField(_("issuer"), max_length=512)
     not_before = models.DateTimeField(_("valid from"))
-    not_after = models.DateTimeField(_("valid until"), db_index=True)
+    not_after = models.DateTimeField(_("valid until"))
+    # min(notAfter, Private Key Usage Period end): when the certificate really ends.
+    usable_until = models.DateTimeField(_("usable until"), db_index=True)
     # Unique per editor (Meta): two vendors may hold one officine's certificate (LGO change).
     fingerprint_sha256 = models.CharField(_("SHA-256 fingerprint"), max_length=64)
     public_key_sha256 = models.CharField(_("public key hash"), max_length=64, db_index=True)
@@ -249,20 +255,20 @@ class Certificate(models.Model):
     class Meta:
         verbose_name = _("certificate")
         verbose_name_plural = _("certificates")
-        ordering = ["not_after", "id"]
+        ordering = ["usable_until", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["editor", "fingerprint_sha256"], name="cert_fingerprint_per_editor"
             ),
         ]
         indexes = [
-            models.Index(fields=["editor", "not_after"], name="cert_editor_expiry"),
+            models.Index(fields=["editor", "usable_until"], name="cert_editor_expiry"),
             models.Index(fields=["officine", "profile"], name="cert_officine_profile"),
             # Live certificates of an editor by expiry, with what dashboards and coverage
             # read: index-only scans instead of the wide rows (PEMs) of the heap (bench/).
             models.Index(
                 fields=[
-                    *("editor", "not_after", "officine", "profile", "common_name", "services"),
+                    *("editor", "usable_until", "officine", "profile", "common_name", "services"),
                     "id",  # COUNT(id) too
                 ],
                 condition=Q(revoked_at__isnull=True, superseded_at__isnull=True),
@@ -292,6 +298,12 @@ class Certificate(models.Model):
     def __str__(self) -> str:
         return f"{self.common_name} — {self.get_profile_display()} ({self.officine_id})"
 
+    def save(self, *args, **kwargs) -> None:
+        """Rows made without `usable_until` (tests, fixtures) get it from their PEM."""
+        if self.usable_until is None and self.not_after is not None:
+            self.usable_until = pem_usable_until(self.pem, self.not_after)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("certificates:detail", args=[self.pk])
 
@@ -305,9 +317,9 @@ class Certificate(models.Model):
             return Status.REVOKED
         if self.superseded_at:
             return Status.SUPERSEDED
-        if self.not_after <= now:
+        if self.usable_until <= now:
             return Status.EXPIRED
-        if self.not_after <= now + timedelta(days=EXPIRING_DAYS):
+        if self.usable_until <= now + timedelta(days=EXPIRING_DAYS):
             return Status.EXPIRING
         return Status.VALID
 
@@ -316,11 +328,29 @@ class Certificate(models.Model):
 
     @property
     def days_left(self) -> int:
-        return (self.not_after - timezone.now()).days
+        return (self.usable_until - timezone.now()).days
+
+    @property
+    def ends_before_not_after(self) -> bool:
+        """Its key may no longer be used before notAfter (Private Key Usage Period)."""
+        return self.usable_until < self.not_after
 
     @property
     def has_private_key(self) -> bool:
         return bool(self.request_id and self.request and self.request.encrypted_private_key)
+
+
+def pem_usable_until(pem: str, not_after: datetime) -> datetime:
+    """`usable_until` of a stored certificate (its PEM), `not_after` if it cannot be read."""
+    from cryptography import x509 as cx509
+
+    from certificates import x509
+
+    try:
+        cert = cx509.load_pem_x509_certificate(pem.encode("ascii"))
+        return x509.usable_until(not_after, x509.key_usage_end(cert))
+    except (ValueError, UnicodeEncodeError):
+        return not_after
 
 
 class Installation(models.Model):

@@ -30,6 +30,8 @@ def certificate_dict(certificate: Certificate) -> dict[str, Any]:
         "serial": certificate.serial,
         "not_before": iso_datetime(certificate.not_before),
         "not_after": iso_datetime(certificate.not_after),
+        # min(notAfter, end of the Private Key Usage Period): when the certificate really ends
+        "usable_until": iso_datetime(certificate.usable_until),
         "fingerprint_sha256": certificate.fingerprint_sha256,
         "environment": certificate.environment,
         "chain_status": certificate.chain_status,

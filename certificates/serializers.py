@@ -53,6 +53,7 @@ class CertificateSerializer(serializers.Serializer):
         "serial",
         "not_before",
         "not_after",
+        "usable_until",
         "fingerprint_sha256",
         "environment",
         "chain_status",
@@ -69,6 +70,14 @@ class CertificateSerializer(serializers.Serializer):
     serial = serializers.CharField(read_only=True, help_text=_("Hexadecimal serial number."))
     not_before = serializers.DateTimeField(read_only=True)
     not_after = serializers.DateTimeField(read_only=True)
+    usable_until = serializers.DateTimeField(
+        read_only=True,
+        help_text=_(
+            "When the certificate really ends: the earlier of not_after and the end of its "
+            "private key usage period (ORG SIGN: a month before not_after). Status, alerts "
+            "and coverage count from it."
+        ),
+    )
     fingerprint_sha256 = serializers.CharField(read_only=True)
     environment = serializers.ChoiceField(choices=Environment.choices, read_only=True)
     chain_status = serializers.ChoiceField(choices=ChainStatus.choices, read_only=True)

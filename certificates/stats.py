@@ -24,7 +24,7 @@ from certificates.models import (
 )
 
 # The date after which a certificate cannot be used any more.
-USABLE_UNTIL = "not_after"
+USABLE_UNTIL = "usable_until"
 ACTIVE_CAMPAIGN_STATUSES = (CampaignStatus.PENDING, CampaignStatus.RUNNING)
 
 

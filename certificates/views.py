@@ -163,7 +163,7 @@ class CertificateList(ScopedViewMixin, ListView):
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
         queryset = with_revocation_unknown(queryset)  # « statut de révocation inconnu »
-        return self.filter_form.filter(queryset).order_by("not_after", "pk")
+        return self.filter_form.filter(queryset).order_by("usable_until", "pk")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -211,7 +211,10 @@ def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
     replaced_by = list(
         visible.filter(replaces=certificate)
         .with_status()
-        .only("pk", "common_name", "profile", "serial", "not_after", "revoked_at", "superseded_at")
+        .only(
+            *("pk", "common_name", "profile", "serial", "not_after", "usable_until"),
+            *("revoked_at", "superseded_at"),
+        )
     )
     renewals = list(
         CertificateRequest.objects.visible_to(user)
@@ -425,7 +428,7 @@ def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]
         .filter(officine_id__in=ids, revoked_at__isnull=True, superseded_at__isnull=True)
         .with_status()
         .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
-        .order_by("not_after", "pk")[:500]
+        .order_by("usable_until", "pk")[:500]
     ):
         certificates[certificate.officine_id].append(certificate)
     open_requests: dict[int, list[CertificateRequest]] = {pk: [] for pk in ids}
@@ -573,7 +576,7 @@ def request_context(user: Any, certificate_request: CertificateRequest) -> dict[
     certificate = (
         Certificate.objects.visible_to(user)
         .filter(request=certificate_request)
-        .only("pk", "common_name", "serial", "not_after", "profile")
+        .only("pk", "common_name", "serial", "not_after", "usable_until", "profile")
         .first()
     )
     decision = decide(user, Action.ORDER, certificate_request.officine)
@@ -1137,7 +1140,7 @@ class CampaignCreate(ScopedViewMixin, View):
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
         rows = list(
-            filter_form.filter(queryset).order_by("not_after", "pk")[
+            filter_form.filter(queryset).order_by("usable_until", "pk")[
                 : CAMPAIGN_CANDIDATES_LIMIT + 1
             ]
         )

@@ -348,6 +348,62 @@ class CertificateInfo:
     is_ca: bool
     policies: tuple[str, ...]
     pem: str
+    # End of the Private Key Usage Period (2.5.29.16), when the certificate has one: real
+    # ORG SIGN certificates stop signing a month before notAfter.
+    key_usage_end: datetime | None = None
+
+    @property
+    def usable_until(self) -> datetime:
+        """When the certificate really ends: the earlier of notAfter and the key-usage end."""
+        return usable_until(self.not_after, self.key_usage_end)
+
+
+def usable_until(not_after: datetime, key_usage_end: datetime | None) -> datetime:
+    return min(not_after, key_usage_end) if key_usage_end is not None else not_after
+
+
+PRIVATE_KEY_USAGE_PERIOD_OID = x509.ObjectIdentifier("2.5.29.16")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _der_generalized_times(data: bytes) -> dict[int, datetime]:
+    """PrivateKeyUsagePeriod ::= SEQUENCE { notBefore [0] GeneralizedTime OPTIONAL,
+    notAfter [1] GeneralizedTime OPTIONAL }, both IMPLICIT: {0 or 1: time}."""
+    if len(data) < 2 or data[0] != 0x30:
+        raise ValueError("PrivateKeyUsagePeriod is not a SEQUENCE")
+    index, length = 2, data[1]
+    if length & 0x80:  # long form: never needed for two times, refused rather than guessed
+        raise ValueError("unexpected long length")
+    times: dict[int, datetime] = {}
+    while index < 2 + length:
+        tag, size = data[index], data[index + 1]
+        value = data[index + 2 : index + 2 + size].decode("ascii")
+        if tag in (0x80, 0x81):
+            times[tag & 0x1F] = datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+        index += 2 + size
+    return times
+
+
+def key_usage_end(cert: x509.Certificate) -> datetime | None:
+    """notAfter of the certificate's Private Key Usage Period (2.5.29.16), if it has one."""
+    try:
+        extension = cert.extensions.get_extension_for_oid(PRIVATE_KEY_USAGE_PERIOD_OID).value
+    except x509.ExtensionNotFound:
+        return None
+    end = getattr(extension, "not_after", None)
+    if end is not None:
+        return _utc(end)
+    raw = getattr(extension, "value", None)  # older cryptography: an UnrecognizedExtension
+    if isinstance(raw, bytes):
+        try:
+            found = _der_generalized_times(raw).get(1)
+        except (ValueError, IndexError, UnicodeDecodeError):
+            return None
+        return found
+    return None
 
 
 _FINESS_OU_RE = re.compile(r"^1([0-9A-Za-z]{9})$")
@@ -408,6 +464,7 @@ def describe_certificate(cert: x509.Certificate) -> CertificateInfo:
         is_ca=is_ca(cert),
         policies=_policies(cert),
         pem=certificate_to_pem(cert),
+        key_usage_end=key_usage_end(cert),
     )
 
 

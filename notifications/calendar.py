@@ -1,6 +1,7 @@
 """iCalendar (RFC 5545) feeds of certificate expiries, written by hand (no dependency).
 
-One all-day VEVENT per live certificate on the local date of its not_after, with two
+One all-day VEVENT per live certificate on the local date of its end (`usable_until`: an
+ORG SIGN's key stops a month before its notAfter), with two
 VALARMs (30 and 7 days before). Text values are escaped (backslash, semicolon, comma,
 newline) and content lines are folded at 75 octets with CRLF + space, never inside a
 UTF-8 character.
@@ -79,7 +80,7 @@ def _utc(value: datetime) -> str:
 
 def _lines_of_event(certificate: Certificate, stamp: str, host: str) -> Iterator[str]:
     officine = certificate.officine
-    day = timezone.localdate(certificate.not_after)
+    day = timezone.localdate(certificate.usable_until)
     summary = _("Certificate expiry: %(cn)s — %(officine)s") % {
         "cn": certificate.common_name,
         "officine": officine.raison_sociale,
@@ -152,7 +153,7 @@ def feed_certificates(feed: CalendarFeed):
         .filter(officine__is_active=True)
         .select_related("officine")
         .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
-        .order_by("not_after", "pk")
+        .order_by("usable_until", "pk")
     )
     if feed.officine_id:
         certificates = certificates.filter(officine_id=feed.officine_id)

@@ -74,7 +74,7 @@ _ALERT_COLUMNS = (
     "renewal_id",
     "renewal__revoked_at",
     "certificate_id",
-    "certificate__not_after",
+    "certificate__usable_until",
     "certificate__common_name",
     "certificate__profile",
     "certificate__services",
@@ -92,7 +92,7 @@ class _Officine(NamedTuple):
 
 class _Certificate(NamedTuple):
     pk: int
-    not_after: datetime
+    usable_until: datetime
     common_name: str
     profile: str
     services: list[str]
@@ -288,7 +288,7 @@ def digest_items(alerts: list[Any], cache: RenderCache | None = None) -> list[Di
                 kind=alert.kind,
                 days_left=days_left,
                 threshold=alert.threshold,
-                expires_on=cache.date(language, localdate(certificate.not_after)),
+                expires_on=cache.date(language, localdate(certificate.usable_until)),
                 when=cache.when(language, days_left),
                 officine=officine.raison_sociale,
                 finess=officine.finess,
@@ -311,7 +311,7 @@ def digest_subject(
     chosen = expiring or items
     count = len({i.certificate_id for i in chosen})
     nearest = min(
-        a.certificate.not_after for a in alerts if not expiring or a.kind == AlertKind.EXPIRY
+        a.certificate.usable_until for a in alerts if not expiring or a.kind == AlertKind.EXPIRY
     )
     cache = cache or RenderCache()
     date = cache.date(translation.get_language(), timezone.localdate(nearest))

@@ -206,7 +206,7 @@ class AlertDigest(models.Model):
 class AlertLog(models.Model):
     """One alert for (certificate, threshold, recipient, channel): at most one row, ever.
 
-    `threshold` is in days before `not_after` (negative after expiry: -7, -14 ...).
+    `threshold` is in days before `usable_until` (negative after expiry: -7, -14 ...).
     Rows are written "pending" by the scan, then "sent" once delivered; thresholds passed
     over on catch-up are recorded "skipped".
     """

@@ -1,10 +1,11 @@
 """When an alert is due: pure functions of days left and thresholds (no database, no clock).
 
 Days left are counted in calendar days in the portal's time zone (Europe/Paris):
-a certificate whose not_after falls on 12/01/2027 at any hour has 0 days left on
-that date, 1 on 11/01, -7 on 19/01. The scan passes `today` explicitly.
+a certificate whose end falls on 12/01/2027 at any hour has 0 days left on
+that date, 1 on 11/01, -7 on 19/01. The scan passes `today` explicitly. The end is the
+certificate's `usable_until` (an ORG SIGN's key stops a month before its notAfter).
 
-Thresholds are "days before not_after": 30, 15, 7, 1, 0 (expiry day) plus the
+Thresholds are "days before the end": 30, 15, 7, 1, 0 (end day) plus the
 editor's extra ones, then -7, -14, ... (weekly reminders after expiry).
 """
 
@@ -54,9 +55,10 @@ def policy_thresholds(extra: Iterable[int] | None = None) -> list[int]:
     return sorted(values, reverse=True)
 
 
-def days_left(not_after: datetime, today: date) -> int:
-    """Calendar days from `today` to the local date of `not_after` (negative once expired)."""
-    return (timezone.localdate(not_after) - today).days
+def days_left(usable_until: datetime, today: date) -> int:
+    """Calendar days from `today` to the local date of the certificate's end (`usable_until`),
+    negative once it is past."""
+    return (timezone.localdate(usable_until) - today).days
 
 
 def due_thresholds(left: int, thresholds: Iterable[int], *, weekly: bool = True) -> list[int]:

@@ -148,16 +148,16 @@ def due_certificates(editor_id: int, today: date, max_threshold: int):
     renewals = _renewals_to_install()
     live = Q(revoked_at__isnull=True, superseded_at__isnull=True)
     waiting_install = Q(Exists(renewals), revoked_at__isnull=True, superseded_at__isnull=False) & Q(
-        not_after__gte=tomorrow
+        usable_until__gte=tomorrow
     )
     return (
         Certificate.objects.of_editor(editor_id)
-        .filter(not_after__lt=cutoff, officine__is_active=True)
+        .filter(usable_until__lt=cutoff, officine__is_active=True)
         .filter(live | waiting_install)
-        .annotate(renewal_pk=Subquery(renewals.order_by("-not_after", "-pk").values("pk")[:1]))
+        .annotate(renewal_pk=Subquery(renewals.order_by("-usable_until", "-pk").values("pk")[:1]))
         .select_related("officine")
         .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
-        .order_by("not_after", "pk")
+        .order_by("usable_until", "pk")
     )
 
 
@@ -283,7 +283,7 @@ def _scan_chunk(
     per_officine: dict[int, list[Recipient]] = {}
     rows: list[PlannedAlert] = []
     for certificate in chunk:
-        left = compute_days_left(certificate.not_after, today)
+        left = compute_days_left(certificate.usable_until, today)
         kind = AlertKind.INSTALL if certificate.superseded_at else AlertKind.EXPIRY
         due = due_thresholds(left, thresholds, weekly=kind == AlertKind.EXPIRY)
         if kind == AlertKind.INSTALL:

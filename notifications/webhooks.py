@@ -388,6 +388,7 @@ def certificate_data(certificate: Certificate) -> dict[str, Any]:
         "environment": certificate.environment,
         "not_before": certificate.not_before.isoformat(),
         "not_after": certificate.not_after.isoformat(),
+        "usable_until": certificate.usable_until.isoformat(),
         "fingerprint_sha256": certificate.fingerprint_sha256,
         "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
         "replaces": certificate.replaces_id,

@@ -80,9 +80,9 @@ def expiries_by_month(
     end = datetime.combine(add_months(first, months), datetime.min.time(), tzinfo=tz)
     rows = (
         _live(user)
-        .filter(not_after__gt=now, not_after__lt=end)
+        .filter(usable_until__gt=now, usable_until__lt=end)
         .order_by()
-        .annotate(month=TruncMonth("not_after", tzinfo=tz))
+        .annotate(month=TruncMonth("usable_until", tzinfo=tz))
         .values("month")
         .annotate(count=Count("pk"))
     )
@@ -187,7 +187,7 @@ def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) 
     superseded rows of the plain expiry index), then those rows with their officine. Only
     active officines count: the window grows until it holds `limit` of them or runs out.
     """
-    ordered = _live(user).order_by("not_after", "id")
+    ordered = _live(user).order_by("usable_until", "id")
     window = limit * 3
     while True:
         candidates = list(ordered.values_list("pk", flat=True)[:window])

@@ -184,11 +184,17 @@ def certificate_row(
     from django.utils import timezone
 
     from certificates import x509
+    from certificates.demo_pki import add_months
     from certificates.models import Certificate
 
     not_after = not_after or timezone.now() + timedelta(days=700)
     not_before = not_before or not_after - timedelta(days=3 * 365)
     environment = "test" if officine.environment == "test" else "production"
+    # `not_after` is when the certificate ends for the portal (`usable_until`): an ORG SIGN is
+    # issued like the real ones, its key usable until then and its notAfter a month later.
+    key_usage_end = fields.pop("key_usage_end", None)
+    if profile == "ORG_SIGN" and key_usage_end is None:
+        key_usage_end, not_after = not_after, add_months(not_after, 1)
     _, cert = pki.issue_for(
         finess=officine.finess,
         raison_sociale=officine.raison_sociale,
@@ -201,6 +207,7 @@ def certificate_row(
         key=key,
         crl_url=crl_url,
         ocsp_url=ocsp_url,
+        key_usage_end=key_usage_end,
     )
     info = x509.describe_certificate(cert)
     chain = pki.chain_for(environment)
@@ -215,6 +222,7 @@ def certificate_row(
         issuer_dn=info.issuer,
         not_before=info.not_before,
         not_after=info.not_after,
+        usable_until=info.usable_until,
         fingerprint_sha256=info.fingerprint_sha256,
         public_key_sha256=info.public_key_sha256,
         environment=environment,

@@ -43,9 +43,9 @@ def test_sizes_and_shares(seeded):
     certificates = Certificate.objects.filter(editor__in=editors)
     now = timezone.now()
     live = certificates.live()
-    expiring = live.filter(not_after__gt=now, not_after__lte=now + timedelta(days=30))
+    expiring = live.filter(usable_until__gt=now, usable_until__lte=now + timedelta(days=30))
     assert expiring.count() == 30  # 5 % of all certificates
-    assert live.filter(not_after__lte=now).exists()
+    assert live.filter(usable_until__lte=now).exists()
     assert certificates.filter(revoked_at__isnull=False).exists()
     superseded = certificates.filter(superseded_at__isnull=False)
     assert superseded.count() == 120  # 20 %

@@ -538,7 +538,7 @@ def test_zip_holds_each_csr_and_the_ans_worksheet(
         assert row[5] == "admin-tech@lgo.example"
         assert row[6] == "pharmacien@officine.example"
         assert row[8] == certificate.serial
-        assert row[9] == timezone.localdate(certificate.not_after).isoformat()
+        assert row[9] == timezone.localdate(certificate.usable_until).isoformat()
 
 
 def test_zip_names_are_unique_and_cells_are_safe(tenant_a, make_certificate, fast_keys):

@@ -70,7 +70,7 @@ def test_dmp_needs_both_sign_and_auth_cli(tenant_a, cert, now):
     assert matrix(officine, now)["DMP"] == MISSING  # AUTH_CLI alone
     sign = cert(officine, profile="ORG_SIGN", cn="SIGN", services=("DMP",), days=EXPIRING_DAYS)
     assert matrix(officine, now)["DMP"] == EXPIRING  # the worse of the two
-    sign.not_after = now + timedelta(days=EXPIRED_DAYS)
+    sign.not_after = sign.usable_until = now + timedelta(days=EXPIRED_DAYS)
     sign.save()
     assert matrix(officine, now)["DMP"] == EXPIRED
     cert(officine, profile="ORG_SIGN", cn="SIGN 2", services=("DMP",))
@@ -284,7 +284,7 @@ def test_drift_is_detected_and_rebuild_repairs_it(tenant_a, tenant_b, cert, now)
     kept = cert(tenant_a.officine, days=VALID_DAYS)
     bypassed = cert(tenant_b.officine, days=VALID_DAYS)
     assert coverage_drift() == []
-    Certificate.objects.filter(pk=bypassed.pk).update(not_after=now + timedelta(days=3))
+    Certificate.objects.filter(pk=bypassed.pk).update(usable_until=now + timedelta(days=3))
     assert coverage_drift() == [tenant_b.officine.pk]
     assert matrix(tenant_b.officine, now)["PSC"] == COVERED  # stale until repaired
     assert coverage_rebuild(tenant_a.editor.pk) >= 1

@@ -898,6 +898,7 @@ def test_representation(tenant_a, pki, shared_key, trust_anchors):
         "id",
         "officine",
         "finess",
+        "usable_until",
         "profile",
         "common_name",
         "serial",

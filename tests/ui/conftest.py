@@ -51,6 +51,7 @@ def clone_certificates(model: Certificate, officines, *, not_after=None, **field
             issuer_dn=model.issuer_dn,
             not_before=not_after - timedelta(days=3 * 365),
             not_after=not_after,
+            usable_until=not_after,
             fingerprint_sha256=fingerprint,
             public_key_sha256=model.public_key_sha256,
             environment=model.environment,

@@ -64,6 +64,6 @@ def _describe(alert) -> str:
     threshold = f"J{alert.threshold:+d}" if alert.threshold else "J0"
     return (
         f"{threshold:>5} {alert.kind:<7} {alert.days_left:>5}d  "
-        f"{certificate.not_after:%Y-%m-%d}  {certificate.officine.finess}  "
+        f"{certificate.usable_until:%Y-%m-%d}  {certificate.officine.finess}  "
         f"{certificate.common_name} (#{certificate.pk})"
     )

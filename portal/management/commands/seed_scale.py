@@ -120,6 +120,13 @@ SHAPES = [
 REVOCATION_REASONS = ["key_compromise", "cessation", "data_change", "other"]
 
 
+def _not_after_for(profile: str, usable_until: datetime) -> datetime:
+    """notAfter of a certificate usable until `usable_until` (ORG SIGN: one month later)."""
+    from certificates.demo_pki import add_months
+
+    return add_months(usable_until, 1) if profile == "ORG_SIGN" else usable_until
+
+
 def editor_name(index: int, prefix: str = SCALE_PREFIX) -> str:
     """Editor 1 is the big one (`--big` officines)."""
     return f"{prefix} {index:02d}"
@@ -325,6 +332,9 @@ def _plan_certificates(
                 not_after = now - rng.uniform(1, 120) * day
             else:
                 not_after = now + rng.uniform(30.1, 3 * 365) * day
+            # The state is of the certificate's usable life: an ORG SIGN's notAfter comes a
+            # month after the end of its key usage (like the real ones, demo_pki).
+            not_after = _not_after_for(profile, not_after)
             plan = _Plan(
                 officine=officine,
                 slot=slot,
@@ -345,7 +355,7 @@ def _plan_certificates(
             for level in range(
                 1, (k + 1) * predecessors // current - k * predecessors // current + 1
             ):
-                older_after = newer.not_before + rng.uniform(1, 45) * day
+                older_after = _not_after_for(profile, newer.not_before + rng.uniform(1, 45) * day)
                 superseded = newer.not_before + rng.uniform(0.1, 10) * day
                 older = _Plan(
                     officine=officine,
@@ -572,6 +582,7 @@ def _insert_chunk(
                     issuer_dn=info.issuer,
                     not_before=plan.not_before,
                     not_after=plan.not_after,
+                    usable_until=info.usable_until,
                     fingerprint_sha256=info.fingerprint_sha256,
                     public_key_sha256=info.public_key_sha256,
                     environment=officine.environment,
@@ -600,7 +611,7 @@ def _insert_chunk(
                         reported_by="LGO",
                     )
                 )
-            alert_at = plan.not_after - timedelta(days=30)
+            alert_at = info.usable_until - timedelta(days=30)
             if plan.superseded_at is not None and alert_at < plan.superseded_at:
                 alerts.append(
                     AlertLog(
