@@ -14,9 +14,10 @@ _metrics_dir = os.environ.setdefault(
 )
 
 
-def on_starting(server) -> None:
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
-    os.makedirs(_metrics_dir, exist_ok=True)
+# Emptied and made here, when gunicorn reads this file: with --preload the application (and
+# its metrics, which open files in the folder) loads before the on_starting hook runs.
+shutil.rmtree(_metrics_dir, ignore_errors=True)
+os.makedirs(_metrics_dir, exist_ok=True)
 
 
 def child_exit(server, worker) -> None:

@@ -57,6 +57,9 @@ def setup_django() -> None:
         sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     os.environ.setdefault("DEBUG", "1")
+    # What this process seals (TOTP secrets, private keys) the DEBUG-off servers it starts
+    # must open: both use the same key-encryption keys.
+    os.environ.setdefault("KEY_ENCRYPTION_KEYS", BENCH_KEK)
     import django
 
     django.setup()
@@ -286,7 +289,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         DEBUG="0",
         TESTING="0",
         SECRET_KEY=BENCH_SECRET_KEY,
-        KEY_ENCRYPTION_KEYS=BENCH_KEK,
+        KEY_ENCRYPTION_KEYS=os.environ.get("KEY_ENCRYPTION_KEYS", BENCH_KEK),
         SECURE_SSL_REDIRECT="0",
         SECURE_HSTS_SECONDS="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",
