@@ -396,9 +396,14 @@ def officines_import_plan(
             "technical_administrator_id",
         )
     }
-    administrators = dict(
-        TechnicalAdministrator.objects.of_editor(editor_id).values_list("card_number", "id")
-    )
+    # card number -> an unsaved stand-in (id, card type): the row's mode is checked against
+    # the card type without one query per row (Officine.administrator_mismatch).
+    administrators = {
+        card: TechnicalAdministrator(pk=pk, card_type=card_type)
+        for card, pk, card_type in TechnicalAdministrator.objects.of_editor(editor_id).values_list(
+            "card_number", "id", "card_type"
+        )
+    }
     seen: dict[str, int] = {}
     planned: list[PlannedRow] = []
     # What the FINESS referential says of the new numbers (a few queries for the whole file).
@@ -465,7 +470,7 @@ def _plan_row(
     columns: list[str | None],
     editor_id: int,
     existing: dict[str, Officine],
-    administrators: dict[str, int],
+    administrators: dict[str, TechnicalAdministrator],
     seen: dict[str, int],
     lookups: dict[str, finess_rules.FinessLookup] | None = None,
     juridiques: dict[str, Officine] | None = None,
@@ -513,8 +518,8 @@ def _plan_row(
 
     card = "".join(values.get(ADMINISTRATOR_CARD, "").split())
     if card:
-        administrator_id = administrators.get(card)
-        if administrator_id is None:
+        administrator = administrators.get(card)
+        if administrator is None:
             errors.append(
                 RowError(
                     line,
@@ -524,7 +529,7 @@ def _plan_row(
                 )
             )
         else:
-            officine.technical_administrator_id = administrator_id
+            officine.technical_administrator = administrator
 
     lookup = (lookups or {}).get(finess) if current is None else None
     if lookup is not None:

@@ -29,6 +29,18 @@ class CardType(models.TextChoices):
     CPS = "CPS", _("CPS (health professional card)")
 
 
+MODE_EDITEUR_NEEDS_CPA = _(
+    "In mode « éditeur » (Cas 1) the officine delegates to its editor: the technical "
+    "administrator is designated within the editor and holds a CPA card (carte de personnel "
+    "de structure). Choose such an administrator, or the mode « pharmacien »."
+)
+MODE_PHARMACIEN_NEEDS_CPS = _(
+    "In mode « pharmacien » (Cas 2) the officine orders without delegation to its editor: the "
+    "technical administrator is an employee of the officine (pharmacien titulaire or pharmacien "
+    "adjoint with their CPS card). Choose such an administrator, or the mode « éditeur »."
+)
+
+
 class Habilitation(models.TextChoices):
     """The ANS steps of an administrator's habilitation for one officine (its bon de commande)."""
 
@@ -247,8 +259,27 @@ class Officine(models.Model):
             and self.finess_juridique == self.finess
         ):
             errors["finess_juridique"] = ValidationError(GEO_EQUALS_JURIDIQUE, code="same_finess")
+        mismatch = self.administrator_mismatch()
+        if mismatch is not None:
+            errors["technical_administrator"] = mismatch
         if errors:
             raise ValidationError(errors)
+
+    def administrator_mismatch(self) -> ValidationError | None:
+        """Mode and administrator agree (ANS guide): « éditeur » ⇒ an administrator of the
+        editor with a CPA card; « pharmacien » ⇒ the pharmacien titulaire or adjoint, CPS."""
+        if not self.technical_administrator_id:
+            return None
+        if not Officine.technical_administrator.is_cached(self):
+            # Chosen by the caller (form, API, CSV import) means loaded: unchanged rows are
+            # not re-read here, one query per row would weigh on imports of 10,000 rows.
+            return None
+        card = self.technical_administrator.card_type
+        if self.delegation_mode == DelegationMode.PHARMACIEN and card != CardType.CPS:
+            return ValidationError(MODE_PHARMACIEN_NEEDS_CPS, code="mode_card_mismatch")
+        if self.delegation_mode == DelegationMode.EDITEUR and card != CardType.CPA:
+            return ValidationError(MODE_EDITEUR_NEEDS_CPA, code="mode_card_mismatch")
+        return None
 
 
 class OfficineHabilitation(models.Model):

@@ -38,6 +38,13 @@ def officine_save(
     """
     creating = officine.pk is None
     require(actor, Action.MANAGE, officine)
+    if officine.technical_administrator_id and not Officine.technical_administrator.is_cached(
+        officine
+    ):
+        # Loaded so that full_clean checks mode and card type (a mode changed alone too).
+        officine.technical_administrator = TechnicalAdministrator.objects.get(
+            pk=officine.technical_administrator_id
+        )
     officine.full_clean()
     check_geographic_vs_juridique(officine)
     officine.pending_change = None

@@ -1,0 +1,74 @@
+"""Mode de délégation and administrator agree (ANS guide): « éditeur » ⇒ CPA of the editor,
+« pharmacien » ⇒ CPS of the pharmacien titulaire or adjoint; refused in form, API and CSV."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from officines import csv_import
+from officines.models import Officine
+from portal.models import AuditEvent
+from tests.conftest import logged_in
+from tests.factories import TechnicalAdministratorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _french():
+    with translation.override("fr"):
+        yield
+
+
+def test_api_refuses_a_mismatch_and_audits_a_mode_change(tenant_a):
+    client = logged_in(tenant_a.operator)
+    url = f"/api/v1/officines/{tenant_a.officine.finess}/"  # its administrator holds a CPA
+    response = client.patch(url, {"delegation_mode": "pharmacien"}, "application/json")
+    assert response.status_code == 400, response.content
+    assert "carte CPS" in response.content.decode()
+    assert Officine.objects.get(pk=tenant_a.officine.pk).delegation_mode == "editeur"
+    cps = TechnicalAdministratorFactory(editor=tenant_a.editor, card_type="CPS")
+    response = client.patch(
+        url,
+        {"delegation_mode": "pharmacien", "technical_administrator": cps.pk},
+        "application/json",
+    )
+    assert response.status_code == 200, response.content
+    change = AuditEvent.objects.get(action="officine.delegation_mode")
+    assert change.details == {"from": "editeur", "to": "pharmacien"}
+
+
+def test_form_refuses_a_mismatch(tenant_a):
+    cps = TechnicalAdministratorFactory(editor=tenant_a.editor, card_type="CPS")
+    officine = tenant_a.officine
+    response = logged_in(tenant_a.operator).post(
+        reverse("officines:update", args=[officine.pk]),
+        {
+            "finess": officine.finess,
+            "raison_sociale": officine.raison_sociale,
+            "postal_code": officine.postal_code,
+            "city": officine.city,
+            "department": officine.department,
+            "environment": "production",
+            "delegation_mode": "editeur",
+            "technical_administrator": cps.pk,
+            "notification_email": officine.notification_email,
+        },
+    )
+    assert response.status_code == 200
+    assert "carte CPA" in response.content.decode()
+    officine.refresh_from_db()
+    assert officine.technical_administrator_id == tenant_a.administrator.pk
+
+
+def test_csv_import_refuses_a_mismatch(tenant_a):
+    card = tenant_a.administrator.card_number  # a CPA
+    text = (
+        "FINESS;Raison sociale;Mode de délégation;Carte de l'administrateur\n"
+        f"760021832;PHARMACIE NORMANDE;pharmacien;{card}\n"
+    )
+    plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
+    messages = " ".join(str(e.message) for e in plan.errors)
+    assert "carte CPS" in messages, messages
