@@ -48,7 +48,13 @@ from officines.forms import (
     OfficineImportForm,
     TechnicalAdministratorForm,
 )
-from officines.models import ImportStatus, Officine, OfficineImport, TechnicalAdministrator
+from officines.models import (
+    DelegationMode,
+    ImportStatus,
+    Officine,
+    OfficineImport,
+    TechnicalAdministrator,
+)
 from officines.selectors import officine_habilitations
 from officines.services import administrator_save, officine_deactivate, officine_save
 from portal import outbox
@@ -463,7 +469,30 @@ class _PostedOfficine:
 
 
 class OfficineUpdate(OfficineFormMixin, UpdateView):
-    pass
+    def form_valid(self, form):
+        if "delegation_mode" in form.changed_data and self.request.POST.get("confirm_mode") != "1":
+            return self.confirm_mode_change(form)
+        return super().form_valid(form)
+
+    def confirm_mode_change(self, form):
+        """Changing Cas 1 ⇄ Cas 2 changes who may act: say what, and ask again (audited on
+        saving, `officine.delegation_mode`). Nothing is saved by this page."""
+        officine = form.instance
+        open_requests = (
+            CertificateRequest.objects.visible_to(self.request.user)
+            .filter(officine_id=officine.pk, status__in=OPEN_REQUEST_STATUSES)
+            .count()
+        )
+        return render(
+            self.request,
+            "officines/officine_mode_confirm.html",
+            {
+                "object": officine,
+                "form": form,
+                "to_pharmacien": officine.delegation_mode == DelegationMode.PHARMACIEN,
+                "open_requests": open_requests,
+            },
+        )
 
 
 class OfficineDeactivate(ScopedViewMixin, View):

@@ -72,3 +72,29 @@ def test_csv_import_refuses_a_mismatch(tenant_a):
     plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
     messages = " ".join(str(e.message) for e in plan.errors)
     assert "carte CPS" in messages, messages
+
+
+def test_changing_the_mode_in_the_page_asks_for_confirmation(tenant_a):
+    cps = TechnicalAdministratorFactory(editor=tenant_a.editor, card_type="CPS")
+    officine = tenant_a.officine
+    data = {
+        "finess": officine.finess,
+        "raison_sociale": officine.raison_sociale,
+        "postal_code": officine.postal_code,
+        "city": officine.city,
+        "department": officine.department,
+        "environment": "production",
+        "delegation_mode": "pharmacien",
+        "technical_administrator": cps.pk,
+        "notification_email": officine.notification_email,
+    }
+    client = logged_in(tenant_a.admin)
+    url = reverse("officines:update", args=[officine.pk])
+    page = client.post(url, data)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "sans délégation à son éditeur" in body and 'name="confirm_mode"' in body
+    assert Officine.objects.get(pk=officine.pk).delegation_mode == "editeur"
+    assert client.post(url, {**data, "confirm_mode": "1"}).status_code == 302
+    assert Officine.objects.get(pk=officine.pk).delegation_mode == "pharmacien"
+    assert AuditEvent.objects.filter(action="officine.delegation_mode").count() == 1
