@@ -73,6 +73,7 @@ _ALERT_COLUMNS = (
     "days_left",
     "renewal_id",
     "renewal__revoked_at",
+    "no_recipient",
     "certificate_id",
     "certificate__usable_until",
     "certificate__common_name",
@@ -117,6 +118,7 @@ class _Alert(NamedTuple):
     renewal_id: int | None
     renewal: _Renewal | None
     certificate: _Certificate
+    no_recipient: bool = False
 
 
 def _pending_alerts(digest_ids: list[int]) -> list[_Alert]:
@@ -138,6 +140,7 @@ def _pending_alerts(digest_ids: list[int]) -> list[_Alert]:
         days_left,
         renewal_id,
         renewal_revoked_at,
+        no_recipient,
         certificate_id,
         *certificate_fields,
         raison_sociale,
@@ -153,7 +156,17 @@ def _pending_alerts(digest_ids: list[int]) -> list[_Alert]:
             )
         renewal = _Renewal(renewal_revoked_at) if renewal_id is not None else None
         alerts.append(
-            _Alert(pk, digest_id, kind, threshold, days_left, renewal_id, renewal, certificate)
+            _Alert(
+                pk,
+                digest_id,
+                kind,
+                threshold,
+                days_left,
+                renewal_id,
+                renewal,
+                certificate,
+                no_recipient,
+            )
         )
     return alerts
 
@@ -185,6 +198,7 @@ class DigestItem:
     services: str
     url: str
     renewal_url: str
+    no_recipient: bool = False
 
     def __getitem__(self, name: str) -> Any:
         """Templates try `item[name]` before `item.name`: answering it saves an exception
@@ -297,6 +311,7 @@ def digest_items(alerts: list[Any], cache: RenderCache | None = None) -> list[Di
                 services=", ".join(certificate.services),
                 url=url(certificate.pk),
                 renewal_url=url(alert.renewal_id) if alert.renewal_id else "",
+                no_recipient=bool(getattr(alert, "no_recipient", False)),
             )
         )
     items.sort(key=lambda i: (i.days_left, i.officine, i.common_name, i.certificate_id))

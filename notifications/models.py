@@ -239,6 +239,9 @@ class AlertLog(models.Model):
     )
     days_left = models.SmallIntegerField(_("days left"))
     scan_date = models.DateField(_("scan date"))
+    # The certificate had nobody to tell (no administrator, mailbox, pharmacist, subscriber):
+    # this alert went to the editor's admins instead, and says so.
+    no_recipient = models.BooleanField(_("sent for lack of recipient"), default=False)
     renewal = models.ForeignKey(
         "certificates.Certificate",
         null=True,

@@ -95,6 +95,7 @@ class PlannedAlert:
     days_left: int
     scan_date: date
     renewal_id: int | None
+    no_recipient: bool = False
 
     @property
     def certificate_id(self) -> int:
@@ -185,6 +186,27 @@ def officine_recipients(
     return [Recipient(email, user_id) for email, user_id in found.items()]
 
 
+class _Admins:
+    """The editor's active admins, who receive the alerts nobody else would; read once, and
+    only when such an alert is due (no query for an editor whose officines all have one)."""
+
+    def __init__(self, editor_id: int) -> None:
+        self.editor_id = editor_id
+        self._found: list[Recipient] | None = None
+
+    def __iter__(self):
+        if self._found is None:
+            rows = (
+                User.objects.filter(
+                    is_active=True, membership__editor_id=self.editor_id, membership__role="admin"
+                )
+                .order_by("pk")
+                .values_list("pk", "email")
+            )
+            self._found = [Recipient(email.lower(), pk) for pk, email in rows if email]
+        return iter(self._found)
+
+
 def _subscribers(editor_id: int) -> list[Recipient]:
     rows = (
         AlertSubscription.objects.of_editor(editor_id)
@@ -257,16 +279,17 @@ def _scan_editor(editor: Editor, today: date, report: ScanReport) -> None:
     policy = AlertPolicy.objects.of_editor(editor.pk).first()
     thresholds = policy_thresholds(policy.extra_thresholds if policy else None)
     subscribers = _subscribers(editor.pk)
+    admins = _Admins(editor.pk)
     endpoints = list(WebhookEndpoint.objects.of_editor(editor.pk).filter(is_active=True))
     certificates = due_certificates(editor.pk, today, thresholds[0])
     chunk: list[Certificate] = []
     for certificate in certificates.iterator(chunk_size=CHUNK):
         chunk.append(certificate)
         if len(chunk) >= CHUNK:
-            _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report)
+            _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report, admins)
             chunk = []
     if chunk:
-        _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report)
+        _scan_chunk(chunk, thresholds, subscribers, endpoints, today, report, admins)
 
 
 def _scan_chunk(
@@ -276,6 +299,7 @@ def _scan_chunk(
     endpoints: list[WebhookEndpoint],
     today: date,
     report: ScanReport,
+    admins: Iterable[Recipient] = (),
 ) -> None:
     pharmacists = _pharmacists({c.officine_id for c in chunk})
     contacts = alert_contacts({c.officine_id for c in chunk})
@@ -300,11 +324,13 @@ def _scan_chunk(
             )
             per_officine[certificate.officine_id] = recipients
         seen: set[str] = set()
-        for recipient in [*recipients, *subscribers]:
+        # Nobody to tell: the editor's admins hear of it, marked as such (issue 14 §6).
+        no_recipient = not recipients and not subscribers
+        for recipient in [*recipients, *subscribers] or list(admins):
             if recipient.email in seen:
                 continue
             seen.add(recipient.email)
-            rows += _plan(
+            planned = _plan(
                 certificate=certificate,
                 kind=kind,
                 due=due,
@@ -316,6 +342,9 @@ def _scan_chunk(
                 endpoint_id=None,
                 recorded=recorded,
             )
+            for alert in planned:
+                alert.no_recipient = no_recipient
+            rows += planned
         if kind == AlertKind.EXPIRY:
             event = WebhookEvent.EXPIRING if due[0] > 0 else WebhookEvent.EXPIRED
             for endpoint in endpoints:
@@ -356,6 +385,7 @@ _ALERT_COLUMNS = (
     ("days_left", "smallint"),
     ("scan_date", "date"),
     ("renewal_id", "bigint"),
+    ("no_recipient", "boolean"),
 )
 INSERT_BATCH = 10_000
 ANALYZE_AFTER_ROWS = 10_000

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         for recipient, alerts in report.by_recipient(Channel.EMAIL).items():
             self.stdout.write(f"  {verb} 1 digest to {recipient}: {len(alerts)} alert(s)")
             for alert in alerts:
-                self.stdout.write("    " + _describe(alert))
+                self.stdout.write("    " + _describe(alert, recipient))
         for recipient, alerts in report.by_recipient(Channel.WEBHOOK).items():
             self.stdout.write(f"  {verb} {len(alerts)} webhook event(s) to {recipient}")
         if dry_run:
@@ -59,11 +59,14 @@ def _parse_date(value: str) -> date:
     return date.fromisoformat(value)
 
 
-def _describe(alert) -> str:
+def _describe(alert, recipient: str) -> str:
+    """One planned alert: FINESS, CN, profile, threshold, recipient (and why, if no one else)."""
     certificate = alert.certificate
     threshold = f"J{alert.threshold:+d}" if alert.threshold else "J0"
+    fallback = "  [no recipient: editor admin]" if getattr(alert, "no_recipient", False) else ""
     return (
-        f"{threshold:>5} {alert.kind:<7} {alert.days_left:>5}d  "
-        f"{certificate.usable_until:%Y-%m-%d}  {certificate.officine.finess}  "
-        f"{certificate.common_name} (#{certificate.pk})"
+        f"FINESS {certificate.officine.finess}  CN {certificate.common_name}  "
+        f"profile {certificate.profile}  threshold {threshold} ({alert.kind}, "
+        f"{alert.days_left}d, until {certificate.usable_until:%Y-%m-%d})  "
+        f"-> {recipient}{fallback}"
     )
