@@ -11,7 +11,6 @@ from __future__ import annotations
 from itertools import chain
 from typing import Any
 
-from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
 from allauth.core.exceptions import ReauthenticationRequired
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -76,6 +75,7 @@ from portal.permissions import (
     decide,
     editor_roles,
     require,
+    session_recently_reauthenticated,
 )
 from portal.tenancy import user_scope
 
@@ -280,7 +280,7 @@ class CertificatePkcs12(CertificateScopedMixin, View):
         certificate = self._certificate(pk)
         if not portal_holds_key(certificate):
             return self._render(certificate, None)
-        if not did_recently_reauthenticate(request):
+        if not session_recently_reauthenticated(request):
             # allauth's middleware sends the user to confirm their password or TOTP
             # and back here (a GET: nothing of the form is kept meanwhile).
             raise ReauthenticationRequired()
@@ -288,7 +288,7 @@ class CertificatePkcs12(CertificateScopedMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         certificate = self._certificate(pk)
-        if not did_recently_reauthenticate(request):
+        if not session_recently_reauthenticated(request):
             # Never let allauth stash this POST (it holds the passphrase) in the session.
             messages.warning(
                 request, _("Confirm your identity again before exporting the private key.")

@@ -13,6 +13,7 @@ key limited to it (the LGO installed at the pharmacy) order, renew, cancel, expo
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -267,18 +268,51 @@ def require(actor: Any, action: Action | str, target: Any) -> None:
         raise PermissionDenied(decision.reason)
 
 
+# Authentication records (allauth's session log) written by identity providers whose login
+# is strong authentication: a fresh one counts as a re-authentication (psc/adapter.py).
+PROVIDER_REAUTH_METHODS = frozenset({"psc"})
+
 REAUTH_REFUSAL = _(
-    "Confirm your identity again in the portal (password or TOTP code) before exporting a "
-    "private key, then retry within 5 minutes."
+    "Confirm your identity again in the portal (password, TOTP code or Pro Santé Connect) "
+    "before exporting a private key, then retry within 5 minutes."
 )
 
 
 def session_recently_reauthenticated(http_request: Any) -> bool:
     """A browser session reaches a private key only within 5 minutes of a re-authentication
     (allauth's ACCOUNT_REAUTHENTICATION_TIMEOUT), whatever the route: page or API."""
+    from allauth.account import app_settings as account_settings
+    from allauth.account.internal.flows.login import get_authentication_records
     from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
 
-    return did_recently_reauthenticate(http_request)
+    if did_recently_reauthenticate(http_request):
+        return True
+    # Identity providers the portal trusts as much as a password + TOTP (Pro Santé Connect:
+    # a CPS card or e-CPS) record their own method; allauth's rule does not know them.
+    user = getattr(http_request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    fresh = [
+        record
+        for record in get_authentication_records(http_request, user)
+        if record.get("reauthenticated") and record.get("method") in PROVIDER_REAUTH_METHODS
+    ]
+    return bool(fresh) and (
+        time.time() - fresh[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+    )
+
+
+def reauthentication_url(http_request: Any, next_url: str) -> str:
+    """Where this user confirms their identity, then comes back to `next_url`: the first
+    method allauth's adapter offers them (password, TOTP, or Pro Santé Connect for a
+    professional without a password)."""
+    from allauth.account.adapter import get_adapter
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    methods = get_adapter(http_request).get_reauthentication_methods(http_request.user)
+    url = methods[0]["url"] if methods else reverse("account_reauthenticate")
+    return url + "?" + urlencode({"next": next_url})
 
 
 def can_act_on_officine(user: Any, officine: Any) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from allauth.account.internal.flows.reauthentication import did_recently_reauthenticate
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,7 +17,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import RedirectView, View
@@ -27,7 +25,12 @@ from officines import identifiers
 from officines.models import Officine
 from portal.api.keys import api_key_create, api_key_revoke
 from portal.models import ApiKey, ApiScope, Editor
-from portal.permissions import ScopedViewMixin, editor_roles
+from portal.permissions import (
+    ScopedViewMixin,
+    editor_roles,
+    reauthentication_url,
+    session_recently_reauthenticated,
+)
 
 
 class ApiKeyForm(forms.Form):
@@ -115,12 +118,8 @@ class ApiKeys(ScopedViewMixin, View):
         form = self._form(request.POST)
         if form.is_valid():
             scopes = form.cleaned_data["scopes"]
-            if ApiScope.KEYS_EXPORT in scopes and not did_recently_reauthenticate(request):
-                self.reauth_url = (
-                    reverse("account_reauthenticate")
-                    + "?"
-                    + urlencode({"next": reverse("settings_api_keys")})
-                )
+            if ApiScope.KEYS_EXPORT in scopes and not session_recently_reauthenticated(request):
+                self.reauth_url = reauthentication_url(request, reverse("settings_api_keys"))
                 form.add_error(
                     "scopes",
                     _(

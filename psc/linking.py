@@ -8,6 +8,11 @@ read access to that editor's officines, kept in step at each PSC login.
 
 from __future__ import annotations
 
+import time
+
+from allauth.account import app_settings as account_settings
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.socialaccount.models import SocialAccount
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,6 +22,7 @@ from portal.models import Invitation, Membership, User
 from portal.services import invitation_complete
 from portal.tenancy import forget_scope
 from psc.identity import PscIdentity
+from psc.provider import PROVIDER_ID
 
 STRUCTURE_PREFIX = "1"  # structure identifier of an officine: "1" + FINESS
 
@@ -110,3 +116,26 @@ def editors_of(user: User) -> list[int]:
     )
     ids |= set(Membership.objects.filter(user=user).values_list("editor_id", flat=True))
     return sorted(ids)
+
+
+def has_psc_identity(user) -> bool:
+    return bool(
+        user.is_authenticated
+        and SocialAccount.objects.filter(user=user, provider=PROVIDER_ID).exists()
+    )
+
+
+# Methods that prove who holds the portal account itself (not a PSC login).
+PORTAL_REAUTH_METHODS = ("password", "mfa")
+
+
+def password_recently_confirmed(request) -> bool:
+    """Did this session confirm the portal password (or TOTP) less than five minutes ago?
+    The only ground on which a PSC identity may be linked to an existing account."""
+    records = get_authentication_records(request, request.user)
+    fresh = [
+        r for r in records if r.get("reauthenticated") and r.get("method") in PORTAL_REAUTH_METHODS
+    ]
+    return bool(fresh) and (
+        time.time() - fresh[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+    )

@@ -1,4 +1,4 @@
-"""PSC's login and callback routes (allauth mounts them under /accounts/)."""
+"""PSC's login, callback, re-authentication and link routes (allauth mounts them under /accounts/)."""
 
 from django.urls import path
 
@@ -7,4 +7,6 @@ from psc import views
 urlpatterns = [
     path("psc/login/", views.login, name="psc_login"),
     path("psc/login/callback/", views.callback, name="psc_callback"),
+    path("psc/reauthenticate/", views.Reauthenticate.as_view(), name="psc_reauthenticate"),
+    path("psc/link/", views.Link.as_view(), name="psc_link"),
 ]
