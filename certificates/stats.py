@@ -23,7 +23,8 @@ from certificates.models import (
     expiry_condition,
 )
 
-# The date after which a certificate cannot be used any more.
+# The date after which a certificate cannot be used any more (min of notAfter and the end of
+# its Private Key Usage Period, certificates.models.pem_usable_until).
 USABLE_UNTIL = "usable_until"
 ACTIVE_CAMPAIGN_STATUSES = (CampaignStatus.PENDING, CampaignStatus.RUNNING)
 

@@ -143,7 +143,7 @@ def test_business_metrics_are_the_database_values(metrics_on, tenant_a, tenant_b
     assert certificates[(("editor_id", str(b.pk)), ("status", "expiring"))] == 1
     earliest = samples["portal_certificate_earliest_usable_until_timestamp_seconds"]
     assert earliest[(("editor_id", str(a.pk)), ("service", "DMP"))] == pytest.approx(
-        soon.not_after.timestamp()
+        soon.usable_until.timestamp()
     )
     # Expired and revoked certificates are not "usable": PSC of A is the 400-day one? No:
     # only the revoked one served PSC, so A has no PSC series at all.
