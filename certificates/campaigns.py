@@ -52,6 +52,7 @@ from officines.selectors import officine_habilitated_expression, request_orderin
 from portal import outbox
 from portal.audit import audit_record
 from portal.csv_stream import csv_lines, spreadsheet_cell
+from portal.events import certificate_event_send
 from portal.models import Editor, OutboxMessage
 from portal.permissions import PHARMACIEN, is_portal_user, require_editor
 from portal.tenancy import user_scope
@@ -162,14 +163,18 @@ def campaign_create(
     if getattr(actor, "officine_id", None) is not None:  # a key limited to one officine
         certificates = certificates.filter(officine_id=actor.officine_id)
     certificates = certificates.filter(editor_id=editor.pk, officine__is_active=True).live()
+    by_officine = certificates.none()
     if getattr(actor, "officine_id", None) is None:
         # Cas 2 (mode pharmacien): the officine renews « sans délégation à l'éditeur ».
+        by_officine = certificates.filter(officine__delegation_mode=PHARMACIEN)
         certificates = certificates.exclude(officine__delegation_mode=PHARMACIEN)
     if ids is not None:
         certificates = certificates.filter(pk__in=ids)
+        by_officine = by_officine.filter(pk__in=ids)
     now = timezone.now()
     if within_days is not None:
         certificates = certificates.expiring_within(within_days, now=now)
+        by_officine = by_officine.expiring_within(within_days, now=now)
     in_other_campaign = CertificateRequest.objects.filter(
         renews_id=OuterRef("pk"), status__in=OPEN_REQUEST_STATUSES, campaign__isnull=False
     )
@@ -184,6 +189,7 @@ def campaign_create(
             {"certificate_ids": [_("No certificate to renew in this selection.")]},
             code="empty",
         )
+    left_to_officines = list(by_officine.order_by("pk").values_list("pk", flat=True))
     campaign = RenewalCampaign.objects.create(
         editor=editor,
         name=name,
@@ -221,8 +227,16 @@ def campaign_create(
             "linked_open_requests": linked,
             "in_other_campaign": len(rows) - len(selected),
             "ignored_ids": len(ids) - len(rows) if ids is not None else 0,
+            "renew_by_officine": len(left_to_officines),
         },
     )
+    for certificate_id in left_to_officines:  # their pharmacists are told (notifications)
+        certificate_event_send(
+            editor_id=editor.pk,
+            event="certificate.renew_by_officine",
+            certificate_id=certificate_id,
+            context={"campaign": campaign.name},
+        )
     _enqueue_run(campaign.pk)
     return campaign
 

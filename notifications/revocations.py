@@ -34,8 +34,14 @@ def on_certificate_event(
     context: dict[str, Any],
     **kwargs: Any,
 ) -> None:
+    from notifications import cas2
     from notifications.events import emit
 
+    if event == cas2.EVENT:  # not a webhook event: an in-app notice for the pharmacists
+        cas2.renew_by_officine_notify(
+            editor_id=editor_id, certificate_id=certificate_id, context=context or {}
+        )
+        return
     emit(editor_id=editor_id, event=event, certificate_id=certificate_id, extra=context or None)
     if event == "certificate.revoked" and (context or {}).get("revoked_by") == "ans":
         revocation_notice_create(editor_id=editor_id, certificate_id=certificate_id)

@@ -14,6 +14,7 @@ from django.utils import translation
 from certificates import keystore
 from certificates import x509 as igc
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
+from notifications.models import Notification
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent
 from tests.api.conftest import bearer
@@ -172,6 +173,10 @@ def test_campaigns_never_renew_cas2_and_list_them_apart(tenant_a, make_certifica
         certificate_ids=[cas1.pk, cas2.pk],
     )
     assert list(campaign.certificates.values_list("pk", flat=True)) == [cas1.pk]
+    notices = Notification.objects.filter(certificate=cas2)
+    assert [n.user for n in notices] == [tenant_a.pharmacist]
+    assert "Renouvelez-le depuis le portail ou votre LGO" in notices[0].body
+    assert not Notification.objects.filter(certificate=cas1).exists()
     page = logged_in(tenant_a.operator).get(reverse("certificates:campaign_create"))
     body = page.content.decode()
     assert "À renouveler par l'officine" in body
