@@ -1,6 +1,6 @@
 from django.urls import path
 
-from officines import habilitation_views, views
+from officines import access_views, habilitation_views, views
 
 app_name = "officines"
 
@@ -48,6 +48,14 @@ urlpatterns = [
         "<int:pk>/main-contact/",
         habilitation_views.OfficineMainContact.as_view(),
         name="main_contact",
+    ),
+    path(
+        "pharmacist-accesses/<int:pk>/rpps/", access_views.AccessRpps.as_view(), name="access_rpps"
+    ),
+    path(
+        "pharmacist-accesses/<int:pk>/remove/",
+        access_views.AccessRemove.as_view(),
+        name="access_remove",
     ),
     path("administrators/", views.AdministratorList.as_view(), name="administrator_list"),
     path("administrators/new/", views.AdministratorCreate.as_view(), name="administrator_create"),

@@ -38,6 +38,7 @@ from certificates.models import (
 from finess import compare as finess_compare
 from finess import selectors as finess_selectors
 from officines import csv_import, finess_rules
+from officines.access_views import staff_accesses
 from officines.administrator_changes import administrator_change_request
 from officines.filters import AdministratorFilter, OfficineFilter
 from officines.finess_check import finess_check_officine, finess_differences
@@ -264,6 +265,15 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         user = self.request.user
         now = timezone.now()
         context["can_act"] = can_act_on_officine(user, officine)
+        scope = self.scope
+        if scope.role is not None and scope.editor_id == officine.editor_id:
+            context["pharmacist_accesses"] = list(
+                staff_accesses(user, officine.editor_id)
+                .filter(officine=officine)
+                .select_related("user")
+                .order_by("user__email")
+            )
+            context["can_edit_accesses"] = scope.role in WRITE_ROLES
         context["coverage"] = coverage_cells(coverage_for_officine(officine), user)
         context.update(habilitation_context(officine, user, can_act=may_manage(user, officine)))
         certificates = list(

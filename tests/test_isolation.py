@@ -60,6 +60,8 @@ def objects_of(tenant) -> dict[str, object]:
         "officines:administrator_update": tenant.administrator,
         "officines:officine_habilitation": tenant.officine,
         "officines:main_contact": tenant.officine,
+        "officines:access_rpps": pharmacist_access_of(tenant),
+        "officines:access_remove": pharmacist_access_of(tenant),
         "officines:change_detail": administrator_change_for(tenant),
         "officines:change_worksheet": administrator_change_for(tenant),
         "officines:change_process": administrator_change_for(tenant),
@@ -73,6 +75,13 @@ def objects_of(tenant) -> dict[str, object]:
         **notification_objects(tenant),
         **certificate_ui_objects(tenant),
     }
+
+
+def pharmacist_access_of(tenant):
+    """The pharmacist's access to `tenant`'s mode-pharmacien officine (officine page)."""
+    from officines.models import PharmacistAccess
+
+    return PharmacistAccess.objects.get(user=tenant.pharmacist, officine=tenant.pharmacist_officine)
 
 
 def ui_import_of(tenant):
