@@ -140,6 +140,12 @@ def _open_webhook_secret(row: Any, envelope: Any) -> None:
     )
 
 
+def _open_mfa_secrets(row: Any, data: Any) -> None:
+    from portal.mfa_secrets import map_secrets, unseal
+
+    map_secrets(data or {}, unseal)
+
+
 def _open_idempotent_reply(row: Any, body: Any) -> None:
     from portal.api.idempotency import _stored_body
 
@@ -156,6 +162,8 @@ SEALED_COLUMNS: list[SealedColumn] = [
     SealedColumn(
         "webhook secrets", "notifications.WebhookEndpoint", "secret_envelope", _open_webhook_secret
     ),
+    # allauth's TOTP secrets and recovery seeds (portal.mfa_secrets).
+    SealedColumn("MFA secrets", "mfa.Authenticator", "data", _open_mfa_secrets),
     # API answers kept for Idempotency-Key replays that hold a secret (sealed: prefix).
     SealedColumn(
         "sealed API replies",

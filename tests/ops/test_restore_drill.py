@@ -10,6 +10,7 @@ import shutil
 from io import StringIO
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.core.management import CommandError, call_command
 from django.db import connection
 
@@ -67,7 +68,9 @@ def test_drill_passes_and_counts_everything(sealed_rows):
     out = StringIO()
     call_command("restore_drill", stdout=out)
     text = out.getvalue()
-    assert "opened 3 private keys, 1 webhook secrets, 1 sealed API replies" in text
+    mfa = Authenticator.objects.count()
+    assert mfa >= 3  # tenant_a's staff enrolled TOTP: their secrets are sealed
+    assert f"opened 3 private keys, 1 webhook secrets, {mfa} MFA secrets, 1 sealed API" in text
     assert f"{AuditEvent.objects.count()} audit events" in text
     assert "Restore drill passed." in text
     # The restored database is dropped afterwards.
@@ -118,8 +121,13 @@ def test_missing_key_encryption_key_fails_the_drill(sealed_rows, settings):
     """The backup restored without the key-encryption keys kept elsewhere: nothing opens."""
     settings.KEY_ENCRYPTION_KEYS = [base64.b64encode(os.urandom(32)).decode()]
     report = run_drill()
-    assert report.opened == {"private keys": 0, "webhook secrets": 0, "sealed API replies": 0}
-    assert len(report.failures) == 5
+    assert report.opened == {
+        "private keys": 0,
+        "webhook secrets": 0,
+        "MFA secrets": 0,
+        "sealed API replies": 0,
+    }
+    assert len(report.failures) == 5 + Authenticator.objects.count()
     assert all(
         f.endswith(("does not open (unknown_key)", "does not open (SealedBodyError)"))
         for f in report.failures
