@@ -242,6 +242,14 @@ class CertificateFilter(django_filters.FilterSet):
     def filter_status(self, queryset, name, value):
         return queryset.in_status(value)
 
+    installed = django_filters.BooleanFilter(
+        method="filter_installed",
+        label=_("Installed (true) or not (false): renewed but not installed is one call"),
+    )
+
+    def filter_installed(self, queryset, name, value):
+        return queryset if value is None else queryset.installed(value)
+
 
 _CERTIFICATE_EXAMPLE = {
     "id": 41,
@@ -345,7 +353,11 @@ class CertificateViewSet(
     }
 
     def get_queryset(self):
-        queryset = self.scoped(Certificate.objects.select_related("officine")).order_by("id")
+        queryset = (
+            self.scoped(Certificate.objects.select_related("officine"))
+            .with_installed()
+            .order_by("id")
+        )
         if self.action == "list":
             # Only what the list shape reads: not the PEMs nor whole officine rows.
             queryset = queryset.only(*CertificateSerializer.load_only)

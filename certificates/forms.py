@@ -42,6 +42,11 @@ class CertificateFilterForm(forms.Form):
     service = forms.ChoiceField(label=_("Service"), required=False, choices=())
     finess = forms.CharField(label=_("Officine FINESS"), required=False, max_length=20)
     environment = forms.ChoiceField(label=_("Environment"), required=False, choices=())
+    installed = forms.ChoiceField(
+        label=_("Installed?"),
+        required=False,
+        choices=[("", "—"), ("yes", _("Installed")), ("no", _("Not installed"))],
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -74,6 +79,8 @@ class CertificateFilterForm(forms.Form):
             queryset = queryset.filter(officine__finess=data["finess"])
         if data.get("environment"):
             queryset = queryset.filter(environment=data["environment"])
+        if data.get("installed"):
+            queryset = queryset.installed(data["installed"] == "yes")
         query = (data.get("q") or "").strip()
         if query:
             queryset = queryset.filter(

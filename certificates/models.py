@@ -173,6 +173,19 @@ class CertificateQuerySet(TenantQuerySet):
         """Neither revoked nor superseded: the certificates that count for coverage and alerts."""
         return self.filter(revoked_at__isnull=True, superseded_at__isnull=True)
 
+    def with_installed(self) -> CertificateQuerySet:
+        """Annotate `is_installed`: an LGO reported installing it (one EXISTS per row, in the
+        same query), so "renewed but not installed" is one filter."""
+        return self.annotate(
+            is_installed=models.Exists(
+                Installation.objects.filter(certificate=models.OuterRef("pk"))
+            )
+        )
+
+    def installed(self, value: bool = True) -> CertificateQuerySet:
+        exists = models.Exists(Installation.objects.filter(certificate=models.OuterRef("pk")))
+        return self.filter(exists if value else ~exists)
+
     def serving(self, service: str) -> CertificateQuerySet:
         return self.filter(services__contains=f",{service},")
 

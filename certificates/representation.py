@@ -37,6 +37,12 @@ def certificate_dict(certificate: Certificate) -> dict[str, Any]:
         "chain_status": certificate.chain_status,
         "status": str(certificate.status),
         "services": list(certificate.services),
+        # An LGO reported installing it (annotated by lists; one query otherwise).
+        "installed": bool(
+            certificate.is_installed
+            if hasattr(certificate, "is_installed")
+            else certificate.installations.exists()
+        ),
     }
 
 

@@ -85,6 +85,9 @@ class CertificateSerializer(serializers.Serializer):
     services = serializers.ListField(
         child=serializers.ChoiceField(choices=Service.choices), read_only=True
     )
+    installed = serializers.BooleanField(
+        read_only=True, help_text=_("An LGO reported installing it (POST …/installations/).")
+    )
 
     def to_representation(self, instance: Certificate) -> dict:
         return certificate_dict(instance)

@@ -159,6 +159,7 @@ class CertificateList(ScopedViewMixin, ListView):
             super()
             .get_queryset()
             .with_status()
+            .with_installed()
             .select_related("officine")
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )

@@ -899,6 +899,7 @@ def test_representation(tenant_a, pki, shared_key, trust_anchors):
         "officine",
         "finess",
         "usable_until",
+        "installed",
         "profile",
         "common_name",
         "serial",
