@@ -31,6 +31,7 @@ from django.views.generic import DetailView, ListView, View
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from certificates import campaigns, exports, imports, requests
+from certificates.campaign_agents import campaign_agent_rows
 from certificates.coverage import coverage_for_officines
 from certificates.forms import (
     STEP_FIELDS,
@@ -1244,13 +1245,7 @@ class CampaignDetail(CampaignScopedMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.get_campaign(pk)
         context = campaign_context(request.user, campaign)
-        context["requests"] = list(
-            CertificateRequest.objects.visible_to(request.user)
-            .filter(campaign=campaign)
-            .select_related("officine")
-            .defer("encrypted_private_key", "csr_pem")
-            .order_by("officine__finess", "profile", "pk")[:200]
-        )
+        context["requests"] = campaign_agent_rows(request.user, campaign)
         return render(request, self.template_name, context)
 
 

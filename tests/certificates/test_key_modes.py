@@ -144,3 +144,55 @@ def test_viewer_cannot_upload_a_csr(tenant_a, client_for):
     assert response.status_code == 403
     request.refresh_from_db()
     assert request.status == RequestStatus.AWAITING_CSR
+
+
+def test_campaign_page_shows_what_each_agent_answered(
+    tenant_a, make_certificate, client_for, django_assert_max_num_queries
+):
+    from portal.api.keys import api_key_create
+    from tests.api.conftest import bearer
+
+    officine = tenant_a.officine
+    certificate = make_certificate(
+        officine, common_name="AGENT", not_after=timezone.now() + timedelta(days=20)
+    )
+    campaign = campaign_create(
+        editor=tenant_a.editor,
+        actor=tenant_a.operator,
+        name="Agents",
+        requester_email="admin-tech@lgo.example",
+        certificate_ids=[certificate.pk],
+    )
+    campaign_run(campaign_id=campaign.pk)
+    url = campaign.get_absolute_url()
+    page = client_for(tenant_a.operator).get(url)
+    body = page.content.decode()
+    assert 'class="agent-csr">non<' in body or 'class="agent-csr">no<' in body
+    assert "agent-seen" in body
+    _key, raw = api_key_create(
+        editor=tenant_a.editor,
+        name="agent",
+        scopes=["read", "write"],
+        officine=officine,
+        actor=tenant_a.admin,
+    )
+    request = CertificateRequest.objects.get(campaign=campaign)
+    subject = expected_subject(officine, "AGENT")
+    csr = x509.build_csr(
+        private_key=x509.generate_private_key(),
+        subject=x509.build_subject(
+            department=subject["ST"],
+            raison_sociale=subject["O"],
+            finess=officine.finess,
+            common_name="AGENT",
+        ),
+    )
+    answered = bearer(raw).post(
+        f"/api/v1/certificate-requests/{request.pk}/csr/", csr, content_type="text/plain"
+    )
+    assert answered.status_code == 200, answered.content
+    with django_assert_max_num_queries(30):  # three for the agents, whatever the size
+        page = client_for(tenant_a.operator).get(url)
+    rows = page.context["requests"]
+    assert rows[0].csr_answered and not rows[0].installed
+    assert rows[0].agent_last_seen is not None
