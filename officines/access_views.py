@@ -1,4 +1,5 @@
-"""Officine page: editor staff set or clear the RPPS of a pharmacist's access, or remove it."""
+"""Pharmacists' accesses: their RPPS set or cleared and their removal (officine page), and the
+CSV import of pharmacists."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ from django import forms
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import View
 
+from officines.csv_import import CsvFileError
 from officines.identifiers import IdentifierError, validate_rpps
 from officines.models import PharmacistAccess
+from officines.pharmacist_import import (
+    TEMPLATE_HEADER,
+    pharmacists_import_plan,
+    pharmacists_import_write,
+)
 from officines.validators import validate_rpps_field
 from portal.audit import audit_record
-from portal.permissions import WRITE_ROLES, ScopedViewMixin
+from portal.models import Editor
+from portal.permissions import WRITE_ROLES, ScopedViewMixin, editor_roles
 from portal.tenancy import forget_scope
 
 
@@ -110,3 +119,51 @@ class AccessRemove(_AccessView):
         forget_scope(user)
         messages.success(request, _("Access removed."))
         return HttpResponseRedirect(officine.get_absolute_url())
+
+
+class PharmacistImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"))
+
+
+class PharmacistImport(ScopedViewMixin, View):
+    """Invite pharmacists (or record their RPPS) from a CSV file: e-mail, FINESS, RPPS."""
+
+    model = PharmacistAccess
+    roles = editor_roles("team", "manage")  # it sends invitations
+    template_name = "officines/pharmacist_import.html"
+    max_bytes = 2 * 1024 * 1024
+
+    def _render(self, form, status=200, **extra):
+        context = {"form": form, "header": "; ".join(TEMPLATE_HEADER), **extra}
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(PharmacistImportForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = PharmacistImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._render(form, status=400)
+        upload = form.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            form.add_error("file", _("The file is too large (2 MB at most)."))
+            return self._render(form, status=400)
+        try:
+            plan = pharmacists_import_plan(editor_id=self.scope.editor_id, data=upload.read())
+        except CsvFileError as exc:
+            form.add_error("file", str(exc))
+            return self._render(form, status=400)
+        if plan.errors:
+            return self._render(form, status=400, errors=plan.errors)
+        pharmacists_import_write(
+            editor=Editor.objects.get(pk=self.scope.editor_id),
+            plan=plan,
+            actor=request.user,
+            language=request.LANGUAGE_CODE,
+        )
+        messages.success(
+            request,
+            _("%(invitations)d invitation(s) sent, %(rpps)d RPPS number(s) recorded.")
+            % {"invitations": len(plan.invitations), "rpps": len(plan.rpps_updates)},
+        )
+        return HttpResponseRedirect(reverse("officines:pharmacist_import"))

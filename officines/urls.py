@@ -50,6 +50,11 @@ urlpatterns = [
         name="main_contact",
     ),
     path(
+        "pharmacists/import/",
+        access_views.PharmacistImport.as_view(),
+        name="pharmacist_import",
+    ),
+    path(
         "pharmacist-accesses/<int:pk>/rpps/", access_views.AccessRpps.as_view(), name="access_rpps"
     ),
     path(
