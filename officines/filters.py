@@ -24,6 +24,7 @@ from officines.models import (
     Officine,
     OfficineHabilitation,
     TechnicalAdministrator,
+    without_alert_recipient_condition,
 )
 from portal.tenancy import user_scope
 
@@ -83,6 +84,12 @@ class OfficineFilter(django_filters.FilterSet):
         empty_label=_("All"),
         method="filter_habilitation",
     )
+    alert_recipient = django_filters.ChoiceFilter(
+        choices=[("none", _("No alert recipient (the editor's admins receive them)"))],
+        label=_("Alert recipients"),
+        empty_label=_("All"),
+        method="filter_alert_recipient",
+    )
     is_active = django_filters.ChoiceFilter(
         choices=[("yes", _("Active")), ("no", _("Inactive"))],
         label=_("Status"),
@@ -123,6 +130,7 @@ class OfficineFilter(django_filters.FilterSet):
             "coverage_service",
             "coverage_state",
             "habilitation",
+            "alert_recipient",
             "is_active",
             "finess_check",
         ]
@@ -155,6 +163,11 @@ class OfficineFilter(django_filters.FilterSet):
                     )
                 )
             )
+        return queryset
+
+    def filter_alert_recipient(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "none":
+            return queryset.filter(without_alert_recipient_condition())
         return queryset
 
     def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -34,7 +34,7 @@ from certificates.models import (
 )
 from certificates.revocation.selectors import revoked_by_ans
 from officines.finess_check import to_verify_overview
-from officines.models import Officine, OfficineCoverage
+from officines.models import Officine, OfficineCoverage, without_alert_recipient_condition
 from officines.selectors import habilitated_administrators
 from portal.permissions import READ_ROLES, ScopedViewMixin
 from portal.tenancy import user_scope
@@ -213,6 +213,7 @@ class CoverageOverview:
     missing_count: int  # officines missing at least one service entirely
     officine_count: int
     not_habilitated_count: int = 0  # active officines without a habilitated administrator
+    no_recipient_count: int = 0  # active officines whose alerts reach nobody of their own
 
 
 def coverage_overview(
@@ -253,6 +254,7 @@ def coverage_overview(
     totals = active.aggregate(
         officines=Count("pk"),
         not_habilitated=Count("pk", filter=~Q(Exists(habilitated_administrators()))),
+        no_recipient=Count("pk", filter=without_alert_recipient_condition()),
     )
     officine_count = totals["officines"]
     bare_count = officine_count - with_certificates
@@ -305,6 +307,7 @@ def coverage_overview(
         missing_count=missing,
         officine_count=officine_count,
         not_habilitated_count=totals["not_habilitated"],
+        no_recipient_count=totals["no_recipient"],
     )
 
 
@@ -338,6 +341,7 @@ class Dashboard(ScopedViewMixin, TemplateView):
             Certificate.objects.visible_to(user), days=REVOKED_BY_ANS_DAYS, now=now
         ).count()
         counts["not_habilitated"] = coverage.not_habilitated_count
+        counts["no_recipient"] = coverage.no_recipient_count
         context.update(
             counts=counts,
             expiring_days=EXPIRING_DAYS,

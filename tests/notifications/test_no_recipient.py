@@ -47,3 +47,18 @@ def test_dry_run_prints_each_planned_alert(orphan, tenant_a):
         assert part in line, line
     assert "no recipient" in line
     assert not AlertLog.objects.exists()  # a dry run writes nothing
+
+
+def test_dashboard_counts_officines_without_alert_recipient_and_links_to_them(
+    orphan, tenant_a, client_for
+):
+    page = client_for(tenant_a.operator).get("/dashboard/")
+    assert page.context["counts"]["no_recipient"] == 1
+    body = page.content.decode()
+    assert "alert_recipient=none" in body
+    listed = client_for(tenant_a.operator).get(
+        "/officines/", {"alert_recipient": "none", "is_active": "yes"}
+    )
+    assert listed.status_code == 200
+    assert orphan.officine.finess in listed.content.decode()
+    assert tenant_a.officine.finess not in listed.content.decode()

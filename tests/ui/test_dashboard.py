@@ -182,6 +182,7 @@ def test_dashboard_never_shows_another_tenant(tenant_a, tenant_b, client_for, fl
         "expired": 0,
         "revoked_by_ans": 0,
         "not_habilitated": 1,  # the pharmacist's officine has no administrator
+        "no_recipient": 0,  # the pharmacist hears of their officine
         "ans_revoke": 0,
         "ans_reissue": 0,
     }
