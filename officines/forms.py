@@ -99,6 +99,7 @@ class TechnicalAdministratorForm(TenantModelForm):
         fields = [
             "full_name",
             "email",
+            "kind",
             "card_type",
             "card_number",
         ]

@@ -39,7 +39,7 @@ class AdministratorSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TechnicalAdministrator
-        fields = ["id", "full_name", "email", "card_type", "card_number", "card_on_order"]
+        fields = ["id", "full_name", "email", "kind", "card_type", "card_number", "card_on_order"]
         read_only_fields = fields
 
 

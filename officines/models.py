@@ -29,6 +29,20 @@ class CardType(models.TextChoices):
     CPS = "CPS", _("CPS (health professional card)")
 
 
+class AdministratorKind(models.TextChoices):
+    """Who the technical administrator is (ANS guide): an employee of the editor (Cas 1), or
+    the officine's pharmacien titulaire or adjoint (Cas 2)."""
+
+    EDITOR = "editor", _("Administrator of the editor (CPA card)")
+    TITULAIRE = "titulaire", _("Pharmacien titulaire (CPS card)")
+    ADJOINT = "adjoint", _("Pharmacien adjoint (CPS card)")
+
+
+KIND_CARD_MISMATCH = _(
+    "An administrator of the editor holds a CPA card (carte de personnel de structure); a "
+    "pharmacien titulaire or adjoint holds a CPS card."
+)
+
 MODE_EDITEUR_NEEDS_CPA = _(
     "In mode « éditeur » (Cas 1) the officine delegates to its editor: the technical "
     "administrator is designated within the editor and holds a CPA card (carte de personnel "
@@ -66,6 +80,13 @@ class TechnicalAdministrator(models.Model):
     )
     card_type = models.CharField(
         _("card type"), max_length=3, choices=CardType.choices, default=CardType.CPA
+    )
+    kind = models.CharField(
+        _("kind of administrator"),
+        max_length=16,
+        choices=AdministratorKind.choices,
+        blank=True,
+        help_text=_("Left empty: deduced from the card (CPA: the editor's; CPS: titulaire)."),
     )
     card_number = models.CharField(
         _("card number"),
@@ -107,8 +128,26 @@ class TechnicalAdministrator(models.Model):
             return f"{self.full_name} ({self.card_type} {_('card on order')})"
         return f"{self.full_name} ({self.card_type} {self.card_number})"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.kind:
+            self.kind = (
+                AdministratorKind.EDITOR
+                if self.card_type == CardType.CPA
+                else AdministratorKind.TITULAIRE
+            )
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "kind"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("officines:administrator_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        super().clean()
+        if self.kind and (self.kind == AdministratorKind.EDITOR) != (
+            self.card_type == CardType.CPA
+        ):
+            raise ValidationError({"kind": ValidationError(KIND_CARD_MISMATCH, code="kind_card")})
 
     @property
     def card_on_order(self) -> bool:

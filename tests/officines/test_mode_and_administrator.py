@@ -98,3 +98,25 @@ def test_changing_the_mode_in_the_page_asks_for_confirmation(tenant_a):
     assert client.post(url, {**data, "confirm_mode": "1"}).status_code == 302
     assert Officine.objects.get(pk=officine.pk).delegation_mode == "pharmacien"
     assert AuditEvent.objects.filter(action="officine.delegation_mode").count() == 1
+
+
+def test_kind_of_administrator_agrees_with_the_card(tenant_a):
+    from django.core.exceptions import ValidationError
+
+    from officines.models import TechnicalAdministrator
+
+    cps = TechnicalAdministratorFactory(editor=tenant_a.editor, card_type="CPS")
+    assert cps.kind == "titulaire" and tenant_a.administrator.kind == "editor"  # deduced
+    wrong = TechnicalAdministrator(
+        editor=tenant_a.editor,
+        full_name="Mme Adjointe",
+        email="adjointe@pharmacie.fr",
+        kind="adjoint",
+        card_type="CPA",
+        card_number="8000099999",
+    )
+    with pytest.raises(ValidationError) as info:
+        wrong.full_clean()
+    assert "carte CPS" in " ".join(info.value.message_dict["kind"])
+    wrong.card_type = "CPS"
+    wrong.full_clean()
