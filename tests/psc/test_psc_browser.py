@@ -72,3 +72,64 @@ def test_unknown_rpps_is_refused_in_the_browser(psc_configured, tenant_a, page):
     message.wait_for()
     assert f"Aucun accès ne correspond à votre numéro RPPS {RPPS_UNKNOWN}" in message.inner_text()
     assert not SocialAccount.objects.exists()
+
+
+def age_browser_session(page, seconds: int) -> None:
+    """Pretend the PSC login of this browser's session happened `seconds` ago."""
+    import time
+
+    from allauth.account.internal.flows.login import AUTHENTICATION_METHODS_SESSION_KEY
+    from django.conf import settings
+    from django.contrib.sessions.backends.db import SessionStore
+
+    cookie = next(c for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    session = SessionStore(session_key=cookie["value"])
+    records = session[AUTHENTICATION_METHODS_SESSION_KEY]
+    for record in records:
+        record["at"] = time.time() - seconds
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = records
+    session.save()
+
+
+def test_psc_only_pharmacist_confirms_with_psc_before_a_pkcs12_export(
+    psc_configured, tenant_a, page, pki, trust_anchors, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from django.urls import reverse
+
+    from tests.ui.certificate_support import issued_certificate
+
+    pharmacist = tenant_a.pharmacist
+    pharmacist.set_unusable_password()  # no password, no TOTP: PSC only
+    pharmacist.save()
+    PharmacistAccess.objects.filter(user=pharmacist).update(rpps=RPPS_PHARMACIST)
+    psc_configured.set_people({"claire": person(RPPS_PHARMACIST, [])})
+    certificate = issued_certificate(
+        pki, tenant_a.pharmacist_officine, pharmacist, django_capture_on_commit_callbacks
+    )
+    export = reverse("certificates:export_pkcs12", args=[certificate.pk])
+
+    sign_in_with_psc(page, "claire")
+    page.get_by_role("heading", name="Mes officines").wait_for()
+    age_browser_session(page, 301)  # the login is no longer a recent confirmation
+
+    page.goto(export)
+    page.wait_for_url(re.compile(r"/accounts/psc/reauthenticate/"))
+    page.get_by_role("button", name="Confirmer avec Pro Santé Connect").click()
+    page.wait_for_url(re.compile(r"/pkcs12/$|/login/\?next=/o/authorize"))
+    if "/o/authorize" in page.url:  # the provider asks for the card code again
+        page.fill("#op-username", "claire")
+        page.fill("#op-password", PASSWORD)
+        page.click("#op-submit")
+        page.wait_for_url(re.compile(r"/pkcs12/$"))
+    passphrase = "Phrase de passe de la carte CPS 2026"
+    page.fill("#id_passphrase", passphrase)
+    page.fill("#id_passphrase_confirm", passphrase)
+    with page.expect_download() as download:
+        page.locator("main form[method=post] button[type=submit]").click()
+    data = Path(download.value.path()).read_bytes()
+    key, _leaf, _chain = pkcs12.load_key_and_certificates(data, passphrase.encode())
+    assert key is not None
+    assert page.js_errors == []

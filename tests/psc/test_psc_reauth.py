@@ -137,6 +137,8 @@ def test_link_my_psc_identity_after_a_password_confirmation(psc_configured, tena
     operator = tenant_a.operator  # an editor user, no pharmacist access, a password
     psc_configured.set_people({"paul": person(RPPS_STAFF, [])})
     client = logged_in(operator)
+    security = client.get(reverse("mfa_index")).content.decode()
+    assert reverse("psc_link") in security  # offered beside the account security link
     page = client.get(reverse("psc_link"))
     assert page.status_code == 200
     assert 'id="psc-link"' not in page.content.decode()  # confirm the password first
