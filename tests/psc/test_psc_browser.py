@@ -133,3 +133,31 @@ def test_psc_only_pharmacist_confirms_with_psc_before_a_pkcs12_export(
     key, _leaf, _chain = pkcs12.load_key_and_certificates(data, passphrase.encode())
     assert key is not None
     assert page.js_errors == []
+
+
+def test_operator_links_their_psc_identity_after_confirming_the_password(
+    psc_configured, tenant_a, page
+):
+    from tests.browser.test_walkthrough import log_in
+    from tests.factories import PASSWORD as PORTAL_PASSWORD
+    from tests.psc.conftest import RPPS_STAFF
+
+    psc_configured.set_people({"paul": person(RPPS_STAFF, [])})
+    log_in(page, tenant_a.operator.email, totp=True)
+    page.locator("header a[href='/accounts/psc/link/']").click()
+    page.get_by_role("heading", name="Associer mon identité Pro Santé Connect").wait_for()
+    page.locator("#psc-link-reauth").click()
+    page.wait_for_url(re.compile(r"/accounts/reauthenticate/"))
+    page.fill("input[name=password]", PORTAL_PASSWORD)
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(re.compile(r"/accounts/psc/link/$"))
+    page.locator("#psc-link button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/login/\?next=/o/authorize"))
+    page.fill("#op-username", "paul")
+    page.fill("#op-password", PASSWORD)
+    page.click("#op-submit")
+    page.wait_for_url(re.compile(r"/accounts/psc/link/$"))
+    page.locator("#psc-linked").wait_for()
+    account = SocialAccount.objects.get(user=tenant_a.operator)
+    assert account.uid == "8" + RPPS_STAFF
+    assert page.js_errors == []
