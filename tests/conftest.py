@@ -23,22 +23,35 @@ from tests.factories import (
     UserFactory,
 )
 
+_PRISTINE_CELERY: tuple | None = None  # broker and eager flag as the settings made them
+
+
+def _reset_celery(app, state: tuple) -> None:
+    app.conf.broker_url, app.conf.task_always_eager = state
+    app._pool = None
+    app.amqp._producer_pool = None
+
 
 @pytest.fixture(autouse=True)
 def _isolated_celery():
-    """Tests that repoint Celery (dead broker, their own Redis db) cannot leak into the next."""
+    """Tests that repoint Celery (dead broker, their own Redis db) cannot leak into the next:
+    every test starts from the configured broker and eager flag, whatever ran before (a
+    module- or session-scoped fixture, or a test that bypassed this one)."""
+    global _PRISTINE_CELERY
     from portal import outbox
     from portal.celery import app
 
-    saved = (app.conf.broker_url, app.conf.task_always_eager)
+    if _PRISTINE_CELERY is None:
+        _PRISTINE_CELERY = (app.conf.broker_url, app.conf.task_always_eager)
+    app.set_current()
+    if (app.conf.broker_url, app.conf.task_always_eager) != _PRISTINE_CELERY:
+        _reset_celery(app, _PRISTINE_CELERY)
     outbox._broker_down_until = 0.0
     yield
     outbox._broker_down_until = 0.0
     app.set_current()  # a test creating another Celery app must not capture shared tasks
-    if (app.conf.broker_url, app.conf.task_always_eager) != saved:
-        app.conf.broker_url, app.conf.task_always_eager = saved
-        app._pool = None
-        app.amqp._producer_pool = None
+    if (app.conf.broker_url, app.conf.task_always_eager) != _PRISTINE_CELERY:
+        _reset_celery(app, _PRISTINE_CELERY)
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,8 @@ scrape, the count is every request served."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -35,12 +37,19 @@ def test_scrapes_sum_every_worker(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", common.database_url())
     env = {"METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
     with common.Gunicorn(workers=2, static=True, env=env) as server:
-        requests = 12
-        for _ in range(requests):  # new connections: both workers answer some
+        requests = 24
+
+        def one_login_page(_) -> int:
             client = common.HttpClient("127.0.0.1", server.port)
-            status, _ms, _body = client.get("/accounts/login/")
-            assert status == 200
-            client.close()
+            try:
+                return client.get("/accounts/login/")[0]
+            finally:
+                client.close()
+
+        # Concurrent connections: while one sync worker is busy the other accepts, so both
+        # answer some (one after the other, a single worker may take them all).
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert set(pool.map(one_login_page, range(requests))) == {200}
         seen = set()
         for _ in range(6):
             client = common.HttpClient("127.0.0.1", server.port)
