@@ -44,8 +44,9 @@ def _isolated_celery():
     if _PRISTINE_CELERY is None:
         _PRISTINE_CELERY = (app.conf.broker_url, app.conf.task_always_eager)
     app.set_current()
-    if (app.conf.broker_url, app.conf.task_always_eager) != _PRISTINE_CELERY:
-        _reset_celery(app, _PRISTINE_CELERY)
+    # Always from fresh pools too: an earlier test that closed its producer pool (to stop
+    # reusing a connection to its own Redis db) leaves "Acquire on closed pool" behind.
+    _reset_celery(app, _PRISTINE_CELERY)
     outbox._broker_down_until = 0.0
     yield
     outbox._broker_down_until = 0.0
