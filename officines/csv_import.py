@@ -303,8 +303,11 @@ class ParsedFile:
     rows: list[tuple[int, list[str]]]  # (line number, cells)
 
 
-def parse_csv(text: str) -> ParsedFile:
-    """Split the file into a mapped header and data rows; raise `CsvFileError` on a bad header."""
+def read_rows(
+    text: str, *, max_rows: int = MAX_ROWS
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the non-empty data rows (line number, cells) of a CSV text; raise
+    `CsvFileError` on an unreadable line, too many rows or an empty file."""
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=detect_delimiter(text), strict=True
     )
@@ -318,10 +321,10 @@ def parse_csv(text: str) -> ParsedFile:
                 header = cells
                 continue
             rows.append((reader.line_num, cells))
-            if len(rows) > MAX_ROWS:
+            if len(rows) > max_rows:
                 raise CsvFileError(
                     _("The file has more than %(max)d rows: split it into several files.")
-                    % {"max": MAX_ROWS}
+                    % {"max": max_rows}
                 )
     except csv.Error as exc:
         raise CsvFileError(
@@ -329,6 +332,12 @@ def parse_csv(text: str) -> ParsedFile:
         ) from exc
     if header is None:
         raise CsvFileError(_("The file is empty."))
+    return header, rows
+
+
+def parse_csv(text: str) -> ParsedFile:
+    """Split the file into a mapped header and data rows; raise `CsvFileError` on a bad header."""
+    header, rows = read_rows(text)
     columns: list[str | None] = []
     ignored: list[str] = []
     for name in header:

@@ -9,8 +9,6 @@ its RPPS (so that the pharmacist may also log in with Pro Santé Connect).
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -24,7 +22,7 @@ from officines.csv_import import (
     RowError,
     _normalize_header,
     decode_csv,
-    detect_delimiter,
+    read_rows,
 )
 from officines.models import Officine, PharmacistAccess
 from officines.validators import validate_rpps_field
@@ -53,28 +51,7 @@ class PharmacistPlan:
 
 
 def _rows(text: str) -> tuple[list[str | None], list[tuple[int, list[str]]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
-    header = None
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if header is None:
-                header = cells
-                continue
-            rows.append((reader.line_num, cells))
-            if len(rows) > MAX_ROWS:
-                raise CsvFileError(
-                    _("The file has more than %(max)d rows: split it into several files.")
-                    % {"max": MAX_ROWS}
-                )
-    except csv.Error as exc:
-        raise CsvFileError(
-            _("Line %(line)d cannot be read (%(error)s).") % {"line": reader.line_num, "error": exc}
-        ) from exc
-    if header is None:
-        raise CsvFileError(_("The file is empty."))
+    header, rows = read_rows(text, max_rows=MAX_ROWS)
     columns = [_LOOKUP.get(_normalize_header(name)) for name in header]
     missing = [key for key in REQUIRED if key not in columns]
     if missing:
