@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -134,12 +135,6 @@ def test_every_shell_block_is_tagged():
 # --------------------------------------------------------------------------- the live run
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _postgres_ready() -> bool:
     return shutil.which("psql") is not None and (
         subprocess.run(
@@ -184,7 +179,7 @@ def demo_portal(tmp_path_factory):
         ["make", "demo"], cwd=copy, env=environment, capture_output=True, text=True, timeout=600
     )
     assert demo.returncode == 0, f"make demo failed:\n{demo.stdout}\n{demo.stderr}"
-    port = _free_port()
+    port = free_port()
     log = (copy / "runserver.log").open("w")
     server = subprocess.Popen(
         [".venv/bin/python", "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

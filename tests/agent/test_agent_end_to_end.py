@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.utils import timezone
 
+from bench.common import free_port
 from certificates.demo_pki import DemoPKI
 from certificates.models import CertificateRequest
 from portal.api.keys import api_key_create
@@ -46,12 +47,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), require
 REDIS_URL = os.environ.get("AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 EXIT_NOTHING, EXIT_CHANGED, EXIT_FAILED = 0, 2, 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Portal:

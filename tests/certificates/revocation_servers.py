@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import select
-import socket
 import subprocess
 import threading
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from bench.common import free_port
 
 
 @dataclass
@@ -93,12 +94,6 @@ class CrlServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _pem(path: Path, obj) -> Path:

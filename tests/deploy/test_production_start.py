@@ -25,13 +25,13 @@ import re
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from bench.common import free_port
 from portal.management.commands.demo_totp import current_code
 
 pytestmark = pytest.mark.slow
@@ -80,12 +80,6 @@ def deployment_commands() -> list[str]:
     return commands
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def production(tmp_path):
     missing = _services_missing()
@@ -102,7 +96,7 @@ def production(tmp_path):
         )
     for db in ("13", "14"):
         subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", db, "flushdb"], check=True)
-    port = _free_port()
+    port = free_port()
     environment = {
         key: value
         for key, value in os.environ.items()

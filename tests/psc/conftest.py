@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench.common import free_port
 from officines.identifiers import luhn_check_digit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,12 +55,6 @@ def person(rpps_number: str, finess: list[str], **extra) -> dict:
         },
         **extra,
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

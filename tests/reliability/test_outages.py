@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
 
+from bench.common import free_port
 from certificates.models import CertificateRequest, RequestStatus
 from portal import outbox
 from portal.api.keys import api_key_create
@@ -262,12 +262,6 @@ def _pg_ready() -> bool:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Hit:
     started: float
@@ -324,7 +318,7 @@ def test_postgresql_restart_during_traffic(tenant_a, tmp_path):
     officine_url = f"/api/v1/officines/{tenant_a.officine.finess}/"
     session = logged_in(tenant_a.operator).cookies[settings.SESSION_COOKIE_NAME].value
     key = api_key(tenant_a, scopes=("read",))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "gunicorn.log"
     env = child_env(
