@@ -48,7 +48,8 @@ def build_csv(rows: int, suffix: str) -> str:
 
 def measure(size: int, log: Callable[[str], None] = lambda _m: None) -> list[dict]:
     """Rows officine_import.create and .update: check + write of `size` CSV rows each."""
-    from officines.csv_import import officines_import_plan, officines_import_write
+    from officines.csv_import.plan import officines_import_plan
+    from officines.csv_import.write import officines_import_write
     from officines.models import TechnicalAdministrator
     from portal.models import Editor
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import View
 
-from officines.csv_import import CsvFileError
+from officines.csv_import.reading import CsvFileError
 from officines.identifiers import IdentifierError, validate_rpps
 from officines.models import PharmacistAccess
 from officines.pharmacist_import import (

@@ -1,6 +1,6 @@
 """CSV import of pharmacists: e-mail, FINESS, RPPS (optional) -> invitations or RPPS on accesses.
 
-Same rules as the officines import (officines/csv_import.py, whose decoding and header
+Same rules as the officines import (`officines.csv_import.reading`, whose decoding and header
 matching it reuses): the whole file is checked first; any bad row, and nothing is written.
 A row naming a pharmacist who already has access to the officine sets the RPPS of that access;
 the other rows become one pharmacist invitation per e-mail address, naming its officines and
@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from officines import identifiers
-from officines.csv_import import (
+from officines.csv_import.reading import (
     CsvFileError,
     RowError,
-    _normalize_header,
     decode_csv,
+    normalize_header,
     read_rows,
 )
 from officines.models import Officine, PharmacistAccess
@@ -52,7 +52,7 @@ class PharmacistPlan:
 
 def _rows(text: str) -> tuple[list[str | None], list[tuple[int, list[str]]]]:
     header, rows = read_rows(text, max_rows=MAX_ROWS)
-    columns = [_LOOKUP.get(_normalize_header(name)) for name in header]
+    columns = [_LOOKUP.get(normalize_header(name)) for name in header]
     missing = [key for key in REQUIRED if key not in columns]
     if missing:
         raise CsvFileError(

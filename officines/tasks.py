@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import OperationalError
 
-from officines import csv_import
+from officines.csv_import import stored
 
 RETRY = {
     "acks_late": True,
@@ -21,10 +21,10 @@ RETRY = {
 @shared_task(**RETRY)
 def officine_import_validate(import_id: int) -> None:
     """Check every row of a stored import and keep the preview (only from "validating")."""
-    csv_import.officine_import_validate(import_id=import_id)
+    stored.officine_import_validate(import_id=import_id)
 
 
 @shared_task(**RETRY)
 def officine_import_apply(import_id: int) -> None:
     """Write a confirmed import (only from "importing"; the import row is locked meanwhile)."""
-    csv_import.officine_import_apply(import_id=import_id)
+    stored.officine_import_apply(import_id=import_id)

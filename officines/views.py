@@ -37,9 +37,10 @@ from certificates.models import (
 )
 from finess import compare as finess_compare
 from finess import selectors as finess_selectors
-from officines import csv_import, finess_rules
+from officines import finess_rules
 from officines.access_views import staff_accesses
 from officines.administrator_changes import administrator_change_request
+from officines.csv_import import columns, reading, stored, write
 from officines.filters import AdministratorFilter, OfficineFilter
 from officines.finess_check import finess_check_officine, finess_differences
 from officines.forms import (
@@ -175,7 +176,7 @@ def export_rows(queryset: QuerySet, user=None) -> Iterator[list[object]]:
     """Header then one line per officine; coverage computed per batch of 1000 (one query each)."""
     services = coverage_services(user)
     yield [
-        *csv_import.TEMPLATE_HEADER,
+        *columns.TEMPLATE_HEADER,
         _("Département"),
         _("Environment"),
         _("Status"),
@@ -729,30 +730,30 @@ class ImportUpload(ScopedViewMixin, FormView):
         context["recent"] = list(
             _imports(self.request.user).defer("errors", "preview").select_related("created_by")[:10]
         )
-        context["columns"] = list(zip(csv_import.TEMPLATE_HEADER, _column_notes(), strict=True))
+        context["columns"] = list(zip(columns.TEMPLATE_HEADER, _column_notes(), strict=True))
         context["max_mb"] = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
-        context["sync_max_rows"] = csv_import.SYNC_MAX_ROWS
+        context["sync_max_rows"] = stored.SYNC_MAX_ROWS
         return context
 
     def form_valid(self, form):
         upload = form.cleaned_data["file"]
         try:
             with transaction.atomic():
-                officine_import = csv_import.officine_import_create(
+                officine_import = stored.officine_import_create(
                     editor_id=self.scope.editor_id,
                     actor=self.request.user,
                     data=upload.read(),
                     filename=upload.name or "",
                 )
-                if csv_import.runs_in_worker(officine_import):
+                if stored.runs_in_worker(officine_import):
                     outbox.enqueue(
                         "officines.tasks.officine_import_validate", import_id=officine_import.pk
                     )
-        except csv_import.CsvFileError as exc:
+        except reading.CsvFileError as exc:
             form.add_error("file", str(exc))
             return self.form_invalid(form)
-        if not csv_import.runs_in_worker(officine_import):
-            csv_import.officine_import_validate(import_id=officine_import.pk)
+        if not stored.runs_in_worker(officine_import):
+            stored.officine_import_validate(import_id=officine_import.pk)
         return redirect(officine_import)
 
 
@@ -772,7 +773,7 @@ def _column_notes() -> list[str]:
 
 
 def _error_rows(errors: Iterable[dict]) -> list[dict]:
-    return [{**error, "label": csv_import.column_label(error.get("field", ""))} for error in errors]
+    return [{**error, "label": columns.column_label(error.get("field", ""))} for error in errors]
 
 
 class ImportDetail(ScopedViewMixin, DetailView):
@@ -836,20 +837,20 @@ class ImportConfirm(ScopedViewMixin, View):
         confirm_finess = form.is_valid() and form.cleaned_data["confirm_finess"]
         try:
             with transaction.atomic():
-                claimed = csv_import.officine_import_confirm(
+                claimed = stored.officine_import_confirm(
                     officine_import=officine_import,
                     valid_only=valid_only,
                     confirm_finess=confirm_finess,
                 )
-                if claimed and csv_import.runs_in_worker(officine_import):
+                if claimed and stored.runs_in_worker(officine_import):
                     outbox.enqueue(
                         "officines.tasks.officine_import_apply", import_id=officine_import.pk
                     )
-        except csv_import.ImportRefused as exc:
+        except write.ImportRefused as exc:
             messages.error(request, str(exc))
             return redirect(officine_import)
-        if claimed and not csv_import.runs_in_worker(officine_import):
-            done = csv_import.officine_import_apply(import_id=officine_import.pk)
+        if claimed and not stored.runs_in_worker(officine_import):
+            done = stored.officine_import_apply(import_id=officine_import.pk)
             if done is not None and done.status == ImportStatus.DONE:
                 messages.success(
                     request,
@@ -871,4 +872,4 @@ class ImportTemplate(ScopedViewMixin, View):
     model = OfficineImport
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return csv_response("modele-import-officines.csv", csv_import.template_rows())
+        return csv_response("modele-import-officines.csv", columns.template_rows())

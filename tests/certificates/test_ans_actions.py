@@ -15,6 +15,8 @@ from certificates.ans_actions import flagged_counts, subject_parts
 from certificates.coverage import coverage_refresh
 from certificates.models import Certificate
 from notifications.scan import alert_scan
+from officines.csv_import.plan import officines_import_plan
+from officines.csv_import.write import officines_import_write
 from officines.models import Officine
 from officines.services import officine_deactivate, officine_save
 
@@ -78,12 +80,10 @@ def test_renamed_officine_certificates_are_to_reissue(tenant_a, make_certificate
 
 
 def test_csv_import_renaming_flags_too(tenant_a, make_certificate):
-    from officines import csv_import
-
     certificate = make_certificate(tenant_a.officine)
     text = f"finess;raison_sociale\n{tenant_a.officine.finess};PHARMACIE RENOMMEE\n"
-    plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
-    csv_import.officines_import_write(editor_id=tenant_a.editor.pk, plan=plan, actor=tenant_a.admin)
+    plan = officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
+    officines_import_write(editor_id=tenant_a.editor.pk, plan=plan, actor=tenant_a.admin)
     certificate.refresh_from_db()
     assert certificate.ans_action == "reissue"
 

@@ -13,7 +13,8 @@ from django.urls import reverse
 from finess.models import Refresh
 from finess.samples import Site, csv_bytes, json_bytes
 from finess.services import referential_import
-from officines import csv_import, identifiers
+from officines import identifiers
+from officines.csv_import.plan import officines_import_plan
 from officines.finess_check import finess_differences
 from officines.models import Officine, OfficineFinessCheck, OfficineImport
 from tests.api.conftest import bearer, make_keys
@@ -287,7 +288,7 @@ def test_csv_import_rules(tenant_a, referential):
         f"{JURIDIQUE};PHARMACIE JURIDIQUE;Lyon;b@example.fr",
         f"{ABSENT};PHARMACIE NOUVELLE;Lyon;c@example.fr",
     ]
-    plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text="\n".join(lines))
+    plan = officines_import_plan(editor_id=tenant_a.editor.pk, text="\n".join(lines))
     rows = {row.finess: row for row in plan.rows}
     assert (
         rows[PLACE].action == "create"

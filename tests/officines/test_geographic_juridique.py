@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from officines.csv_import.plan import officines_import_plan
 from officines.identifiers import generate_finess
 from officines.models import Officine
 from officines.services import officine_save
@@ -80,12 +81,10 @@ def test_form_and_api_show_the_explanation(tenant_a, client_for):
 
 
 def test_csv_import_refuses_a_juridique_as_geographique(tenant_a):
-    from officines import csv_import
-
     legal = generate_finess("69", 7500)
     OfficineFactory(editor=tenant_a.editor, finess_juridique=legal, raison_sociale="SITE CSV")
     text = f"finess;raison_sociale\n{legal};NOUVELLE\n"
-    plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
+    plan = officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
     [row] = plan.rows
     assert row.action == "error"
     assert "SITE CSV" in row.errors[0].message and "juridique" in row.errors[0].message

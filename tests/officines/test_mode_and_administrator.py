@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from officines import csv_import
+from officines.csv_import.plan import officines_import_plan
 from officines.models import Officine
 from portal.models import AuditEvent
 from tests.conftest import logged_in
@@ -69,7 +69,7 @@ def test_csv_import_refuses_a_mismatch(tenant_a):
         "FINESS;Raison sociale;Mode de délégation;Carte de l'administrateur\n"
         f"760021832;PHARMACIE NORMANDE;pharmacien;{card}\n"
     )
-    plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
+    plan = officines_import_plan(editor_id=tenant_a.editor.pk, text=text)
     messages = " ".join(str(e.message) for e in plan.errors)
     assert "carte CPS" in messages, messages
 

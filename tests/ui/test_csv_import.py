@@ -6,7 +6,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from officines import csv_import, identifiers, tasks
+from officines import identifiers, tasks
+from officines.csv_import.plan import officines_import_plan
+from officines.csv_import.reading import CsvFileError, decode_csv, detect_delimiter
+from officines.csv_import.stored import SYNC_MAX_ROWS
+from officines.csv_import.write import ImportRefused, officines_import_rows
 from officines.models import ImportStatus, Officine, OfficineImport
 from portal.models import AuditEvent, OutboxMessage
 from tests.factories import TechnicalAdministratorFactory
@@ -215,17 +219,17 @@ def test_utf8_with_bom_and_semicolons(tenant_a, operator):
     ],
 )
 def test_separator_detection(text, expected):
-    assert csv_import.detect_delimiter(text) == expected
+    assert detect_delimiter(text) == expected
 
 
 def test_decoding_rules():
-    assert csv_import.decode_csv("é".encode()) == "é"
-    assert csv_import.decode_csv(b"\xef\xbb\xbf\xc3\xa9") == "é"
-    assert csv_import.decode_csv("é€".encode("cp1252")) == "é€"
-    with pytest.raises(csv_import.CsvFileError):
-        csv_import.decode_csv(b"\xff\xfeF\x00")  # UTF-16
-    with pytest.raises(csv_import.CsvFileError):
-        csv_import.decode_csv(b"\x81\x8d")  # undefined in cp1252 and not UTF-8
+    assert decode_csv("é".encode()) == "é"
+    assert decode_csv(b"\xef\xbb\xbf\xc3\xa9") == "é"
+    assert decode_csv("é€".encode("cp1252")) == "é€"
+    with pytest.raises(CsvFileError):
+        decode_csv(b"\xff\xfeF\x00")  # UTF-16
+    with pytest.raises(CsvFileError):
+        decode_csv(b"\x81\x8d")  # undefined in cp1252 and not UTF-8
 
 
 def test_duplicate_finess_in_the_file_is_an_error(tenant_a, operator):
@@ -261,7 +265,7 @@ def test_file_over_the_limit_is_a_form_error(tenant_a, operator, settings):
 
 
 def test_large_file_runs_in_the_worker_with_progress(tenant_a, operator, client_for):
-    count = csv_import.SYNC_MAX_ROWS + 100
+    count = SYNC_MAX_ROWS + 100
     bulk = [
         row(identifiers.generate_finess("44", 1000 + i), f"PHARMACIE {i}") for i in range(count)
     ]
@@ -301,12 +305,10 @@ def test_large_file_runs_in_the_worker_with_progress(tenant_a, operator, client_
 
 def test_service_refuses_a_file_with_errors_and_writes_nothing(tenant_a):
     text = "FINESS;Raison sociale\n760021832;OK\n760021833;CLE FAUSSE\n"
-    with pytest.raises(csv_import.ImportRefused):
-        csv_import.officines_import_rows(editor_id=tenant_a.editor.pk, text=text)
+    with pytest.raises(ImportRefused):
+        officines_import_rows(editor_id=tenant_a.editor.pk, text=text)
     assert not Officine.objects.filter(finess="760021832").exists()
-    result = csv_import.officines_import_rows(
-        editor_id=tenant_a.editor.pk, text=text, mode="valid_only"
-    )
+    result = officines_import_rows(editor_id=tenant_a.editor.pk, text=text, mode="valid_only")
     assert (result.created, result.skipped) == (1, 1)
 
 
@@ -318,7 +320,7 @@ def test_update_path_keeps_query_count_flat(tenant_a, django_assert_max_num_quer
         f"{o.finess};NOUVEAU NOM {o.pk};8123456789" for o in existing
     ]
     with django_assert_max_num_queries(2):
-        plan = csv_import.officines_import_plan(editor_id=tenant_a.editor.pk, text="\n".join(lines))
+        plan = officines_import_plan(editor_id=tenant_a.editor.pk, text="\n".join(lines))
     assert plan.to_update == 300 and plan.invalid_rows == 0
 
 
