@@ -28,9 +28,9 @@ _WRAPPING_KEY = None  # set in each worker by _init
 def _init(wrapping_key_b64: str) -> None:
     global _WRAPPING_KEY
     common.setup_django()  # dev settings are enough: no key from settings is used
-    from certificates import keystore
+    from portal import sealing
 
-    _WRAPPING_KEY = keystore.parse_wrapping_key(wrapping_key_b64)
+    _WRAPPING_KEY = sealing.parse_wrapping_key(wrapping_key_b64)
 
 
 def _bare(_: int) -> int:
@@ -42,6 +42,7 @@ def _bare(_: int) -> int:
 def _portal(index: int, key=None) -> int:
     """The work of csr_generate minus the database: same functions, same order."""
     from certificates import keystore, x509
+    from portal import sealing
 
     subject = x509.build_subject(
         department="Rhône (69)",
@@ -52,7 +53,7 @@ def _portal(index: int, key=None) -> int:
     key = key or x509.generate_private_key(algorithm="RSA", key_size=2048)
     csr = x509.build_csr(private_key=key, subject=subject)
     x509.public_key_sha256(key.public_key())
-    envelope = keystore.seal(
+    envelope = sealing.seal(
         x509.private_key_to_der(key),
         associated_data=keystore.associated_data_for(index),
         key=_WRAPPING_KEY,

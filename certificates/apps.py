@@ -14,9 +14,12 @@ class CertificatesConfig(AppConfig):
             refresh_coverage_on_save, sender=Certificate, dispatch_uid="certificate_coverage"
         )
         from certificates.ans_actions import flag_on_officine_change
+        from certificates.keystore import private_keys_rotation
         from portal.events import officine_changed
+        from portal.sealing import register_rotation
 
         officine_changed.connect(flag_on_officine_change, dispatch_uid="certificate_ans_actions")
+        register_rotation(private_keys_rotation())
 
 
 def refresh_coverage_on_save(sender, instance, update_fields=None, raw=False, **kwargs) -> None:

@@ -19,9 +19,11 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from certificates import x509
+from certificates.keystore import private_key_for
 from certificates.models import Certificate, CertificateRequest
 from portal.audit import audit_record
 from portal.permissions import Action, check_may_act
+from portal.sealing import KeyStoreError
 
 PKCS12_PROFILES = ("modern", "legacy")
 
@@ -216,13 +218,11 @@ def certificate_export_pkcs12(
     check_may_act(actor, certificate, Action.EXPORT_KEY)
     _check_pkcs12_allowed(certificate, passphrase, profile)
 
-    from certificates import keystore
-
     try:
-        key = keystore.private_key_for(
+        key = private_key_for(
             request=certificate.request, actor=actor, reason=reason, request_http=http_request
         )
-    except keystore.KeyStoreError as exc:  # already audited as a failed decryption
+    except KeyStoreError as exc:  # already audited as a failed decryption
         raise ValidationError(exc.message, code=exc.code) from exc
     try:
         data = x509.build_pkcs12(

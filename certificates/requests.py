@@ -46,7 +46,7 @@ from certificates.models import (
 from officines.models import Officine
 from officines.validators import validate_insi_common_name
 from portal import outbox
-from portal.audit import audit_record
+from portal.audit import SYSTEM, audit_record
 from portal.models import Editor
 from portal.permissions import Action, check_may_act, is_portal_user
 
@@ -810,7 +810,7 @@ def csr_generate(*, request_id: int) -> CertificateRequest:
         )
         audit_record(
             action="key.generate",
-            actor=keystore.SYSTEM,
+            actor=SYSTEM,
             target=request,
             details={"key_id": request.key_encryption_key_id},
         )

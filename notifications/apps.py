@@ -7,8 +7,27 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
-        # Certificate events come through the kernel: certificates never imports this app.
+        # Imported here because models are not loaded before ready().
+        from notifications.models import WebhookEndpoint
         from notifications.revocations import on_certificate_event
+        from notifications.webhooks import WebhookSecretError, webhook_secret_rewrap
         from portal.events import certificate_event
+        from portal.sealing import Rotation, register_rotation
 
+        # Certificate events come through the kernel: certificates never imports this app.
         certificate_event.connect(on_certificate_event, dispatch_uid="notifications-certificate")
+        register_rotation(
+            Rotation(
+                label="Webhook signing secrets",
+                noun="webhook secret",
+                rows="endpoints",
+                action="webhook.secret_rewrap",
+                # No secret: nothing to re-wrap (deliveries fail until it is regenerated).
+                queryset=lambda current: WebhookEndpoint.objects.exclude(secret_envelope=b"").only(
+                    "pk", "editor_id", "url", "secret_envelope"
+                ),
+                rewrap=webhook_secret_rewrap,
+                fields=("secret_envelope",),
+                error=WebhookSecretError,
+            )
+        )

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from certificates import keystore
 from notifications import calendar, services, webhooks
 from notifications.forms import (
     AlertPolicyForm,
@@ -35,6 +34,7 @@ from notifications.policy import policy_thresholds
 from notifications.selectors import unread_count
 from officines import identifiers
 from officines.models import Officine
+from portal import sealing
 from portal.models import Editor
 from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin, editor_roles
 
@@ -51,7 +51,7 @@ def _show_once(request: HttpRequest, kind: str, value: str, pk: int | None = Non
     request.session[_SHOW_ONCE_SESSION_KEY] = {
         "kind": kind,
         "pk": pk,
-        "sealed": keystore.seal_text(value, associated_data=_show_once_aad(request, kind, pk)),
+        "sealed": sealing.seal_text(value, associated_data=_show_once_aad(request, kind, pk)),
     }
 
 
@@ -61,10 +61,10 @@ def _pop_once(request: HttpRequest, kind: str, pk: int | None = None) -> str | N
         return None
     del request.session[_SHOW_ONCE_SESSION_KEY]
     try:
-        return keystore.unseal_text(
+        return sealing.unseal_text(
             data["sealed"], associated_data=_show_once_aad(request, kind, pk)
         )
-    except (KeyError, TypeError, keystore.KeyStoreError):
+    except (KeyError, TypeError, sealing.KeyStoreError):
         return None  # not shown: the user regenerates it
 
 

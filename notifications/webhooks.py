@@ -17,7 +17,7 @@ and the editor's administrators are told by e-mail. A large burst during a short
 therefore does not disable an endpoint: only a delivery that exhausted its retries can.
 
 Secrets at rest: the signing secret is stored only as an AES-256-GCM envelope under
-KEY_ENCRYPTION_KEYS (certificates/keystore.py), bound to its row by the associated data
+KEY_ENCRYPTION_KEYS (certificates/sealing.py), bound to its row by the associated data
 b"webhook-secret:<endpoint id>": an envelope copied to another endpoint does not open, and a
 delivery whose secret does not open fails closed (nothing is sent, the attempt is a failure).
 `webhook_secret()` is the one reader; `manage.py rotate_key_encryption` re-wraps envelopes.
@@ -55,7 +55,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from certificates import keystore
 from certificates.models import Certificate
 from notifications.links import absolute, certificate_url, user_or_none
 from notifications.models import (
@@ -66,6 +65,7 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from portal import sealing
 from portal.audit import audit_record
 from portal.models import AuditEvent, Editor, Membership, Role
 
@@ -142,10 +142,10 @@ def _secret_store(endpoint: WebhookEndpoint, secret: str) -> None:
     """Encrypt `secret` under the first wrapping key into the saved endpoint, and save."""
     if endpoint.pk is None:
         raise ValueError("the endpoint must be saved first: its id is bound to the envelope")
-    endpoint.secret_envelope = keystore.seal(
+    endpoint.secret_envelope = sealing.seal(
         secret.encode("utf-8"),
         associated_data=secret_associated_data(endpoint.pk),
-        key=keystore.wrapping_keys()[0],
+        key=sealing.wrapping_keys()[0],
     )
     endpoint.save(update_fields=["secret_envelope"])
 
@@ -157,21 +157,21 @@ def webhook_secret(endpoint: WebhookEndpoint) -> str:
         raise WebhookSecretError(
             "no signing secret is stored for this endpoint; regenerate it", code="no_secret"
         )
-    key_id = keystore.envelope_key_id(envelope)
+    key_id = sealing.envelope_key_id(envelope)
     try:
-        plaintext = keystore.unseal(
+        plaintext = sealing.unseal(
             envelope,
             associated_data=secret_associated_data(endpoint.pk),
-            keys=keystore.wrapping_keys(),
+            keys=sealing.wrapping_keys(),
         )
-    except keystore.UnknownKeyError:
+    except sealing.UnknownKeyError:
         raise WebhookSecretError(
             f"the signing secret is encrypted with key {key_id or '?'}, which is not in "
             "KEY_ENCRYPTION_KEYS",
             code="unknown_key",
             key_id=key_id,
         ) from None
-    except keystore.KeyStoreError:
+    except sealing.KeyStoreError:
         raise WebhookSecretError(
             "the stored signing secret failed its integrity check (altered, or moved from "
             "another endpoint); regenerate it",
@@ -187,13 +187,10 @@ def webhook_secret_rewrap(endpoint: WebhookEndpoint) -> tuple[str, str] | None:
     Returns (old key id, new key id), or None when already under the first key.
     Raises WebhookSecretError when the secret cannot be opened (or there is none).
     """
-    if (
-        keystore.envelope_key_id(bytes(endpoint.secret_envelope or b""))
-        == keystore.current_key_id()
-    ):
+    if sealing.envelope_key_id(bytes(endpoint.secret_envelope or b"")) == sealing.current_key_id():
         return None
     webhook_secret(endpoint)  # opens, or raises the WebhookSecretError that says why
-    endpoint.secret_envelope, old_id, new_id = keystore.reseal(
+    endpoint.secret_envelope, old_id, new_id = sealing.reseal(
         bytes(endpoint.secret_envelope), associated_data=secret_associated_data(endpoint.pk)
     )
     return old_id, new_id

@@ -14,6 +14,9 @@ from officines.models import (
     TechnicalAdministrator,
 )
 
+# The demo tenant's name: `seed_demo` creates it, the restore drill and the docs use it.
+DEMO_EDITOR = "Pharmalogic Démo"
+
 CITIES = [
     ("69", "Lyon", "69003"),
     ("75", "Paris", "75011"),

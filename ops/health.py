@@ -24,6 +24,8 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.http import HttpRequest, HttpResponse
 
+from portal import sealing
+
 logger = logging.getLogger(__name__)
 
 LIVE_PATH = "/healthz/live"
@@ -82,12 +84,10 @@ def check_broker() -> None:
 
 def check_keys() -> None:
     """The wrapping keys parse and one seals and opens a probe (no key material shown)."""
-    from certificates import keystore
-
     try:
-        keys = keystore.wrapping_keys()
-        probe = keystore.seal(b"ready", associated_data=b"healthz", key=keys[0])
-        keystore.unseal(probe, associated_data=b"healthz", keys=keys)
+        keys = sealing.wrapping_keys()
+        probe = sealing.seal(b"ready", associated_data=b"healthz", key=keys[0])
+        sealing.unseal(probe, associated_data=b"healthz", keys=keys)
     except Exception as exc:
         raise CheckFailed(f"key-encryption keys not loaded ({type(exc).__name__})") from exc
 

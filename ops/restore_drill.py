@@ -24,6 +24,8 @@ from django.apps import apps
 from django.db import connection, connections
 from django.db.utils import load_backend
 
+from portal import sealing
+
 DRILL_ALIAS = "restore_drill"
 
 
@@ -117,26 +119,25 @@ def _open_private_key(row: Any, envelope: Any) -> None:
     from certificates import keystore, x509
 
     envelope = bytes(envelope)
-    der = keystore.unseal(
+    der = sealing.unseal(
         envelope,
         associated_data=keystore.associated_data_for(row.pk),
-        keys=keystore.wrapping_keys(),
+        keys=sealing.wrapping_keys(),
     )
     key = x509.load_private_key_der(der)
     if row.public_key_sha256 and x509.public_key_sha256(key.public_key()) != (
         row.public_key_sha256
     ):
-        raise keystore.TamperedKeyError("the private key does not match its public key hash")
+        raise sealing.TamperedKeyError("the private key does not match its public key hash")
 
 
 def _open_webhook_secret(row: Any, envelope: Any) -> None:
-    from certificates import keystore
     from notifications.webhooks import secret_associated_data
 
-    keystore.unseal(
+    sealing.unseal(
         bytes(envelope),
         associated_data=secret_associated_data(row.pk),
-        keys=keystore.wrapping_keys(),
+        keys=sealing.wrapping_keys(),
     )
 
 

@@ -8,3 +8,7 @@ class PortalConfig(AppConfig):
 
     def ready(self) -> None:
         from portal import deploy_checks, signals  # noqa: F401
+        from portal.mfa_secrets import mfa_secrets_rotation
+        from portal.sealing import register_rotation
+
+        register_rotation(mfa_secrets_rotation())

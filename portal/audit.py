@@ -11,6 +11,18 @@ from portal.models import AuditEvent, Editor
 from portal.permissions import is_portal_user
 
 
+class SystemActor:
+    """Stands for the portal itself (tasks, commands) in audit events: label "system"."""
+
+    audit_label = "system"
+
+    def __str__(self) -> str:
+        return self.audit_label
+
+
+SYSTEM = SystemActor()
+
+
 def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 

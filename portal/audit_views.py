@@ -10,11 +10,10 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.generic import TemplateView, View
+from django.views.generic import View
 from django_filters.views import FilterView
 
 from portal.audit import audit_record
@@ -130,63 +129,3 @@ def audit_rows(queryset: QuerySet) -> Iterator[list[object]]:
             event.ip_address or "",
             json.dumps(event.details, ensure_ascii=False, sort_keys=True) if event.details else "",
         ]
-
-
-# The settings pages linked from the hub: (title, description, URL name).
-SETTINGS_ENTRIES = (
-    (
-        gettext_lazy("Team"),
-        gettext_lazy("Invite colleagues and pharmacists, change roles, remove access."),
-        "team",
-    ),
-    (
-        gettext_lazy("Audit log"),
-        gettext_lazy("Who did what and when: logins, changes, key use, exports."),
-        "audit_log",
-    ),
-    (
-        gettext_lazy("API keys"),
-        gettext_lazy("Keys your LGO uses to call the portal API."),
-        "settings_api_keys",
-    ),
-    (
-        gettext_lazy("Webhooks"),
-        gettext_lazy("Addresses the portal calls when a certificate needs attention."),
-        "settings_webhooks",
-    ),
-    (
-        gettext_lazy("Pro Santé Connect"),
-        gettext_lazy(
-            "Pharmacists log in with their CPS card or e-CPS; officines their PSC activities name."
-        ),
-        "settings_psc",
-    ),
-    (
-        gettext_lazy("Services followed"),
-        gettext_lazy("Which services your officines need: the SEGUR four, ROR, ROC."),
-        "settings_coverage",
-    ),
-    (
-        gettext_lazy("Alert thresholds"),
-        gettext_lazy("When expiry alerts are sent, and to whom."),
-        "settings_alerts",
-    ),
-)
-
-
-def settings_links() -> list[dict[str, str]]:
-    return [
-        {"title": str(title), "description": str(description), "url": reverse(name)}
-        for title, description, name in SETTINGS_ENTRIES
-    ]
-
-
-class SettingsHub(ScopedViewMixin, TemplateView):
-    model = AuditEvent
-    roles = editor_roles("settings", "view")
-    template_name = "portal/settings.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["links"] = settings_links()
-        return context

@@ -42,3 +42,8 @@ def officine_changed_send(*, officine_ids: list[int], change: str) -> None:
     transaction that wrote the change."""
     if officine_ids:
         officine_changed.send(sender=None, officine_ids=list(officine_ids), change=change)
+
+
+# Arguments: invitation (portal.models.Invitation of kind "pharmacist"), user. Sent inside
+# the transaction that accepts it; `officines` grants the user its officines.
+pharmacist_invitation_accepted = Signal()

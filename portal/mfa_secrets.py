@@ -2,7 +2,7 @@
 
 allauth stores them in `Authenticator.data` and calls the adapter's `encrypt`/`decrypt`
 around every write and read (no-ops by default: they were in clear). Here they become the
-private keys' AES-256-GCM envelopes under KEY_ENCRYPTION_KEYS (`certificates/keystore.py`),
+private keys' AES-256-GCM envelopes under KEY_ENCRYPTION_KEYS (`portal/sealing.py`),
 as text: "sealed:" + base64. The hook gets no row, so the associated data is fixed
 ("mfa-secret"), not the row. `rotate_key_encryption` re-wraps them; migration portal 0008
 encrypted the existing rows.
@@ -17,6 +17,8 @@ from typing import Any
 
 from allauth.mfa.adapter import DefaultMFAAdapter
 
+from portal import sealing
+
 PREFIX = "sealed:"
 ASSOCIATED_DATA = b"mfa-secret"
 # Where allauth keeps secrets in Authenticator.data: TOTP secret, recovery seed, and the
@@ -26,18 +28,14 @@ LIST_FIELDS = ("migrated_codes",)
 
 
 def seal(text: str) -> str:
-    from certificates import keystore  # kernel reaching the sealing helpers, lazily
-
-    return PREFIX + keystore.seal_text(text, associated_data=ASSOCIATED_DATA)
+    return PREFIX + sealing.seal_text(text, associated_data=ASSOCIATED_DATA)
 
 
 def unseal(value: str) -> str:
     """The clear secret; a value not sealed yet (before migration 0008) is returned as is."""
     if not value.startswith(PREFIX):
         return value
-    from certificates import keystore
-
-    return keystore.unseal_text(value.removeprefix(PREFIX), associated_data=ASSOCIATED_DATA)
+    return sealing.unseal_text(value.removeprefix(PREFIX), associated_data=ASSOCIATED_DATA)
 
 
 def map_secrets(data: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
@@ -63,20 +61,18 @@ class MFAAdapter(DefaultMFAAdapter):
 def authenticator_rewrap(authenticator: Any) -> tuple[str, str] | None:
     """Re-seal the authenticator's secrets under the first key (key rotation), in place.
 
-    (old key id, new key id), or None when all are current; raises keystore.KeyStoreError
+    (old key id, new key id), or None when all are current; raises sealing.KeyStoreError
     when one does not open. A secret still in clear is sealed.
     """
-    from certificates import keystore
-
     moved: list[tuple[str, str]] = []
-    current = keystore.current_key_id()
+    current = sealing.current_key_id()
 
     def reseal(value: str) -> str:
         if not value.startswith(PREFIX):
             moved.append(("clear", current))
             return seal(value)
         envelope = _envelope(value)
-        again = keystore.reseal(envelope, associated_data=ASSOCIATED_DATA)
+        again = sealing.reseal(envelope, associated_data=ASSOCIATED_DATA)
         if again is None:
             return value
         moved.append((again[1], again[2]))
@@ -90,9 +86,22 @@ def authenticator_rewrap(authenticator: Any) -> tuple[str, str] | None:
 
 
 def _envelope(value: str) -> bytes:
-    from certificates import keystore
-
     try:
         return base64.b64decode(value.removeprefix(PREFIX), validate=True)
     except (binascii.Error, ValueError):
-        raise keystore.TamperedKeyError("The sealed MFA secret is not base64.") from None
+        raise sealing.TamperedKeyError("The sealed MFA secret is not base64.") from None
+
+
+def mfa_secrets_rotation() -> sealing.Rotation:
+    """What `rotate_key_encryption` re-wraps for the kernel: allauth's TOTP and recovery seeds."""
+    from allauth.mfa.models import Authenticator  # models are not loaded when this is imported
+
+    return sealing.Rotation(
+        label="MFA secrets (TOTP, recovery codes)",
+        noun="MFA secret",
+        rows="authenticators",
+        action="mfa.secret_rewrap",
+        queryset=lambda current: Authenticator.objects.all(),
+        rewrap=authenticator_rewrap,
+        fields=("data",),
+    )

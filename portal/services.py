@@ -9,14 +9,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from officines.models import Officine, PharmacistAccess
 from portal.audit import audit_record
+from portal.events import pharmacist_invitation_accepted
 from portal.models import Editor, Invitation, InvitationKind, Membership, Role, User
 from portal.tenancy import forget_scope
 
@@ -46,7 +46,7 @@ def invitation_create(
     email: str,
     kind: str = InvitationKind.MEMBER,
     role: str = Role.VIEWER,
-    officines: list[Officine] | None = None,
+    officines: list[models.Model] | None = None,
     invited_by: User | None = None,
     language: str = "fr",
     rpps: str = "",
@@ -153,10 +153,7 @@ def invitation_complete(
             user=user, defaults={"editor": invitation.editor, "role": invitation.role}
         )
     else:
-        for officine in invitation.officines.all():
-            PharmacistAccess.objects.get_or_create(
-                user=user, officine=officine, defaults={"rpps": invitation.rpps}
-            )
+        pharmacist_invitation_accepted.send(sender=Invitation, invitation=invitation, user=user)
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     forget_scope(user)

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "notifications",
     "ops",
     "psc",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -98,7 +99,7 @@ MIDDLEWARE = [
     "portal.middleware.RequireMFAMiddleware",
 ]
 
-ROOT_URLCONF = "portal.urls"
+ROOT_URLCONF = "console.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [

@@ -8,6 +8,7 @@ builds a single Q from those paths so joins cannot widen the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -15,6 +16,21 @@ from django.db import models
 from django.db.models import Q
 
 _SCOPE_CACHE = "_portal_scope"
+
+
+# Whether a user is the pharmacist of an officine of an active editor. The kernel knows no
+# officine: `officines` registers the lookup from its AppConfig.ready().
+def _no_pharmacists(user_id: int) -> bool:
+    return False
+
+
+_pharmacist_check: Callable[[int], bool] = _no_pharmacists
+
+
+def register_pharmacist_check(check: Callable[[int], bool]) -> None:
+    """Called once by the officines app: `check(user_id)` answers `Scope.is_pharmacist`."""
+    global _pharmacist_check
+    _pharmacist_check = check
 
 
 @dataclass(frozen=True)
@@ -54,17 +70,14 @@ def user_scope(user: Any) -> Scope:
     cached = getattr(user, _SCOPE_CACHE, None)
     if cached is not None:
         return cached
-    from officines.models import PharmacistAccess
-    from portal.models import Membership
+    from portal.models import Membership  # models import this module: no cycle at load
 
     membership = (
         Membership.objects.filter(user_id=user.pk, editor__is_active=True)
         .values_list("editor_id", "role", "editor__coverage_services")
         .first()
     )
-    is_pharmacist = PharmacistAccess.objects.filter(
-        user_id=user.pk, officine__editor__is_active=True
-    ).exists()
+    is_pharmacist = _pharmacist_check(user.pk)
     editor_id, role, services = membership if membership else (None, None, "")
     scope = Scope(
         user_id=user.pk,

@@ -4,7 +4,7 @@
 from django.db import migrations, models
 
 # Frozen copy of notifications.webhooks.secret_associated_data(): a migration must not change
-# when the application code does. The envelope format is certificates.keystore's.
+# when the application code does. The envelope format is portal.sealing's.
 
 
 def _associated_data(pk):
@@ -12,7 +12,7 @@ def _associated_data(pk):
 
 
 def encrypt_secrets(apps, schema_editor):
-    from certificates.keystore import seal, wrapping_keys
+    from portal.sealing import seal, wrapping_keys
 
     WebhookEndpoint = apps.get_model("notifications", "WebhookEndpoint")
     rows = WebhookEndpoint.objects.using(schema_editor.connection.alias).exclude(secret="")
@@ -31,7 +31,7 @@ def encrypt_secrets(apps, schema_editor):
 
 
 def decrypt_secrets(apps, schema_editor):
-    from certificates.keystore import unseal, wrapping_keys
+    from portal.sealing import unseal, wrapping_keys
 
     WebhookEndpoint = apps.get_model("notifications", "WebhookEndpoint")
     rows = WebhookEndpoint.objects.using(schema_editor.connection.alias)

@@ -7,7 +7,7 @@ fingerprint gets the stored response back (header `Idempotent-Replayed: true`); 
 key with another body is a 422 problem. 5xx responses are not kept, so such a request can be
 retried. Records expire after API_IDEMPOTENCY_TTL (24 h by default). A view whose answers
 hold a secret shown once sets `idempotency_seal_body = True`: its stored body is then an
-AES-256-GCM envelope under KEY_ENCRYPTION_KEYS (certificates/keystore.py), not clear text.
+AES-256-GCM envelope under KEY_ENCRYPTION_KEYS (certificates/sealing.py), not clear text.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
+from portal import sealing
 from portal.api.authentication import ApiPrincipal
 from portal.api.problems import ProblemException
 from portal.models import IdempotencyRecord
@@ -71,9 +72,7 @@ def _aad(record: IdempotencyRecord) -> bytes:
 
 
 def _seal_body(record: IdempotencyRecord, body: str) -> str:
-    from certificates import keystore
-
-    return _SEALED + keystore.seal_text(body, associated_data=_aad(record))
+    return _SEALED + sealing.seal_text(body, associated_data=_aad(record))
 
 
 class SealedBodyError(Exception):
@@ -84,11 +83,9 @@ def _stored_body(record: IdempotencyRecord) -> bytes:
     """The body to replay, decrypted when it was stored sealed."""
     if not record.body.startswith(_SEALED):
         return record.body.encode("utf-8")
-    from certificates import keystore
-
     try:
-        body = keystore.unseal_text(record.body.removeprefix(_SEALED), associated_data=_aad(record))
-    except keystore.KeyStoreError as exc:
+        body = sealing.unseal_text(record.body.removeprefix(_SEALED), associated_data=_aad(record))
+    except sealing.KeyStoreError as exc:
         raise SealedBodyError(f"idempotency record {record.pk}: {type(exc).__name__}") from None
     return body.encode("utf-8")
 

@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from officines.models import Officine
 from portal.audit import audit_record
 from portal.models import ApiKey, ApiScope, Editor
 
@@ -55,7 +54,7 @@ def api_key_create(
     editor: Editor,
     name: str,
     scopes: Iterable[str] | str,
-    officine: Officine | None = None,
+    officine: models.Model | None = None,  # an officines.Officine of this editor
     expires_at: datetime | None = None,
     actor: Any,
     request: HttpRequest | None = None,

@@ -192,7 +192,7 @@ class ApiRoot(ApiView):
         return Response({"links": links})
 
 
-# (name, route) shown by the API root; apps add theirs in portal/api/urls.py.
+# (name, route) shown by the API root; the console adds them in console/api_urls.py.
 ROOT_LINKS: list[tuple[str, str]] = []
 
 

@@ -22,7 +22,7 @@ def _map(data, change):
 
 
 def _seal(text):
-    from certificates.keystore import seal_text
+    from portal.sealing import seal_text
 
     if text.startswith(PREFIX):
         return text
@@ -30,7 +30,7 @@ def _seal(text):
 
 
 def _unseal(text):
-    from certificates.keystore import unseal_text
+    from portal.sealing import unseal_text
 
     if not text.startswith(PREFIX):
         return text

@@ -18,6 +18,7 @@ from django.test import RequestFactory
 from certificates import keystore, x509
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from certificates.requests import csr_generate, request_create
+from portal import sealing
 from portal.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +76,7 @@ def test_round_trip_through_the_database(make_request, shared_key, tenant_a, set
     envelope = bytes(stored.encrypted_private_key)
 
     first = settings.KEY_ENCRYPTION_KEYS[0]
-    assert envelope[0] == keystore.ENVELOPE_VERSION
+    assert envelope[0] == sealing.ENVELOPE_VERSION
     assert envelope[1:9].decode() == key_id(first) == stored.key_encryption_key_id
     der = x509.private_key_to_der(shared_key)
     assert der not in envelope  # encrypted, not encoded
@@ -139,7 +140,7 @@ def test_reason_is_mandatory(make_request, shared_key):
 
 def test_request_without_key(make_request):
     request = make_request(key_mode=KeyMode.CSR)
-    with pytest.raises(keystore.NoPrivateKeyError):
+    with pytest.raises(sealing.NoPrivateKeyError):
         keystore.private_key_for(request=request, actor=None, reason="export")
 
 
@@ -158,7 +159,7 @@ def test_tampered_envelope_fails_and_is_audited(make_request, shared_key, tenant
         encrypted_private_key=_flip(envelope, index % len(envelope))
     )
     request.refresh_from_db()
-    with pytest.raises(keystore.TamperedKeyError):
+    with pytest.raises(sealing.TamperedKeyError):
         keystore.private_key_for(request=request, actor=tenant_a.operator, reason="export")
     event = decrypt_events().get()
     assert event.outcome == "failure"
@@ -174,7 +175,7 @@ def test_envelope_copied_to_another_row_does_not_decrypt(make_request, shared_ke
         key_encryption_key_id=victim.key_encryption_key_id,
     )
     attacker.refresh_from_db()
-    with pytest.raises(keystore.TamperedKeyError):
+    with pytest.raises(sealing.TamperedKeyError):
         keystore.private_key_for(request=attacker, actor=None, reason="export")
 
 
@@ -185,7 +186,7 @@ def test_header_pointing_to_another_configured_key_fails(make_request, shared_ke
     settings.KEY_ENCRYPTION_KEYS = [*settings.KEY_ENCRYPTION_KEYS, second]
     envelope = bytes(request.encrypted_private_key)
     request.encrypted_private_key = envelope[:1] + key_id(second).encode() + envelope[9:]
-    with pytest.raises(keystore.TamperedKeyError):
+    with pytest.raises(sealing.TamperedKeyError):
         keystore.private_key_for(request=request, actor=None, reason="export")
 
 
@@ -193,7 +194,7 @@ def test_unknown_key_id_says_which_key_is_missing(make_request, shared_key, sett
     request = make_request(shared_key)
     old_id = request.key_encryption_key_id
     settings.KEY_ENCRYPTION_KEYS = [new_wrapping_key()]
-    with pytest.raises(keystore.UnknownKeyError, match=old_id) as info:
+    with pytest.raises(sealing.UnknownKeyError, match=old_id) as info:
         keystore.private_key_for(request=request, actor=None, reason="export")
     assert info.value.code == "unknown_key"
     event = decrypt_events().get()
@@ -203,7 +204,7 @@ def test_unknown_key_id_says_which_key_is_missing(make_request, shared_key, sett
 def test_garbage_is_not_an_envelope(make_request, shared_key):
     request = make_request(shared_key)
     request.encrypted_private_key = b"\x02" + bytes(request.encrypted_private_key)[1:]
-    with pytest.raises(keystore.TamperedKeyError):
+    with pytest.raises(sealing.TamperedKeyError):
         keystore.private_key_for(request=request, actor=None, reason="export")
 
 
@@ -217,11 +218,11 @@ def test_garbage_is_not_an_envelope(make_request, shared_key):
 def test_bad_wrapping_key_setting_is_a_configuration_error(settings, value, message):
     settings.KEY_ENCRYPTION_KEYS = [value]
     with pytest.raises(ImproperlyConfigured, match=message):
-        keystore.wrapping_keys()
+        sealing.wrapping_keys()
 
 
 def test_wrapping_key_repr_hides_the_key():
-    key = keystore.parse_wrapping_key(new_wrapping_key())
+    key = sealing.parse_wrapping_key(new_wrapping_key())
     assert base64.b64encode(key.key).decode() not in repr(key)
     assert key.key_id in repr(key)
 

@@ -17,7 +17,6 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 
-from certificates import keystore
 from notifications.events import emit
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.webhooks import (
@@ -29,6 +28,7 @@ from notifications.webhooks import (
     verify,
     webhook_secret,
 )
+from portal import sealing
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent, IdempotencyRecord, Role
 from tests.factories import MembershipFactory, UserFactory
@@ -44,7 +44,7 @@ def new_wrapping_key() -> str:
 
 
 def key_id(value: str) -> str:
-    return keystore.parse_wrapping_key(value).key_id
+    return sealing.parse_wrapping_key(value).key_id
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_the_row_holds_an_envelope_never_the_clear_secret(tenant_a):
     assert "secret" not in row  # the clear column is gone
     envelope = row["secret_envelope"]
     assert isinstance(envelope, bytes) and len(envelope) > len(secret)
-    assert keystore.envelope_key_id(envelope) == keystore.current_key_id()
+    assert sealing.envelope_key_id(envelope) == sealing.current_key_id()
     assert_not_in_row(secret, row)
     # The scan can fail: the same check finds the secret in a row that holds it.
     with pytest.raises(AssertionError):
@@ -310,15 +310,15 @@ def test_rotation_rewraps_webhook_secrets_then_the_old_key_can_go(
     for endpoint, shown in created:
         row = raw_row(endpoint.pk)
         assert row["secret_envelope"] != before[endpoint.pk]
-        assert keystore.envelope_key_id(row["secret_envelope"]) == key_id(new)
+        assert sealing.envelope_key_id(row["secret_envelope"]) == key_id(new)
         assert_not_in_row(shown, row)
         assert webhook_secret(WebhookEndpoint.objects.get(pk=endpoint.pk)) == shown
     # Still bound to its row after the re-wrap.
-    with pytest.raises(keystore.TamperedKeyError):
-        keystore.unseal(
+    with pytest.raises(sealing.TamperedKeyError):
+        sealing.unseal(
             raw_row(created[0][0].pk)["secret_envelope"],
             associated_data=secret_associated_data(created[1][0].pk),
-            keys=keystore.wrapping_keys(),
+            keys=sealing.wrapping_keys(),
         )
     # A real delivery is signed with the secret shown at creation, under the new key only.
     receiver.secret = created[0][1]
@@ -357,8 +357,8 @@ def test_rotation_reports_webhook_secrets_it_cannot_open_and_does_the_rest(tenan
                        f"\\(endpoints {orphan.pk}\\)"):  # fmt: skip
         call_command("rotate_key_encryption", stdout=out)
     assert "Webhook signing secrets: 1 re-wrapped, 0 already current, 1 failed." in (out.getvalue())
-    assert keystore.envelope_key_id(raw_row(fine.pk)["secret_envelope"]) == key_id(new)
-    assert keystore.envelope_key_id(raw_row(orphan.pk)["secret_envelope"]) == key_id(lost)
+    assert sealing.envelope_key_id(raw_row(fine.pk)["secret_envelope"]) == key_id(new)
+    assert sealing.envelope_key_id(raw_row(orphan.pk)["secret_envelope"]) == key_id(lost)
     assert webhook_secret(WebhookEndpoint.objects.get(pk=fine.pk)) == shown
     with pytest.raises(WebhookSecretError) as unknown:
         webhook_secret(WebhookEndpoint.objects.get(pk=orphan.pk))
@@ -396,7 +396,7 @@ def test_migration_encrypts_existing_clear_secrets_and_back(tenant_a):
         for row, secret in zip(rows, clear, strict=True):
             raw = raw_row(row.pk)
             assert "secret" not in raw
-            assert keystore.envelope_key_id(raw["secret_envelope"]) == keystore.current_key_id()
+            assert sealing.envelope_key_id(raw["secret_envelope"]) == sealing.current_key_id()
             assert_not_in_row(secret, raw)
             assert webhook_secret(WebhookEndpoint.objects.get(pk=row.pk)) == secret
 

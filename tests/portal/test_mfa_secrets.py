@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from certificates import keystore
+from portal import sealing
 from portal.management.commands.demo_totp import current_code
 from portal.mfa_secrets import PREFIX
 from tests.certificates.test_keystore import key_id, new_wrapping_key, run_rotation
@@ -90,7 +90,7 @@ def test_rotation_rewraps_mfa_secrets(tenant_a, settings):
     assert f"MFA secrets (TOTP, recovery codes): {count} re-wrapped, 0 already current" in output
     settings.KEY_ENCRYPTION_KEYS = [new]  # the old key is gone
     stored = Authenticator.objects.get(pk=totp.instance.pk).data["secret"]
-    assert keystore.envelope_key_id(migration_envelope(stored)) == key_id(new)
+    assert sealing.envelope_key_id(migration_envelope(stored)) == key_id(new)
     assert TOTP(Authenticator.objects.get(pk=totp.instance.pk)).validate_code(current_code(secret))
     assert RecoveryCodes(Authenticator.objects.get(pk=codes.instance.pk)).generate_codes() == before
     assert f"0 re-wrapped, {count} already current" in run_rotation()

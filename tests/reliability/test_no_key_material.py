@@ -33,6 +33,7 @@ from certificates import x509 as igc
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.webhooks import webhook_secret
+from portal import sealing
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent, OutboxMessage
 from tests.conftest import logged_in
@@ -123,10 +124,10 @@ def _totp_now(secret: str) -> str:
 
 
 def decrypt(request: CertificateRequest):
-    der = keystore.unseal(
+    der = sealing.unseal(
         bytes(request.encrypted_private_key),
         associated_data=keystore.associated_data_for(request.pk),
-        keys=keystore.wrapping_keys(),
+        keys=sealing.wrapping_keys(),
     )
     return serialization.load_der_private_key(der, password=None)
 

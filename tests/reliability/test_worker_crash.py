@@ -23,6 +23,7 @@ from certificates.campaigns import campaign_create
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
 from notifications.digests import DIGEST_BATCH
 from notifications.models import AlertDigest, AlertLog, AlertStatus
+from portal import sealing
 from portal.models import AuditEvent, OutboxMessage
 from tests.factories import OfficineFactory
 from tests.reliability.conftest import VISIBILITY_TIMEOUT, requires_postgres, wait_for
@@ -53,11 +54,11 @@ def assert_one_renewal_each(campaign: RenewalCampaign, certificates: list) -> No
         by_certificate.setdefault(request.renews_id, []).append(request)
     assert sorted(by_certificate) == sorted(c.pk for c in certificates)
     assert all(len(found) == 1 for found in by_certificate.values())  # exactly one renewal
-    wrapping = keystore.wrapping_keys()
+    wrapping = sealing.wrapping_keys()
     for request in requests:
         assert request.campaign_id == campaign.pk and request.status == "csr_ready"
         # One CSR and one encrypted key, and they belong together.
-        der = keystore.unseal(
+        der = sealing.unseal(
             bytes(request.encrypted_private_key),
             associated_data=keystore.associated_data_for(request.pk),
             keys=wrapping,

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from console.settings_views import settings_links
 from portal.audit import audit_record
-from portal.audit_views import settings_links
 from portal.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,7 @@ def seed() -> None:
     endpoint with its encrypted secret, and their audit events. Idempotent."""
     from notifications.models import WebhookEndpoint, WebhookEvent
     from notifications.webhooks import endpoint_create
-    from portal.management.commands.seed_demo import DEMO_EDITOR
+    from officines.demo import DEMO_EDITOR
     from portal.models import Editor
 
     call_command("seed_demo", verbosity=0)

@@ -1,4 +1,4 @@
-"""Editor settings pages owned by the web UI: API keys for the LGO.
+"""The settings hub and the settings pages owned by the console: API keys for the LGO.
 
 Alert thresholds, digest opt-ins and webhook endpoints have their pages in the
 notifications app; `settings_alerts` and `settings_webhooks` are stable names that lead
@@ -19,12 +19,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.generic import RedirectView, View
+from django.views.generic import RedirectView, TemplateView, View
 
 from officines import identifiers
 from officines.models import Officine
 from portal.api.keys import api_key_create, api_key_revoke
-from portal.models import ApiKey, ApiScope, Editor
+from portal.models import ApiKey, ApiScope, AuditEvent, Editor
 from portal.permissions import (
     ScopedViewMixin,
     editor_roles,
@@ -179,3 +179,63 @@ class SettingsWebhooks(ScopedViewMixin, RedirectView):
 
     def get_redirect_url(self, *args, **kwargs) -> str:
         return reverse("notifications:settings") + "#webhooks"
+
+
+# The settings pages linked from the hub: (title, description, URL name).
+SETTINGS_ENTRIES = (
+    (
+        gettext_lazy("Team"),
+        gettext_lazy("Invite colleagues and pharmacists, change roles, remove access."),
+        "team",
+    ),
+    (
+        gettext_lazy("Audit log"),
+        gettext_lazy("Who did what and when: logins, changes, key use, exports."),
+        "audit_log",
+    ),
+    (
+        gettext_lazy("API keys"),
+        gettext_lazy("Keys your LGO uses to call the portal API."),
+        "settings_api_keys",
+    ),
+    (
+        gettext_lazy("Webhooks"),
+        gettext_lazy("Addresses the portal calls when a certificate needs attention."),
+        "settings_webhooks",
+    ),
+    (
+        gettext_lazy("Pro Santé Connect"),
+        gettext_lazy(
+            "Pharmacists log in with their CPS card or e-CPS; officines their PSC activities name."
+        ),
+        "settings_psc",
+    ),
+    (
+        gettext_lazy("Services followed"),
+        gettext_lazy("Which services your officines need: the SEGUR four, ROR, ROC."),
+        "settings_coverage",
+    ),
+    (
+        gettext_lazy("Alert thresholds"),
+        gettext_lazy("When expiry alerts are sent, and to whom."),
+        "settings_alerts",
+    ),
+)
+
+
+def settings_links() -> list[dict[str, str]]:
+    return [
+        {"title": str(title), "description": str(description), "url": reverse(name)}
+        for title, description, name in SETTINGS_ENTRIES
+    ]
+
+
+class SettingsHub(ScopedViewMixin, TemplateView):
+    model = AuditEvent  # the permission rule of settings pages
+    roles = editor_roles("settings", "view")
+    template_name = "portal/settings.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["links"] = settings_links()
+        return context

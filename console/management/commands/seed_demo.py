@@ -5,12 +5,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from certificates.demo import seed_certificates
-from officines.demo import seed_officines
+from officines.demo import DEMO_EDITOR, seed_officines
 from officines.finess_demo import seed_finess
 from officines.models import PharmacistAccess
 from portal.models import Editor, Membership, Role, User
 
-DEMO_EDITOR = "Pharmalogic Démo"
 DEMO_PASSWORD = "demo-portail-2026"  # noqa: S105 (public demo login)
 # Known TOTP secret for the pre-enrolled demo accounts (the admin enrols by itself).
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105 (public demo secret)

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from portal import audit_views, coverage_settings, dashboard, language, settings_views, views
+from certificates import coverage_views
+from console import dashboard, settings_views, views
+from portal import audit_views, language
 from psc import views as psc_views
 
 urlpatterns = [
@@ -22,7 +24,7 @@ urlpatterns = [
         name="invitation_revoke",
     ),
     path("dashboard/", dashboard.Dashboard.as_view(), name="dashboard"),
-    path("settings/", audit_views.SettingsHub.as_view(), name="settings"),
+    path("settings/", settings_views.SettingsHub.as_view(), name="settings"),
     path("settings/audit/", audit_views.AuditLog.as_view(), name="audit_log"),
     path("settings/audit/export/", audit_views.AuditExport.as_view(), name="audit_export"),
     path("settings/api-keys/", settings_views.ApiKeys.as_view(), name="settings_api_keys"),
@@ -33,7 +35,7 @@ urlpatterns = [
     ),
     path(
         "settings/coverage/",
-        coverage_settings.SettingsCoverage.as_view(),
+        coverage_views.SettingsCoverage.as_view(),
         name="settings_coverage",
     ),
     path("settings/alerts/", settings_views.SettingsAlerts.as_view(), name="settings_alerts"),
@@ -43,7 +45,7 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
-    path("api/", include("portal.api.urls")),
+    path("api/", include("console.api_urls")),
     path("", include("ops.urls")),
 ]
 

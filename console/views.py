@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView, View
 
+from console.forms import InvitationAcceptForm, InvitationForm, RoleForm
 from officines.models import Officine
 from portal import services
-from portal.forms import InvitationAcceptForm, InvitationForm, RoleForm
 from portal.models import Invitation, Membership
 from portal.permissions import ScopedViewMixin, editor_roles
 from portal.tenancy import user_scope
