@@ -15,11 +15,14 @@ class CertificatesConfig(AppConfig):
         )
         from certificates.ans_actions import flag_on_officine_change
         from certificates.keystore import private_keys_rotation
+        from certificates.selectors import open_requests_count
+        from officines.selectors import register_open_requests_counter
         from portal.events import officine_changed
         from portal.sealing import register_rotation
 
         officine_changed.connect(flag_on_officine_change, dispatch_uid="certificate_ans_actions")
         register_rotation(private_keys_rotation())
+        register_open_requests_counter(open_requests_count)
 
 
 def refresh_coverage_on_save(sender, instance, update_fields=None, raw=False, **kwargs) -> None:

@@ -5,6 +5,9 @@ from certificates.revocation import views as revocation_views
 
 app_name = "certificates"
 
+# The pages that show alerts too (a certificate, an officine's certificates, a
+# pharmacist's officines) are added to this namespace by console/urls.py.
+
 urlpatterns = [
     path("", views.CertificateList.as_view(), name="list"),
     path("import/", views.CertificateImport.as_view(), name="import"),
@@ -14,9 +17,6 @@ urlpatterns = [
         ans_action_views.AnsActionWorksheet.as_view(),
         name="ans_actions_worksheet",
     ),
-    path("mine/", views.MyOfficines.as_view(), name="my_officines"),
-    path("officines/<int:pk>/", views.OfficineCertificates.as_view(), name="officine"),
-    path("<int:pk>/", views.CertificateDetail.as_view(), name="detail"),
     path("<int:pk>/download/", views.CertificateDownload.as_view(), name="download"),
     path("<int:pk>/pkcs12/", views.CertificatePkcs12.as_view(), name="export_pkcs12"),
     path("<int:pk>/renew/", views.CertificateRenew.as_view(), name="renew"),

@@ -27,12 +27,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.views.generic import DetailView, ListView, View
+from django.views.generic import ListView, View
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
 from certificates import campaigns, exports, imports, requests
 from certificates.campaign_agents import campaign_agent_rows
-from certificates.coverage import coverage_for_officines
 from certificates.forms import (
     STEP_FIELDS,
     STEP_TITLES,
@@ -61,11 +60,8 @@ from certificates.models import (
 )
 from certificates.offers import ans_offer
 from certificates.revocation.selectors import revocation_status, with_revocation_unknown
-from notifications.models import AlertLog
-from notifications.selectors import alert_log_for
-from officines.filters import OfficineFilter
 from officines.models import DelegationMode, Officine, PharmacistAccess
-from officines.selectors import request_ordering_warning
+from officines.selectors import officine_search, request_ordering_warning
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.models import Editor
@@ -185,28 +181,6 @@ class CertificateScopedMixin(ScopedViewMixin):
         )
 
 
-class CertificateDetail(CertificateScopedMixin, DetailView):
-    template_name = "certificates/certificate_detail.html"
-
-    def get_queryset(self) -> QuerySet[Certificate]:
-        return (
-            super()
-            .get_queryset()
-            .with_status()
-            .select_related(
-                "officine__technical_administrator", "request", "replaces", "revocation_check"
-            )
-            .defer("request__encrypted_private_key")
-        )
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        certificate: Certificate = self.object
-        user = self.request.user
-        context.update(certificate_context(user, certificate))
-        return context
-
-
 def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
     """What the detail page shows around a certificate, each list in one query."""
     visible = Certificate.objects.visible_to(user)
@@ -236,7 +210,6 @@ def certificate_context(user: Any, certificate: Certificate) -> dict[str, Any]:
         "replaced_by": replaced_by,
         "renewals": renewals,
         "open_renewal": open_renewal,
-        "alert_log": alert_log_for(certificate, user=user),
         "has_private_key": portal_holds_key(certificate),
         "revocation": revocation_status(certificate),
     }
@@ -417,108 +390,6 @@ class CertificateImport(ScopedViewMixin, View):
 
 
 # --------------------------------------------------------------------------- officines
-
-
-def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]]:
-    """Coverage, certificates, requests, alerts and rights on a few officines, in five queries."""
-    ids = [o.pk for o in officines]
-    coverage = coverage_for_officines(ids) if ids else {}
-    actable = set(actable_officines(user).filter(pk__in=ids).values_list("pk", flat=True))
-    certificates: dict[int, list[Certificate]] = {pk: [] for pk in ids}
-    for certificate in (
-        Certificate.objects.visible_to(user)
-        .filter(officine_id__in=ids, revoked_at__isnull=True, superseded_at__isnull=True)
-        .with_status()
-        .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
-        .order_by("usable_until", "pk")[:500]
-    ):
-        certificates[certificate.officine_id].append(certificate)
-    open_requests: dict[int, list[CertificateRequest]] = {pk: [] for pk in ids}
-    for request in (
-        CertificateRequest.objects.visible_to(user)
-        .filter(officine_id__in=ids, status__in=OPEN_REQUEST_STATUSES)
-        .defer("encrypted_private_key", "csr_pem")
-        .order_by("-created_at")[:200]
-    ):
-        open_requests[request.officine_id].append(request)
-    alerts: dict[int, list[Any]] = {pk: [] for pk in ids}
-    received = AlertLog.objects.visible_to(user).filter(certificate__officine_id__in=ids)
-    if not user_scope(user).is_member:
-        # Pharmacists see the alerts they received, not the addresses of the editor's staff.
-        received = received.filter(user_id=user.pk)
-    for alert in (
-        received.select_related("certificate")
-        .only(
-            "pk",
-            "threshold",
-            "kind",
-            "recipient",
-            "channel",
-            "status",
-            "created_at",
-            "sent_at",
-            "days_left",
-            "certificate__common_name",
-            "certificate__officine_id",
-            "certificate__profile",
-        )
-        .order_by("-created_at", "-id")[:100]
-    ):
-        alerts[alert.certificate.officine_id].append(alert)
-    return [
-        {
-            "officine": officine,
-            "coverage": [
-                (Service(service).label, state)
-                for service, state in coverage.get(officine.pk, {}).items()
-            ],
-            "certificates": certificates[officine.pk],
-            "open_requests": open_requests[officine.pk],
-            "alerts": alerts[officine.pk][:20],
-            "can_act": officine.pk in actable,
-        }
-        for officine in officines
-    ]
-
-
-class OfficineCertificates(ScopedViewMixin, DetailView):
-    """One officine seen from its certificates: coverage, expiry dates, alerts, contact."""
-
-    model = Officine
-    allow_pharmacists = True
-    template_name = "certificates/officine_certificates.html"
-    context_object_name = "officine"
-
-    def get_queryset(self) -> QuerySet[Officine]:
-        return super().get_queryset().select_related("technical_administrator")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["panels"] = officine_panels(self.request.user, [self.object])
-        return context
-
-
-class MyOfficines(ScopedViewMixin, ListView):
-    """A pharmacist's landing page: each of their officines with its certificates."""
-
-    model = Officine
-    roles = ()
-    allow_pharmacists = True
-    template_name = "certificates/my_officines.html"
-    limit = 20
-
-    def get_queryset(self) -> QuerySet[Officine]:
-        return (
-            super()
-            .get_queryset()
-            .select_related("technical_administrator")
-            .order_by("raison_sociale", "pk")[: self.limit]
-        )
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["panels"] = officine_panels(self.request.user, list(context["object_list"]))
-        return context
 
 
 # --------------------------------------------------------------------------- requests
@@ -812,7 +683,7 @@ class WizardMixin(ScopedViewMixin):
 
 def search_officines(queryset: QuerySet[Officine], query: str) -> QuerySet[Officine]:
     """FINESS (exact or prefix), raison sociale or city: the officine list's own search."""
-    found = OfficineFilter({"q": query or ""}, queryset=queryset).qs
+    found = officine_search(queryset, query or "")
     return found.order_by("raison_sociale", "pk")
 
 

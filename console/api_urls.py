@@ -5,8 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from certificates.api import CampaignViewSet, CertificateRequestViewSet, CertificateViewSet
+from console.officine_api import OfficineViewSet
 from notifications.api import WebhookEndpointViewSet
-from officines.api import OfficineViewSet
 from officines.habilitation_api import AdministratorChangeViewSet, HabilitationViewSet
 from portal.api import views
 

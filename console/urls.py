@@ -2,9 +2,27 @@ from django.contrib import admin
 from django.urls import include, path
 
 from certificates import coverage_views
-from console import dashboard, settings_views, views
+from certificates import urls as certificate_urls
+from console import certificate_pages, dashboard, officine_pages, settings_views, views
+from officines import urls as officine_urls
 from portal import audit_views, language
 from psc import views as psc_views
+
+# Pages of a domain app's namespace that read other apps too live here, beside its URLs.
+certificate_patterns = [
+    path("mine/", certificate_pages.MyOfficines.as_view(), name="my_officines"),
+    path("officines/<int:pk>/", certificate_pages.OfficineCertificates.as_view(), name="officine"),
+    path("<int:pk>/", certificate_pages.CertificateDetail.as_view(), name="detail"),
+    *certificate_urls.urlpatterns,
+]
+
+officine_patterns = [
+    path("", officine_pages.OfficineList.as_view(), name="list"),
+    path("export/", officine_pages.OfficineExport.as_view(), name="export"),
+    path("<int:pk>/", officine_pages.OfficineDetail.as_view(), name="detail"),
+    path("administrator-change/", officine_pages.OfficineReassign.as_view(), name="reassign"),
+    *officine_urls.urlpatterns,
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -41,8 +59,8 @@ urlpatterns = [
     path("settings/alerts/", settings_views.SettingsAlerts.as_view(), name="settings_alerts"),
     path("settings/webhooks/", settings_views.SettingsWebhooks.as_view(), name="settings_webhooks"),
     path("settings/pro-sante-connect/", psc_views.PscSettings.as_view(), name="settings_psc"),
-    path("officines/", include("officines.urls")),
-    path("certificates/", include("certificates.urls")),
+    path("officines/", include((officine_patterns, "officines"))),
+    path("certificates/", include((certificate_patterns, "certificates"))),
     path("notifications/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("console.api_urls")),

@@ -1,13 +1,34 @@
-"""Reads with rules on officines' administrators: who gets the alerts, who may order."""
+"""Reads with rules on officines: search, who gets the alerts, who may order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from officines.models import Habilitation, Officine, OfficineHabilitation
+
+# Looks like a whole FINESS (9 characters, A/B only in 2nd place): an exact, indexed look-up.
+_FINESS_SHAPE = re.compile(r"\d[\dAB]\d{7}")
+
+
+def officine_search(queryset: QuerySet, value: str) -> QuerySet:
+    """Officines matching a search box: a whole FINESS exactly, else name, city or FINESS
+    prefix (the officine list, the API's `search` and the request wizard)."""
+    value = value.strip()
+    if not value:
+        return queryset
+    compact = value.replace(" ", "").upper()
+    if _FINESS_SHAPE.fullmatch(compact):
+        return queryset.filter(finess=compact)
+    return queryset.filter(
+        Q(raison_sociale__icontains=value)
+        | Q(city__icontains=value)
+        | Q(finess__startswith=compact)
+    )
 
 
 @dataclass(frozen=True)
@@ -99,3 +120,23 @@ def request_ordering_warning(request_row) -> str | None:
             officine_id=request_row.officine_id, state=Habilitation.HABILITATED
         ).exists()
     return None if habilitated else str(not_habilitated_warning())
+
+
+def _no_requests(user: Any, officine_id: int) -> int:
+    return 0
+
+
+# How many certificate requests of an officine are open (a change of delegation mode says
+# what happens to them). `certificates` registers it from its AppConfig.ready(): officines
+# never imports the apps above it.
+_open_requests_counter: Callable[[Any, int], int] = _no_requests
+
+
+def register_open_requests_counter(counter: Callable[[Any, int], int]) -> None:
+    global _open_requests_counter
+    _open_requests_counter = counter
+
+
+def open_requests_count(user: Any, officine_id: int) -> int:
+    """The officine's open certificate requests that `user` sees."""
+    return _open_requests_counter(user, officine_id)

@@ -4,11 +4,11 @@ from officines import access_views, habilitation_views, views
 
 app_name = "officines"
 
+# The list (with coverage), its CSV export and the officine page read certificates and
+# alerts too: console/urls.py adds them to this namespace.
+
 urlpatterns = [
-    path("", views.OfficineList.as_view(), name="list"),
-    path("export/", views.OfficineExport.as_view(), name="export"),
     path("new/", views.OfficineCreate.as_view(), name="create"),
-    path("administrator-change/", views.OfficineReassign.as_view(), name="reassign"),
     path("habilitations/", habilitation_views.HabilitationBulk.as_view(), name="habilitations"),
     path("administrator-changes/", habilitation_views.ChangeList.as_view(), name="change_list"),
     path(
@@ -36,7 +36,6 @@ urlpatterns = [
     path("import/<int:pk>/", views.ImportDetail.as_view(), name="import_detail"),
     path("import/<int:pk>/progress/", views.ImportProgress.as_view(), name="import_progress"),
     path("import/<int:pk>/confirm/", views.ImportConfirm.as_view(), name="import_confirm"),
-    path("<int:pk>/", views.OfficineDetail.as_view(), name="detail"),
     path("<int:pk>/edit/", views.OfficineUpdate.as_view(), name="update"),
     path("<int:pk>/deactivate/", views.OfficineDeactivate.as_view(), name="deactivate"),
     path(

@@ -44,9 +44,9 @@ def test_unexpected_errors_are_500_problems_without_traceback(
     tenant_a, keys_a, monkeypatch, caplog
 ):
     def boom(*args, **kwargs):
-        raise RuntimeError("secret internals /srv/app/officines/api.py")
+        raise RuntimeError("secret internals /srv/app/console/officine_api.py")
 
-    monkeypatch.setattr("officines.api.coverage_for_officines", boom)
+    monkeypatch.setattr("console.officine_api.coverage_for_officines", boom)
     response = bearer(keys_a.read).get(OFFICINES)
     body = problem(response, 500, "server-error")
     assert "secret" not in response.content.decode()
@@ -152,7 +152,7 @@ def test_errors_are_replayed_but_server_errors_are_not(tenant_a, keys_a, monkeyp
     def boom(**kwargs):
         raise RuntimeError("down")
 
-    monkeypatch.setattr("officines.api.officine_save", boom)
+    monkeypatch.setattr("console.officine_api.officine_save", boom)
     failed = client.post(
         OFFICINES, officine(), content_type="application/json", HTTP_IDEMPOTENCY_KEY="retry-me"
     )

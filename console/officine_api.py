@@ -1,4 +1,4 @@
-"""REST API for officines: `/api/v1/officines/`, addressed by FINESS."""
+"""REST API for officines: `/api/v1/officines/`, addressed by FINESS, with their coverage."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from certificates.coverage import (
     officines_with_coverage_state,
 )
 from certificates.models import Service
-from officines.filters import OfficineFilter
+from console.officine_serializers import OfficineSerializer
 from officines.finess_check import finess_check_officine
 from officines.finess_rules import fill_blanks, finess_lookup
 from officines.identifiers import normalize_finess
@@ -33,7 +33,7 @@ from officines.models import (
     Officine,
     OfficineHabilitation,
 )
-from officines.serializers import OfficineSerializer
+from officines.selectors import officine_search
 from officines.services import officine_save
 from portal.api.schema import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, problem_responses
 from portal.api.views import ApiViewMixin
@@ -72,7 +72,8 @@ class OfficineApiFilter(django_filters.FilterSet):
     def filter_noop(self, queryset, name, value):
         return queryset  # applied together in filter_queryset
 
-    filter_search = OfficineFilter.search  # the officine list page's search, as is
+    def filter_search(self, queryset, name, value):
+        return officine_search(queryset, value)  # the officine list page's search
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
