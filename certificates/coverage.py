@@ -27,6 +27,7 @@ from django.db.models import Case, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from certificates.coverage_store import OfficineCoverage
 from certificates.models import (
     EXPIRING_DAYS,
     Certificate,
@@ -34,7 +35,7 @@ from certificates.models import (
     Service,
 )
 from officines.identifiers import INSI_COMMON_NAMES
-from officines.models import Officine, OfficineCoverage
+from officines.models import Officine
 
 REFRESH_CHUNK = 1000
 logger = logging.getLogger(__name__)

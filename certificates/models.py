@@ -20,7 +20,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-# Revocation learnt from IGC Santé (CRL, OCSP) has its own module; its models live in this app.
+# The stored coverage and the revocation learnt from IGC Santé (CRL, OCSP) have their own
+# modules; their models live in this app.
+from certificates.coverage_store import OfficineCoverage  # noqa: F401 (registered with this app)
 from certificates.revocation.models import (  # noqa: F401 (registered with this app)
     CrlState,
     RevocationCheck,

@@ -25,6 +25,7 @@ from certificates.coverage import (
     coverage_tally,
     followed_services,
 )
+from certificates.coverage_store import OfficineCoverage
 from certificates.models import (
     EXPIRING_DAYS,
     LIVE_STATUSES,
@@ -34,7 +35,7 @@ from certificates.models import (
 )
 from certificates.revocation.selectors import revoked_by_ans
 from officines.finess_check import to_verify_overview
-from officines.models import Officine, OfficineCoverage, without_alert_recipient_condition
+from officines.models import Officine, without_alert_recipient_condition
 from officines.selectors import habilitated_administrators
 from portal.permissions import READ_ROLES, ScopedViewMixin
 from portal.tenancy import user_scope

@@ -37,9 +37,9 @@ from certificates.models import (
 from console.officine_filters import OfficineFilter
 from notifications.models import AlertLog, AlertStatus
 from notifications.selectors import alert_log_for
-from officines.csv_import import columns
 from officines.access_views import staff_accesses
 from officines.administrator_changes import administrator_change_request
+from officines.csv_import import columns
 from officines.finess_check import finess_differences
 from officines.forms import AdministratorChoiceForm
 from officines.models import Officine, TechnicalAdministrator

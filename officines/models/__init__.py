@@ -1,7 +1,8 @@
 """The officines app's models, one module per subject; imported here so Django finds them.
 
 Lowest first: `administrators`, `officine`, `habilitation`, `access`, `recipients`,
-`administrator_changes`, `imports`, `finess_check`, `coverage`.
+`administrator_changes`, `imports`, `finess_check`. (The stored coverage of each officine is
+certificate knowledge: `certificates.coverage_store.OfficineCoverage`.)
 """
 
 from officines.models.access import PharmacistAccess
@@ -16,7 +17,6 @@ from officines.models.administrators import (
     CardType,
     TechnicalAdministrator,
 )
-from officines.models.coverage import OfficineCoverage
 from officines.models.finess_check import FinessCheckStatus, OfficineFinessCheck
 from officines.models.habilitation import Habilitation, OfficineHabilitation
 from officines.models.imports import ImportMode, ImportStatus, OfficineImport
@@ -52,7 +52,6 @@ __all__ = [
     "ImportMode",
     "ImportStatus",
     "Officine",
-    "OfficineCoverage",
     "OfficineFinessCheck",
     "OfficineHabilitation",
     "OfficineImport",

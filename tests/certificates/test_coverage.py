@@ -17,8 +17,9 @@ from certificates.coverage import (
     coverage_summary,
     officines_with_coverage_state,
 )
+from certificates.coverage_store import OfficineCoverage
 from certificates.models import COVERAGE_SERVICES, TRACKABLE_SERVICES
-from officines.models import Officine, OfficineCoverage
+from officines.models import Officine
 from tests.factories import OfficineFactory
 
 COVERED, EXPIRING, EXPIRED, MISSING = (

@@ -1,11 +1,10 @@
-"""Officine coverage: per officine, the latest expiry of live certificates per requirement."""
+"""The stored coverage of each officine (a model of this app, kept beside `coverage.py`)."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from officines.models.officine import Officine
 from portal.tenancy import TenantQuerySet
 
 
@@ -26,7 +25,7 @@ class OfficineCoverage(models.Model):
     tenant_officine_path = "officine"
 
     officine = models.OneToOneField(
-        Officine, primary_key=True, on_delete=models.CASCADE, related_name="coverage"
+        "officines.Officine", primary_key=True, on_delete=models.CASCADE, related_name="coverage"
     )
     editor = models.ForeignKey("portal.Editor", on_delete=models.CASCADE, related_name="+")
     dmp_sign_until = models.DateTimeField(null=True)
@@ -40,6 +39,7 @@ class OfficineCoverage(models.Model):
     objects = TenantQuerySet.as_manager()
 
     class Meta:
+        db_table = "officines_officinecoverage"  # created by officines before it moved here
         verbose_name = _("officine coverage")
         verbose_name_plural = _("officine coverage")
 
