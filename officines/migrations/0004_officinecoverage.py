@@ -2,20 +2,38 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
-from django.db.models import Max
+from django.db.models import Max, Q
+
+# The coverage rules as they stood when this migration was written (frozen here: a
+# migration must not import the apps' code, which moves on; certificates.coverage.RULES
+# has grown ROR/ROC columns since, added by 0010).
+_REQUIREMENTS = (
+    ("dmp_sign_until", ("ORG_SIGN",), "DMP", None),
+    ("dmp_auth_until", ("ORG_AUTH_CLI",), "DMP", None),
+    ("insi_until", ("ORG_AUTH_CLI",), "INSI", ("INSI-AUTO", "INSI-MANU")),
+    ("psc_until", ("ORG_AUTH_CLI",), "PSC", None),
+    ("mssante_until", ("ORG_AUTH_CLI", "SERV_SSL"), "MSSANTE", None),
+)
+
+
+def _meets(profiles, service, common_names) -> Q:
+    condition = Q(profile__in=profiles, services__contains=f",{service},")
+    if common_names is not None:
+        condition &= Q(common_name__in=common_names)
+    return condition
 
 
 def populate(apps, schema_editor):
-    """Store the coverage of every officine from its live certificates (coverage_rows)."""
-    from certificates.coverage import REQUIREMENTS
-
+    """Store the coverage of every officine from its live certificates."""
     Certificate = apps.get_model("certificates", "Certificate")
     OfficineCoverage = apps.get_model("officines", "OfficineCoverage")
     rows = (
         Certificate.objects.filter(revoked_at__isnull=True, superseded_at__isnull=True)
         .order_by()
         .values("officine_id", "editor_id")
-        .annotate(**{r.field: Max("not_after", filter=r.q()) for r in REQUIREMENTS})
+        .annotate(
+            **{field: Max("not_after", filter=_meets(*rule)) for field, *rule in _REQUIREMENTS}
+        )
     )
     OfficineCoverage.objects.bulk_create(
         (OfficineCoverage(**row) for row in rows.iterator(chunk_size=2000)), batch_size=2000
