@@ -412,23 +412,3 @@ class CampaignForm(forms.Form):
         if cleaned.get("mode") == "within" and not cleaned.get("within_days"):
             self.add_error("within_days", _("Give a number of days."))
         return cleaned
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def apply_service_errors(form: forms.Form, exc: ValidationError, fields_map=None) -> None:
-    """Put a service's ValidationError on the form: per field when the form has it."""
-    fields_map = fields_map or {}
-    if not hasattr(exc, "error_dict"):
-        for message in exc.messages:
-            form.add_error(None, message)
-        return
-    for field, errors in exc.error_dict.items():
-        target = fields_map.get(field, field)
-        for error in errors:
-            for message in ValidationError(error).messages:
-                if target in form.fields:
-                    form.add_error(target, message)
-                else:
-                    form.add_error(None, message)

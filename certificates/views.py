@@ -44,7 +44,6 @@ from certificates.forms import (
     Pkcs12Form,
     RequestWizardForm,
     RevokeForm,
-    apply_service_errors,
 )
 from certificates.lifecycle import certificate_revoke
 from certificates.models import (
@@ -64,6 +63,7 @@ from officines.models import DelegationMode, Officine, PharmacistAccess
 from officines.selectors import officine_search, request_ordering_warning
 from portal.audit import audit_record
 from portal.csv_stream import csv_response
+from portal.form_errors import apply_service_errors, service_messages
 from portal.models import Editor
 from portal.permissions import (
     WRITE_ROLES,
@@ -119,14 +119,6 @@ def require_can_act(user: Any, target: Any, action: Action = Action.ORDER) -> No
 def portal_holds_key(certificate: Certificate) -> bool:
     """The portal made the key (server mode), known without loading the encrypted key."""
     return bool(certificate.request_id and certificate.request.key_mode == KeyMode.SERVER)
-
-
-def service_messages(exc: ValidationError) -> list[str]:
-    """Every message of a service error, once each, in order."""
-    seen: dict[str, None] = {}
-    for message in exc.messages:
-        seen.setdefault(str(message), None)
-    return list(seen)
 
 
 def render_partial(request: HttpRequest, full: str, partial: str, context: dict, **kwargs):

@@ -44,8 +44,7 @@ from officines.finess_check import finess_differences
 from officines.forms import AdministratorChoiceForm
 from officines.models import Officine, TechnicalAdministrator
 from officines.views import finess_panel, habilitation_context, may_manage
-from portal.audit import audit_record
-from portal.csv_stream import csv_response
+from portal.exports import FilteredCsvExport
 from portal.pagination import DeferredJoinPaginator
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, can_act_on_officine
 from portal.tenancy import user_scope
@@ -135,24 +134,19 @@ class OfficineList(ScopedViewMixin, FilterView):
         return context
 
 
-class OfficineExport(ScopedViewMixin, View):
+class OfficineExport(FilteredCsvExport):
     """The filtered officine list as CSV (same columns as the import, plus coverage)."""
 
     model = Officine
+    filterset_class = OfficineFilter
+    audit_action = "officine.export"
+    filename_prefix = "officines"
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        queryset = self.get_queryset().select_related("technical_administrator")
-        filterset = OfficineFilter(request.GET, queryset=queryset, request=request)
-        rows = filterset.qs if filterset.is_valid() else queryset.none()
-        audit_record(
-            action="officine.export",
-            actor=request.user,
-            editor=self.scope.editor_id,
-            request=request,
-            details={"filters": {k: v for k, v in request.GET.items() if k != "page" and v}},
-        )
-        stamp = timezone.localdate().isoformat()
-        return csv_response(f"officines-{stamp}.csv", export_rows(rows, request.user))
+    def export_queryset(self) -> QuerySet:
+        return self.get_queryset().select_related("technical_administrator")
+
+    def export_rows(self, queryset: QuerySet) -> Iterator[list[object]]:
+        return export_rows(queryset, self.request.user)
 
 
 def export_rows(queryset: QuerySet, user=None) -> Iterator[list[object]]:

@@ -15,6 +15,7 @@ from django.views.generic import TemplateView, View
 from console.forms import InvitationAcceptForm, InvitationForm, RoleForm
 from officines.models import Officine
 from portal import services
+from portal.form_errors import apply_service_errors
 from portal.models import Invitation, Membership
 from portal.permissions import ScopedViewMixin, editor_roles
 from portal.tenancy import user_scope
@@ -53,7 +54,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 full_name=form.cleaned_data["full_name"],
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            apply_service_errors(form, exc)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome! Your account is ready."))
@@ -101,7 +102,7 @@ class Team(ScopedViewMixin, TemplateView):
                     rpps=form.cleaned_data["rpps"],
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Invitation sent."))
                 return HttpResponseRedirect(reverse("team"))

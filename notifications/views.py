@@ -35,6 +35,7 @@ from notifications.selectors import unread_count
 from officines import identifiers
 from officines.models import Officine
 from portal import sealing
+from portal.form_errors import apply_service_errors
 from portal.models import Editor
 from portal.permissions import ADMIN_ROLES, READ_ROLES, ScopedViewMixin, editor_roles
 
@@ -195,7 +196,7 @@ class PolicyUpdate(AdminAction):
                     request=request,
                 )
             except ValidationError as exc:
-                form.add_error(None, exc.messages)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("Alert thresholds saved."))
                 return self.back()

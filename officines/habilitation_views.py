@@ -26,6 +26,7 @@ from officines.habilitations import (
 )
 from officines.models import AdministratorChange, Officine, TechnicalAdministrator
 from portal.csv_stream import csv_response
+from portal.form_errors import apply_service_errors
 from portal.permissions import WRITE_ROLES, ScopedViewMixin
 
 UNKNOWN_SHOWN = 50
@@ -123,7 +124,7 @@ class HabilitationBulk(ScopedViewMixin, View):
         try:
             found = resolve_finess_list(self.get_queryset(), form.cleaned_data["text"])
         except ValidationError as exc:
-            form.add_error(None, exc)
+            apply_service_errors(form, exc)
             return self._render(request, form)
         if found.unknown or found.invalid:
             form.add_error(
@@ -150,8 +151,11 @@ class HabilitationBulk(ScopedViewMixin, View):
                 actor=request.user,
                 request=request,
             )
-        except (ValidationError, PermissionDenied) as exc:
-            form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+            return self._render(request, form)
+        except PermissionDenied as exc:
+            form.add_error(None, str(exc))
             return self._render(request, form)
         messages.success(
             request,

@@ -40,6 +40,7 @@ from officines.selectors import officine_habilitations, open_requests_count
 from officines.services import administrator_save, officine_deactivate, officine_save
 from portal import outbox
 from portal.csv_stream import csv_response
+from portal.form_errors import apply_service_errors
 from portal.permissions import WRITE_ROLES, ScopedViewMixin, editor_roles
 
 
@@ -130,7 +131,7 @@ class OfficineFormMixin(ScopedViewMixin):
                 officine=form.instance, actor=self.request.user, request=self.request
             )
         except ValidationError as exc:
-            form.add_error(None if hasattr(exc, "error_dict") else "technical_administrator", exc)
+            apply_service_errors(form, exc, default_field="technical_administrator")
             return self.form_invalid(form)
         finess_check_officine(officine)
         messages.success(self.request, _("Officine saved."))

@@ -9,15 +9,12 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.generic import View
 from django_filters.views import FilterView
 
-from portal.audit import audit_record
-from portal.csv_stream import csv_response
+from portal.exports import FilteredCsvExport
 from portal.models import AuditEvent
 from portal.permissions import ScopedViewMixin, editor_roles
 
@@ -82,25 +79,20 @@ class AuditLog(ScopedViewMixin, FilterView):
         return context
 
 
-class AuditExport(ScopedViewMixin, View):
+class AuditExport(FilteredCsvExport):
     """The filtered audit log as CSV, streamed."""
 
     model = AuditEvent
     roles = editor_roles("audit", "view")
+    filterset_class = AuditEventFilter
+    audit_action = "audit.export"
+    filename_prefix = "journal-audit"
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        queryset = self.get_queryset().order_by("-created_at", "-id")
-        filterset = AuditEventFilter(request.GET, queryset=queryset, request=request)
-        rows = filterset.qs if filterset.is_valid() else queryset.none()
-        audit_record(
-            action="audit.export",
-            actor=request.user,
-            editor=self.scope.editor_id,
-            request=request,
-            details={"filters": {k: v for k, v in request.GET.items() if k != "page" and v}},
-        )
-        stamp = timezone.localdate().isoformat()
-        return csv_response(f"journal-audit-{stamp}.csv", audit_rows(rows))
+    def export_queryset(self) -> QuerySet:
+        return self.get_queryset().order_by("-created_at", "-id")
+
+    def export_rows(self, queryset: QuerySet) -> Iterator[list[object]]:
+        return audit_rows(queryset)
 
 
 def audit_rows(queryset: QuerySet) -> Iterator[list[object]]:
