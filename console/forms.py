@@ -1,3 +1,5 @@
+"""Forms of the team pages: invitations, accepting one, roles."""
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,5 @@
+"""Django admin of the FINESS referential."""
+
 from django.contrib import admin
 
 from finess.models import Etablissement, Refresh

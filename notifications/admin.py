@@ -1,3 +1,5 @@
+"""Django admin of alerts, digests, notices, webhooks and feeds."""
+
 from django.contrib import admin
 
 from notifications.models import (

@@ -1,3 +1,5 @@
+"""App config of notifications: subscribes to certificate events, registers webhook secrets for rotation."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""URLs of the notification pages (namespace `notifications`)."""
+
 from django.urls import path
 
 from notifications import views

@@ -1,3 +1,5 @@
+"""Django admin of officines, administrators and pharmacist access."""
+
 from django.contrib import admin
 
 from officines.models import Officine, PharmacistAccess, TechnicalAdministrator

@@ -1,3 +1,5 @@
+"""App config of officines: what it registers with the kernel and listens to."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""Forms of the officine and administrator pages (editing, import, change of administrator)."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 

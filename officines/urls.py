@@ -1,3 +1,5 @@
+"""URLs of the officine pages that read only officines (namespace `officines`)."""
+
 from django.urls import path
 
 from officines import access_views, habilitation_views, views

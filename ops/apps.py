@@ -1,3 +1,5 @@
+"""App config of ops: metrics, health checks, request ids, task records, restore drill."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""Django admin of the kernel's models: users, editors, memberships, audit, outbox."""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,5 @@
+"""The kernel's app config: deploy checks, signals, the MFA secrets' key rotation."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

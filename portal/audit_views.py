@@ -1,4 +1,4 @@
-"""Settings hub and audit log viewer of editor admins (read-only: audit events are never edited)."""
+"""The audit log page and its export, for editor admins (read-only: audit events are never edited)."""
 
 from __future__ import annotations
 

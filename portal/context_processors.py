@@ -1,3 +1,5 @@
+"""Template context shared by every page: the user's scope."""
+
 from django.http import HttpRequest
 
 from portal.tenancy import user_scope

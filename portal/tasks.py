@@ -1,3 +1,5 @@
+"""Kernel Celery tasks: draining the outbox and housekeeping."""
+
 from celery import shared_task
 
 from portal import outbox

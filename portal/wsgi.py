@@ -1,3 +1,5 @@
+"""WSGI entry point for gunicorn; refuses to start without collected static files."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -1,3 +1,5 @@
+"""App config of the API plumbing (its templates and static files)."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 

@@ -1,3 +1,5 @@
+"""Template tags every page uses (query strings for pagination and sorting...)."""
+
 from django import template
 
 register = template.Library()

@@ -1,3 +1,5 @@
+"""`manage.py drain_outbox`: publish the tasks kept while the broker was down."""
+
 from django.core.management.base import BaseCommand
 
 from portal import outbox
