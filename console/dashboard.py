@@ -34,6 +34,7 @@ from certificates.models import (
     expiry_condition,
 )
 from certificates.revocation.selectors import revoked_by_ans
+from notifications.models import AlertLog, AlertStatus
 from officines.finess_check import to_verify_overview
 from officines.models import Officine, without_alert_recipient_condition
 from officines.selectors import habilitated_administrators
@@ -314,8 +315,6 @@ def coverage_overview(
 
 def latest_alerts(user: Any, *, limit: int = ALERTS_LIMIT) -> list:
     """The last alerts sent (or failed) for the editor's certificates, one query."""
-    from notifications.models import AlertLog, AlertStatus
-
     return list(
         AlertLog.objects.visible_to(user)
         .exclude(status=AlertStatus.SKIPPED)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from officines.models import Officine
 from officines.validators import validate_rpps_field
-from portal.models import InvitationKind, Role
+from portal.models import InvitationKind, Role, User
 
 
 class InvitationAcceptForm(forms.Form):
@@ -30,8 +30,6 @@ class InvitationAcceptForm(forms.Form):
             self.add_error("password2", _("The two passwords differ."))
         elif p1:
             try:
-                from portal.models import User
-
                 password_validation.validate_password(p1, User(email=self.email))
             except forms.ValidationError as exc:
                 self.add_error("password1", exc)

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 
 from finess.models import Refresh, RefreshStatus
-from finess.services import referential_import
+from finess.services import _sha256, referential_import
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,6 @@ def refresh_referential() -> int | None:
     if path is None:
         logger.info("FINESS refresh: no FINESS_URL and no file in %s", settings.FINESS_DROP_DIR)
         return None
-    from finess.services import _sha256
-
     digest = _sha256(path)
     if Refresh.objects.filter(status=RefreshStatus.DONE, file_sha256=digest).exists():
         logger.info("FINESS refresh: %s already loaded", path)

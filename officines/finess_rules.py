@@ -19,6 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from finess import selectors
+from finess.compare import normalize
 from finess.models import Etablissement
 from officines import identifiers
 
@@ -177,8 +178,6 @@ def differences(officine, lookup: FinessLookup) -> list[dict[str, str]]:
     """[{field, label, officine, referential}] where the given values differ from FINESS."""
     if lookup.etablissement is None:
         return []
-    from finess.compare import normalize
-
     rows = []
     for name, value in referential_values(lookup.etablissement).items():
         given = getattr(officine, name, "") or ""

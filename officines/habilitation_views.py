@@ -25,6 +25,7 @@ from officines.habilitations import (
     resolve_finess_list,
 )
 from officines.models import AdministratorChange, Officine, TechnicalAdministrator
+from portal.audit import audit_record
 from portal.csv_stream import csv_response
 from portal.form_errors import apply_service_errors
 from portal.permissions import WRITE_ROLES, ScopedViewMixin
@@ -226,8 +227,6 @@ class ChangeWorksheet(ScopedViewMixin, View):
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         change = get_object_or_404(self.get_queryset().select_related("new_administrator"), pk=pk)
-        from portal.audit import audit_record
-
         audit_record(
             action="administrator_change.worksheet",
             actor=request.user,

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from officines.habilitations import not_habilitated_warning
 from officines.models import Habilitation, Officine, OfficineHabilitation
 
 # Looks like a whole FINESS (9 characters, A/B only in 2nd place): an exact, indexed look-up.
@@ -112,8 +113,6 @@ def officine_habilitated_expression(officine_ref: str = "officine_id") -> Exists
 def request_ordering_warning(request_row) -> str | None:
     """« ne pas commander : administrateur non habilité » for a request whose officine has
     no habilitated administrator (annotation `officine_habilitated`, else one query)."""
-    from officines.habilitations import not_habilitated_warning
-
     habilitated = getattr(request_row, "officine_habilitated", None)
     if habilitated is None:
         habilitated = OfficineHabilitation.objects.filter(

@@ -24,15 +24,21 @@ from officines.csv_import import columns, reading, stored, write
 from officines.filters import AdministratorFilter
 from officines.finess_check import finess_check_officine, finess_differences
 from officines.forms import (
+    HabilitationForm,
     ImportConfirmForm,
+    MainContactForm,
     OfficineForm,
     OfficineImportForm,
     TechnicalAdministratorForm,
 )
+from officines.habilitations import check_may_manage
 from officines.models import (
+    AdministratorChangeItem,
     DelegationMode,
+    Habilitation,
     ImportStatus,
     Officine,
+    OfficineHabilitation,
     OfficineImport,
     TechnicalAdministrator,
 )
@@ -82,8 +88,6 @@ def finess_panel(officine: Officine, user) -> dict:
 
 def may_manage(user, officine: Officine) -> bool:
     """May record habilitations and changes of administrator for this officine."""
-    from officines.habilitations import check_may_manage
-
     try:
         check_may_manage(user, [officine])
     except PermissionDenied:
@@ -93,8 +97,6 @@ def may_manage(user, officine: Officine) -> bool:
 
 def habilitation_context(officine: Officine, user, *, can_act: bool) -> dict:
     """The officine page's « administrateurs techniques et habilitations » section."""
-    from officines.forms import HabilitationForm, MainContactForm
-    from officines.models import AdministratorChangeItem, Habilitation
 
     habilitations = officine_habilitations(officine, user)
     administrators = TechnicalAdministrator.objects.visible_to(user).order_by("full_name", "id")
@@ -229,8 +231,6 @@ class OfficineDeactivate(ScopedViewMixin, View):
 
 
 def _with_officine_count(queryset: QuerySet) -> QuerySet:
-    from officines.models import Habilitation, OfficineHabilitation
-
     habilitated = (
         OfficineHabilitation.objects.filter(
             administrator_id=OuterRef("pk"), state=Habilitation.HABILITATED
@@ -266,8 +266,6 @@ class AdministratorDetail(ScopedViewMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        from officines.models import OfficineHabilitation
-
         rows = list(
             OfficineHabilitation.objects.visible_to(self.request.user)
             .filter(administrator=self.object)

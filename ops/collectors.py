@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from certificates import stats as certificate_stats
 from notifications import stats as notification_stats
 from ops.models import TaskRun
+from portal.celery import app
 from portal.models import Editor, OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -257,8 +258,6 @@ def beat_tasks() -> set[str]:
 
 
 def queue_names() -> list[str]:
-    from portal.celery import app
-
     names = {app.conf.task_default_queue or "celery"}
     names |= {q.name for q in (app.conf.task_queues or [])}
     return sorted(names)

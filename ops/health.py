@@ -64,6 +64,7 @@ def check_broker() -> None:
     url = settings.CELERY_BROKER_URL
     try:
         if url.startswith(("redis://", "rediss://")):
+            # Only this probe needs the metrics stack (collectors import every app's stats).
             from ops.collectors import redis_client
 
             redis_client(url).ping()

@@ -80,7 +80,7 @@ def _should_record(task: Any) -> bool:
 
 def record_run(task_name: str, *, success: bool, duration: float | None = None) -> None:
     """Count one run of `task_name`; a database outage loses the record, never the task."""
-    from ops.models import TaskRun
+    from ops.models import TaskRun  # connected at Celery import, before models are loaded
 
     now = timezone.now()
     if success:

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from portal.api.problems import problem_response
 from portal.tenancy import user_scope
 
 logger = logging.getLogger(__name__)
@@ -160,8 +161,6 @@ class RequestSizeLimitMiddleware:
         megabytes = settings.MAX_UPLOAD_SIZE // (1024 * 1024)
         detail = _("The file is too large: the limit is %(size)s MB.") % {"size": megabytes}
         if request.path_info.startswith("/api/"):
-            from portal.api.problems import problem_response
-
             return problem_response(
                 request, slug="payload-too-large", status_code=413, detail=detail
             )
@@ -242,8 +241,6 @@ class DatabaseUnavailableMiddleware:
                 "Nothing you saved is lost: please retry in a few seconds."
             )
             if request.path_info.startswith("/api/"):
-                from portal.api.problems import problem_response
-
                 response = problem_response(
                     request, slug="service-unavailable", status_code=503, detail=detail
                 )
