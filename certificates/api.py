@@ -43,7 +43,7 @@ from certificates.exports import (
     export_filename,
     request_csr_export,
 )
-from certificates.imports import certificate_import
+from certificates.importing import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
 from certificates.models import (
     CampaignStatus,
@@ -57,13 +57,13 @@ from certificates.models import (
     Service,
     Status,
 )
-from certificates.representation import import_result_dict
-from certificates.requests import (
+from certificates.ordering import (
     request_cancel,
     request_create,
     request_mark_submitted,
     request_upload_csr,
 )
+from certificates.representation import import_result_dict
 from certificates.revocation.api import RevocationCheckMixin
 from certificates.serializers import (
     MAX_ID,

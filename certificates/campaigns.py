@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from certificates import ordering
 from certificates.exports import export_basename, safe_filename_part
 from certificates.models import (
     OPEN_REQUEST_STATUSES,
@@ -383,8 +384,6 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
     `time_budget` (seconds) it stops early and leaves the campaign RUNNING: the task
     re-enqueues itself, so 10,000 key generations never hit the Celery time limit.
     """
-    from certificates import requests
-
     started = time.monotonic()
     campaign = RenewalCampaign.objects.select_related("created_by").get(pk=campaign_id)
     if campaign.status == CampaignStatus.DONE:
@@ -434,7 +433,7 @@ def campaign_run(*, campaign_id: int, time_budget: float | None = None) -> Renew
             # so a run that stopped on them alone would loop forever.
             if progressed and time_budget is not None and time.monotonic() - started > time_budget:
                 return _refreshed(campaign)  # still RUNNING: the task enqueues the rest
-            if _prepare_one(campaign, certificate_id, entry, actor, requests):
+            if _prepare_one(campaign, certificate_id, entry, actor):
                 progressed += 1
                 completed += 1
                 # The heartbeat rides on the progress UPDATE: no extra query per certificate.
@@ -485,24 +484,23 @@ def _prepare_one(
     certificate_id: int,
     entry: tuple[int, str, bool] | None,
     actor: Any,
-    requests: Any,
 ) -> bool:
     """Make sure the certificate has a renewal request with a CSR; False if it cannot."""
     try:
         if entry is None:
-            entry = _create_request(campaign, certificate_id, actor, requests)
+            entry = _create_request(campaign, certificate_id, actor)
             if entry is None:
                 return False
         if _prepared(entry):
             return True  # a CSR, or a request awaiting the LGO's CSR / the ANS platform's key
         # csr_generate records a refusal (e.g. officine data) on the request, no exception.
-        return bool(requests.csr_generate(request_id=entry[0]).csr_pem)
+        return bool(ordering.csr_generate(request_id=entry[0]).csr_pem)
     except (ValidationError, PermissionDenied):
         return False
 
 
 def _create_request(
-    campaign: RenewalCampaign, certificate_id: int, actor: Any, requests: Any
+    campaign: RenewalCampaign, certificate_id: int, actor: Any
 ) -> tuple[int, str, bool] | None:
     """The certificate's renewal request, created for the campaign if there is none."""
     certificate = (
@@ -515,7 +513,7 @@ def _create_request(
         return None
     # The renewal keeps the certificate's key mode: a key the portal never held is renewed
     # awaiting the CSR of the LGO where the certificate is installed (its agent answers).
-    request = requests.request_create_renewal(
+    request = ordering.request_create_renewal(
         certificate=certificate,
         actor=actor,
         key_mode=campaign.key_mode or None,

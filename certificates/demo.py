@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from certificates import x509
 from certificates.demo_pki import DemoPKI, add_months, to_pem_bundle
-from certificates.imports import certificate_import
+from certificates.importing import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
 from certificates.models import Certificate, KeyMode, Profile, RevocationRun
-from certificates.requests import csr_generate, request_create, request_mark_submitted
+from certificates.ordering import csr_generate, request_create, request_mark_submitted
 from officines.models import Officine
 from portal.models import Editor
 

@@ -22,7 +22,7 @@ from certificates.models import (
     Service,
     Status,
 )
-from certificates.requests import MAX_CSR_SIZE
+from certificates.ordering import MAX_CSR_SIZE
 from officines import identifiers
 
 # The most files one bulk import takes (Django refuses more than DATA_UPLOAD_MAX_NUMBER_FILES).

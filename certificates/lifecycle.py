@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from certificates.models import Certificate, Installation, RevocationReason
 from portal.audit import audit_record
+from portal.events import certificate_event_send
 from portal.permissions import Action, check_may_act
 
 HOST_MAX_LENGTH = 255
@@ -76,9 +77,9 @@ def certificate_revoke(
     )
     # Inside the transaction on purpose: the webhook deliveries are written with the
     # revocation and sent (through the outbox) only once it is committed.
-    from notifications.events import emit
-
-    emit(editor_id=locked.editor_id, event="certificate.revoked", certificate_id=locked.pk)
+    certificate_event_send(
+        editor_id=locked.editor_id, event="certificate.revoked", certificate_id=locked.pk
+    )
     return certificate
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from certificates.imports import ImportResult
+    from certificates.importing import ImportResult
     from certificates.models import Certificate
 
 

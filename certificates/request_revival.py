@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
-from certificates.requests import PROGRESS_STARTED
+from certificates.ordering import PROGRESS_STARTED
 from portal import outbox
 from portal.audit import audit_record
 

@@ -2,7 +2,7 @@
 
 A certificate's JSON is `certificates.representation.certificate_dict`, the one shape shared
 with commands and webhooks; the serializer fields below only describe it for the schema.
-Writes are validated by the services (`certificates.requests`, `lifecycle`, `exports`...):
+Writes are validated by the services (`certificates.ordering`, `lifecycle`, `exports`...):
 these serializers check types and shapes, nothing of the domain.
 """
 
@@ -30,8 +30,8 @@ from certificates.models import (
     Service,
     Status,
 )
+from certificates.ordering import COMMON_NAME_MAX_LENGTH, expected_subject
 from certificates.representation import certificate_dict, iso_datetime
-from certificates.requests import COMMON_NAME_MAX_LENGTH, expected_subject
 from officines.selectors import request_ordering_warning
 from portal.api.fields import OptionalEmailField
 

@@ -1,6 +1,6 @@
 """Celery tasks of the certificates app: thin wrappers over services, taking ids only.
 
-Keep each helper's tasks grouped; key generation (requests.py) comes first.
+Keep each helper's tasks grouped; key generation (ordering.keygen) comes first.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 from certificates.models import Certificate, CertificateRequest
+from certificates.ordering import csr_generate
 from certificates.request_revival import GENERATION_TIME_LIMIT
-from certificates.requests import csr_generate
 
 logger = logging.getLogger(__name__)
 

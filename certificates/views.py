@@ -30,7 +30,9 @@ from django.utils.translation import gettext as _
 from django.views.generic import ListView, View
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefresh
 
-from certificates import campaigns, exports, imports, requests
+from certificates import campaigns, exports
+from certificates import importing as imports
+from certificates import ordering as requests
 from certificates.campaign_agents import campaign_agent_rows
 from certificates.forms import (
     STEP_FIELDS,

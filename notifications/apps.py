@@ -11,13 +11,17 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here because models are not loaded before ready().
         from notifications.models import WebhookEndpoint
-        from notifications.revocations import on_certificate_event
+        from notifications.revocations import on_certificate_event, wants_certificate_event
         from notifications.webhooks import WebhookSecretError, webhook_secret_rewrap
-        from portal.events import certificate_event
+        from portal.events import certificate_event_subscribe
         from portal.sealing import Rotation, register_rotation
 
         # Certificate events come through the kernel: certificates never imports this app.
-        certificate_event.connect(on_certificate_event, dispatch_uid="notifications-certificate")
+        certificate_event_subscribe(
+            on_certificate_event,
+            wants=wants_certificate_event,
+            dispatch_uid="notifications-certificate",
+        )
         register_rotation(
             Rotation(
                 label="Webhook signing secrets",

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from certificates.models import Certificate
 from notifications.links import certificate_url
-from notifications.models import Notification
+from notifications.models import Notification, WebhookEndpoint, WebhookEvent
 from notifications.scan import _pharmacists, _subscribers, officine_recipients
 from portal import outbox
 from portal.models import Membership, Role
@@ -45,6 +45,19 @@ def on_certificate_event(
     emit(editor_id=editor_id, event=event, certificate_id=certificate_id, extra=context or None)
     if event == "certificate.revoked" and (context or {}).get("revoked_by") == "ans":
         revocation_notice_create(editor_id=editor_id, certificate_id=certificate_id)
+
+
+def wants_certificate_event(editor_id: int, event: str) -> bool:
+    """Whether `on_certificate_event` would act: a webhook-only event (issued, expiring,
+    expired) is skipped when no active endpoint of the editor listens to it; a revocation
+    may bring notices and other events are not webhooks, so they are always wanted."""
+    if event not in WebhookEvent.values or event == WebhookEvent.REVOKED:
+        return True
+    return (
+        WebhookEndpoint.objects.of_editor(editor_id)
+        .filter(is_active=True, events__contains=f",{event},")
+        .exists()
+    )
 
 
 def _certificate(editor_id: int, certificate_id: int) -> Certificate | None:

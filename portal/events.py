@@ -4,19 +4,41 @@
     certificate_event_send(editor_id=..., event="certificate.revoked", certificate_id=...,
                            context={"revoked_by": "ans", ...})
 
-`notifications` connects to `certificate_event` from its AppConfig.ready() (webhooks, in-app
-notices, e-mails), so `certificates` never imports it. Send inside the transaction that
-wrote the change: receivers write their rows in it and enqueue their work on commit.
+`notifications` subscribes from its AppConfig.ready() (webhooks, in-app notices, e-mails),
+so `certificates` never imports it. Send inside the transaction that wrote the change:
+receivers write their rows in it and enqueue their work on commit.
+
+A subscriber also says which events it acts on (`wants(editor_id, event)`), so a sender of
+many events (a bulk import) asks `certificate_event_wanted` once and sends nothing when
+nobody would act, instead of waking every receiver for every certificate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.dispatch import Signal
 
 # Arguments: editor_id, event, certificate_id, context (dict, JSON-able).
 certificate_event = Signal()
+# dispatch_uid -> the subscriber's wants(editor_id, event).
+_certificate_event_wants: dict[str, Callable[[int, str], bool]] = {}
+
+
+def certificate_event_subscribe(
+    receiver: Callable[..., Any], *, wants: Callable[[int, str], bool], dispatch_uid: str
+) -> None:
+    """Connect `receiver` to `certificate_event`; `wants(editor_id, event)` tells senders
+    whether it would act on an event (False only when it would surely do nothing)."""
+    certificate_event.connect(receiver, dispatch_uid=dispatch_uid)
+    _certificate_event_wants[dispatch_uid] = wants
+
+
+def certificate_event_wanted(*, editor_id: int, event: str) -> bool:
+    """Whether any subscriber would act on `event` for this editor; may query, so ask once
+    for many sends. A single event is simply sent."""
+    return any(wants(editor_id, event) for wants in _certificate_event_wants.values())
 
 
 def certificate_event_send(

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certificates import x509 as igc
 from certificates.models import Certificate, CertificateRequest, KeyMode, RequestStatus
-from certificates.requests import expected_subject
+from certificates.ordering import expected_subject
 from portal.models import AuditEvent
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem

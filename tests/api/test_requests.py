@@ -18,7 +18,7 @@ from certificates.models import (
     Installation,
     RenewalCampaign,
 )
-from certificates.requests import csr_generate
+from certificates.ordering import csr_generate
 from officines.identifiers import department_label
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem

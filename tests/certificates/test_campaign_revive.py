@@ -21,7 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from certificates import campaigns, requests
+from certificates import campaigns
+from certificates import ordering as requests
 from certificates.campaigns import (
     RUN_TASK,
     campaign_run,

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone, translation
 
-from certificates import campaigns, requests
+from certificates import campaigns
+from certificates import ordering as requests
 from certificates.campaigns import campaign_create, campaign_run, campaign_zip
 from certificates.models import (
     CampaignStatus,

@@ -19,7 +19,7 @@ from certificates import trust
 from certificates import x509 as igc
 from certificates.coverage import coverage_refresh
 from certificates.demo_pki import DemoPKI, to_pem_bundle
-from certificates.imports import (
+from certificates.importing import (
     ImportReport,
     certificate_import,
     certificates_import_files,
@@ -807,7 +807,7 @@ def test_bulk_import_across_batches(
     batch_size, monkeypatch, tenant_a, pki, shared_key, request_keys, trust_anchors
 ):
     """Same file twice, a request, a new officine used by two files: any batch boundary."""
-    monkeypatch.setattr("certificates.imports.BATCH_SIZE", batch_size)
+    monkeypatch.setattr("certificates.importing.services.BATCH_SIZE", batch_size)
     officine = tenant_a.officine
     request = make_request(officine, request_keys[0])
     newcomer = Officine(finess="760021832", raison_sociale="PHARMACIE NEUVE", department="76")
@@ -861,7 +861,7 @@ def test_bulk_insert_conflict_falls_back_to_file_by_file(
     monkeypatch, tenant_a, pki, shared_key, trust_anchors
 ):
     """A concurrent import registered one file between look-up and insert: only it is refused."""
-    import certificates.imports as imports
+    import certificates.importing.services as imports
 
     officines = OfficineFactory.create_batch(3, editor=tenant_a.editor)
     files = [(f"{o.finess}.pem", to_pem_bundle(issue(pki, o, shared_key))) for o in officines]

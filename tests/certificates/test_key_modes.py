@@ -16,7 +16,7 @@ from django.utils import timezone
 from certificates import keystore, x509
 from certificates.campaigns import campaign_create, campaign_run
 from certificates.models import CampaignStatus, CertificateRequest, KeyMode, RequestStatus
-from certificates.requests import (
+from certificates.ordering import (
     expected_subject,
     renewal_key_mode,
     request_create,

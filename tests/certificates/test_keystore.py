@@ -17,7 +17,7 @@ from django.test import RequestFactory
 
 from certificates import keystore, x509
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
-from certificates.requests import csr_generate, request_create
+from certificates.ordering import csr_generate, request_create
 from portal import sealing
 from portal.models import AuditEvent
 

@@ -6,10 +6,10 @@ import subprocess
 import pytest
 
 from certificates import x509 as igc
-from certificates.imports import certificate_import
+from certificates.importing import certificate_import
 from certificates.keystore import private_key_for
 from certificates.models import Certificate, KeyMode, RequestStatus
-from certificates.requests import csr_generate, request_create
+from certificates.ordering import csr_generate, request_create
 from tests.certificates.test_imports import (
     FORMATS,
     PASSPHRASE,

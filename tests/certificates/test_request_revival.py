@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from certificates import request_revival, x509
 from certificates.models import CertificateRequest, RequestStatus
-from certificates.requests import PROGRESS_STARTED, csr_generate
+from certificates.ordering import PROGRESS_STARTED, csr_generate
 from certificates.tasks import generate_csr
 from notifications.tasks import send_digests
 from notifications.webhooks import backoff_seconds, max_attempts

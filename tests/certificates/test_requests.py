@@ -21,7 +21,6 @@ from django.db import connection, connections, transaction
 from django.utils import translation
 
 from certificates import keystore, x509
-from certificates import requests as services
 from certificates.models import (
     Certificate,
     CertificateRequest,
@@ -30,9 +29,10 @@ from certificates.models import (
     RequestStatus,
     Service,
 )
-from certificates.requests import (
+from certificates.ordering import (
     PROFILES_FOR_SERVICE,
     csr_generate,
+    expected_subject,
     profiles_for_service,
     request_cancel,
     request_create,
@@ -41,6 +41,8 @@ from certificates.requests import (
     request_mark_issued,
     request_mark_submitted,
     request_upload_csr,
+    services,
+    validate_csr,
     validate_request_naming,
 )
 from certificates.tasks import generate_csr
@@ -290,7 +292,7 @@ def test_csr_mode_accepts_pem_and_der(officine, keys, der):
 def test_csr_subject_must_equal_the_expected_one_field_by_field(officine, keys, field, oid, bad):
     """Issue 14 §4: a mismatch names the field and both values (was: case and accents were
     forgiven and O/OU could be left out)."""
-    expected = services.expected_subject(officine, "LGO")
+    expected = expected_subject(officine, "LGO")
     attributes = [
         cx509.NameAttribute(oid_of, bad if oid_of == oid else expected[name])
         for name, oid_of in (
@@ -346,7 +348,7 @@ def test_broken_signature_refused(officine, keys):
 )
 def test_unreadable_csr_refused(officine, data, code):
     with refused("csr", code):
-        services.validate_csr(csr=data, officine=officine)
+        validate_csr(csr=data, officine=officine)
 
 
 def test_csr_with_another_structure_refused(officine, keys):
@@ -666,7 +668,7 @@ def test_renewal_race_caught_by_the_constraint(tenant_a, make_certificate, monke
         return None if len(calls) == 1 else real(certificate)
 
     monkeypatch.setattr(services, "_open_renewal", first_look_up_misses)
-    with caplog.at_level("INFO", logger="certificates.requests"):
+    with caplog.at_level("INFO", logger="certificates.ordering.services"):
         loser = request_create_renewal(certificate=certificate, actor=tenant_a.admin, enqueue=False)
     assert loser.pk == winner.pk
     assert "joined request" in caplog.text  # the IntegrityError path, not the pre-check
@@ -746,7 +748,7 @@ def test_concurrent_renewals_on_postgresql(tenant_a, make_certificate, caplog):
             connections.close_all()
 
     threads = [threading.Thread(target=winner), threading.Thread(target=loser)]
-    with caplog.at_level("INFO", logger="certificates.requests"):
+    with caplog.at_level("INFO", logger="certificates.ordering.services"):
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from certificates.offers import ans_offer
-from certificates.requests import is_fully_qualified_domain_name, validate_request_naming
+from certificates.ordering import is_fully_qualified_domain_name, validate_request_naming
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from certificates import x509 as igc
 from certificates.coverage import coverage_for_officine
 from certificates.demo_pki import add_months, to_pem_bundle
-from certificates.imports import certificate_import
+from certificates.importing import certificate_import
 from certificates.models import Certificate, Status
 from notifications.models import AlertLog
 from notifications.scan import alert_scan

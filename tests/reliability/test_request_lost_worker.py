@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
-from certificates.requests import PROGRESS_STARTED, request_create
+from certificates.ordering import PROGRESS_STARTED, request_create
 from portal.celery import app as celery_app
 from portal.models import AuditEvent, OutboxMessage
 from tests.reliability.conftest import requires_postgres, wait_for

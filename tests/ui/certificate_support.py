@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from certificates import x509
 from certificates.demo_pki import to_pem_bundle
-from certificates.imports import certificate_import
+from certificates.importing import certificate_import
 from certificates.models import CertificateRequest, KeyMode
-from certificates.requests import request_create
+from certificates.ordering import request_create
 from tests.factories import PASSWORD
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from certificates.imports import ImportReport, ImportResult, certificates_import_files
+from certificates.importing import ImportReport, ImportResult, certificates_import_files
 from certificates.models import Service
 from certificates.representation import import_result_dict
 from portal.models import Editor

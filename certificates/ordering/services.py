@@ -1,15 +1,15 @@
-"""Certificate requests: naming rules, CSR checks, key generation and the request lifecycle.
+"""The write services of certificate requests: create, renew, cancel, submit, upload a CSR, issue.
 
 Every entry point (forms, API, campaigns, renewals) goes through these services, so the
-rules of the ANS guide (INSi CN, DMP pair, SERV SSL for operators, key per certificate)
-hold whatever the caller. Errors are `ValidationError`s keyed by field, with codes.
+rules of the ANS guide (`naming`, `csr`) hold whatever the caller. Errors are
+`ValidationError`s keyed by field, with codes.
 
 Lifecycle: pending → csr_ready → submitted (uploaded to ANS) → issued; cancelled from any
 open state. Where the key is made (the guide: "sur le serveur sur lequel le certificat sera
 installé"):
 - CSR mode (the default): the LGO's CSR, whose private key never reaches the portal; without
-  it the request is awaiting_csr until the LGO uploads it (API or request page);
-- server mode: the portal generates the key in a Celery task (`csr_generate`);
+  it the request is awaiting_csr until the LGO uploads it (`request_upload_csr`);
+- server mode: the portal generates the key in a Celery task (`keygen.csr_generate`);
 - ANS mode: the key is generated online on the ANS platform; no CSR, pending → submitted →
   issued, matched when the certificate (often a PKCS#12 from ANS) is imported.
 """
@@ -17,14 +17,9 @@ installé"):
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from cryptography import x509 as cx509
-from cryptography.x509.oid import NameOID
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -32,379 +27,37 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from certificates import keystore, x509
+from certificates import keystore
 from certificates.models import (
     OPEN_REQUEST_STATUSES,
     Certificate,
     CertificateRequest,
     KeyMode,
-    Profile,
     RenewalCampaign,
     RequestStatus,
     Service,
 )
+from certificates.ordering.csr import validate_csr
+from certificates.ordering.errors import field_error, merge_errors
+from certificates.ordering.keygen import PROGRESS_DONE, PROGRESS_QUEUED
+from certificates.ordering.naming import (
+    PROFILES_FOR_SERVICE,
+    check_subject_buildable,
+    service_codes,
+    validate_request_naming,
+)
 from officines.models import Officine
-from officines.validators import validate_insi_common_name
 from portal import outbox
-from portal.audit import SYSTEM, audit_record
-from portal.models import Editor
+from portal.audit import audit_record
 from portal.permissions import Action, check_may_act, is_portal_user
 
 logger = logging.getLogger(__name__)
-
-# Certificates each service needs (domain.md): what `request_create_for_service` prepares.
-PROFILES_FOR_SERVICE: dict[str, tuple[str, ...]] = {
-    Service.DMP: (Profile.ORG_SIGN, Profile.ORG_AUTH_CLI),
-    Service.INSI: (Profile.ORG_AUTH_CLI,),
-    Service.PSC: (Profile.ORG_AUTH_CLI,),
-    Service.MSSANTE: (Profile.ORG_AUTH_CLI,),
-    Service.ROR: (Profile.ORG_AUTH_CLI,),
-    Service.ROC: (Profile.ORG_AUTH_CLI,),
-    Service.OTHER: (Profile.ORG_AUTH_CLI,),
-}
-COMMON_NAME_MAX_LENGTH = 64
-MAX_CSR_SIZE = 64 * 1024
-
-# Progress shown while a server-mode request waits for its key.
-PROGRESS_QUEUED = 0
-PROGRESS_STARTED = 10
-PROGRESS_DONE = 100
-
-
-_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
-def is_fully_qualified_domain_name(name: str) -> bool:
-    """A host name such as `mss.operateur.fr`: two labels or more, the last alphabetic."""
-    name = name[:-1] if name.endswith(".") else name
-    labels = name.split(".")
-    return (
-        len(name) <= 253
-        and len(labels) >= 2
-        and all(_DNS_LABEL.fullmatch(label) for label in labels)
-        and labels[-1].isalpha()
-    )
-
-
-def profiles_for_service(*, editor: Editor, service: str) -> tuple[str, ...]:
-    """Profiles a request serving `service` may have; MSSanté operators may add SERV SSL."""
-    profiles = PROFILES_FOR_SERVICE[Service(service)]
-    if service == Service.MSSANTE and editor.is_mssante_operator:
-        profiles = (*profiles, Profile.SERV_SSL)
-    return tuple(str(p) for p in profiles)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _error(field: str, message: str, code: str, params: dict | None = None) -> ValidationError:
-    return ValidationError({field: ValidationError(message, code=code, params=params)})
-
-
-def _merge(errors: dict[str, list[ValidationError]], exc: ValidationError) -> None:
-    for field, messages in exc.error_dict.items():
-        errors.setdefault(field, []).extend(messages)
-
-
-def validate_request_naming(
-    *,
-    editor: Editor,
-    officine: Officine,
-    profile: str,
-    services: Sequence[str],
-    common_name: str,
-) -> None:
-    """The ANS naming rules for one request; raises one ValidationError listing every field."""
-    errors: dict[str, list[ValidationError]] = {}
-
-    def add(field: str, message: str, code: str, params: dict | None = None) -> None:
-        errors.setdefault(field, []).append(ValidationError(message, code=code, params=params))
-
-    if not isinstance(common_name, str):  # None from a careless caller: "required", not a 500
-        common_name = ""
-    if officine.editor_id != editor.pk:
-        add("officine", _("Unknown officine."), "not_found")
-    services = _service_codes(services)
-    unknown = [s for s in services if s not in Service.values]
-    if unknown:
-        add(
-            "services",
-            _("Unknown service: %(services)s."),
-            "unknown_service",
-            {"services": ", ".join(unknown)},
-        )
-    if profile not in Profile.values:
-        add("profile", _("Unknown certificate profile."), "unknown_profile")
-
-    if Service.INSI in services:
-        if len(set(services)) > 1:
-            add(
-                "services",
-                _("An INSi certificate serves INSi alone: request other services separately."),
-                "insi_exclusive",
-            )
-        try:
-            validate_insi_common_name(common_name)
-        except ValidationError as exc:  # its message explains the mistake; no second one
-            errors.setdefault("common_name", []).extend(exc.error_list)
-    if "common_name" not in errors:
-        _check_common_name(common_name, add)
-
-    if (
-        profile == Profile.SERV_SSL
-        and "common_name" not in errors
-        and not is_fully_qualified_domain_name(common_name)
-    ):
-        add(
-            "common_name",
-            _(
-                "A SERV SSL certificate names a server: its CN must be a fully qualified "
-                "domain name, such as mss.operateur.fr (letters, digits and hyphens, at least "
-                "two labels, no wildcard)."
-            ),
-            "serv_ssl_fqdn",
-        )
-    if profile == Profile.SERV_SSL and not editor.is_mssante_operator:
-        add(
-            "profile",
-            _("SERV SSL certificates are reserved for MSSanté operators."),
-            "serv_ssl_operator_only",
-        )
-    elif profile in Profile.values and not unknown:
-        for service in services:
-            if profile not in profiles_for_service(editor=editor, service=service):
-                add(
-                    "profile",
-                    _(
-                        "A %(profile)s certificate does not serve %(service)s (expected: %(allowed)s)."
-                    ),
-                    "profile_service",
-                    {
-                        "profile": Profile(profile).label,
-                        "service": Service(service).label,
-                        "allowed": ", ".join(
-                            Profile(p).label
-                            for p in profiles_for_service(editor=editor, service=service)
-                        ),
-                    },
-                )
-    if errors:
-        raise ValidationError(errors)
-
-
-def _service_codes(services: Iterable[str] | str | None) -> list[str]:
-    """Sorted distinct codes; a lone string is one code (not its letters)."""
-    if not services:
-        return []
-    if isinstance(services, str):
-        services = [services]
-    return sorted({str(code) for code in services})
-
-
-def _check_common_name(common_name: str, add) -> None:
-    if not common_name or not common_name.strip():
-        add("common_name", _("Give the application name (CN)."), "required")
-        return
-    # X.509 counts UTF-8 bytes (ub-common-name): an accented letter takes two.
-    if len(common_name.encode("utf-8")) > COMMON_NAME_MAX_LENGTH:
-        add(
-            "common_name",
-            _(
-                "The application name (CN) has at most %(limit)d characters "
-                "(accented letters count twice)."
-            ),
-            "max_length",
-            {"limit": COMMON_NAME_MAX_LENGTH},
-        )
-    if not common_name.isprintable():
-        add(
-            "common_name",
-            _("The application name (CN) contains a non-printable character."),
-            "not_printable",
-        )
-    elif common_name != common_name.strip():
-        add(
-            "common_name",
-            _("The application name (CN) must not start or end with a space."),
-            "whitespace",
-        )
 
 
 def _check_actor_tenant(actor: Any, officine: Officine) -> None:
     """Defensive: callers pass objects found through visible_to, but never act for an officine
     the actor may not order for (`portal.permissions`, Cas 1 / Cas 2)."""
     check_may_act(actor, officine, Action.ORDER)
-
-
-_CSR_MESSAGES = {
-    "empty": lambda: _("The CSR file is empty."),
-    "not_a_csr": lambda: _("This file does not contain a CSR (certificate signing request)."),
-    "corrupt": lambda: _("The CSR is unreadable (damaged file or unknown format)."),
-    "bad_signature": lambda: _("The CSR signature is invalid: the file was altered."),
-}
-
-
-def _allowed_keys() -> dict[str, int]:
-    return dict(getattr(settings, "CSR_ALLOWED_KEYS", None) or x509.DEFAULT_ALLOWED_KEYS)
-
-
-def _load_csr_object(data: bytes) -> cx509.CertificateSigningRequest:
-    if b"-----BEGIN " in data:
-        return cx509.load_pem_x509_csr(data)
-    return cx509.load_der_x509_csr(data)
-
-
-def _csr_key_error(data: bytes, code: str) -> ValidationError:
-    allowed = _allowed_keys()
-    accepted = ", ".join(f"{k} ≥ {v} bits" for k, v in allowed.items())
-    try:
-        key_type, key_size = x509._key_type_and_size(_load_csr_object(data).public_key())
-    except ValueError:
-        key_type, key_size = "?", 0
-    if code == "weak_key":
-        message = _(
-            "The CSR key (%(type)s, %(size)d bits) is too short: at least %(minimum)d bits."
-        )
-        params = {"type": key_type, "size": key_size, "minimum": allowed.get(key_type, 0)}
-    else:
-        message = _("The CSR key type %(type)s is not accepted (accepted: %(accepted)s).")
-        params = {"type": key_type, "accepted": accepted}
-    return _error("csr", message % params, code)
-
-
-def expected_subject(officine: Officine, common_name: str) -> dict[str, str]:
-    """The subject fields a CSR for this officine and CN must carry (C, ST, O, OU, CN)."""
-    return {
-        "C": "FR",
-        "ST": officine.department_label,
-        "O": officine.raison_sociale,
-        "OU": officine.structure_identifier,
-        "CN": common_name,
-    }
-
-
-_SUBJECT_OIDS = {
-    "C": NameOID.COUNTRY_NAME,
-    "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-}
-
-
-def _same(field: str, got: str, expected: str) -> bool:
-    """Equal after Unicode normalisation (NFC); OU is a structure id, its letters (2A, 2B)
-    compare in any case."""
-    got, expected = unicodedata.normalize("NFC", got), unicodedata.normalize("NFC", expected)
-    if field == "OU":
-        return got.upper() == expected.upper()
-    return got == expected
-
-
-def _check_subject(subject: cx509.Name, expected: dict[str, str]) -> None:
-    """Every field of the CSR's subject equals what the request expects; the first mismatch
-    is refused with the field and both values (codes `csr_<field>_mismatch`)."""
-    for field, wanted in expected.items():
-        values = [str(a.value) for a in subject.get_attributes_for_oid(_SUBJECT_OIDS[field])]
-        got = values[0] if len(values) == 1 else ""
-        if len(values) == 1 and _same(field, got, wanted):
-            continue
-        if not values:
-            message = _(
-                'The CSR has no %(field)s field; this request expects %(field)s="%(expected)s".'
-            )
-        elif len(values) > 1:
-            got = ", ".join(values)
-            message = _(
-                'The CSR has several %(field)s fields ("%(got)s"); this request expects one, '
-                '%(field)s="%(expected)s".'
-            )
-        else:
-            message = _(
-                'The CSR has %(field)s="%(got)s" but this request expects %(field)s="%(expected)s".'
-            )
-        raise _error(
-            "csr",
-            message,
-            f"csr_{field.lower()}_mismatch",
-            {"field": field, "got": got, "expected": wanted},
-        )
-
-
-def validate_csr(
-    *,
-    csr: bytes,
-    officine: Officine,
-    common_name: str | None = None,
-    exclude_request_id: int | None = None,
-) -> x509.CsrInfo:
-    """Parse an uploaded CSR and refuse what contradicts the request or reuses a key.
-
-    The subject must be the one the ANS platform expects for this officine (C, ST, O, OU and,
-    when the request's CN is known, CN); a mismatch names the field and both values.
-    """
-    if isinstance(csr, str):
-        csr = csr.encode("utf-8")
-    if len(csr) > MAX_CSR_SIZE:
-        raise _error("csr", _("The CSR file is too large for a CSR."), "too_large")
-    try:
-        info = x509.load_csr(csr, allowed_keys=_allowed_keys())
-    except x509.X509Error as exc:
-        if exc.code in ("weak_key", "unsupported_key"):
-            raise _csr_key_error(csr, exc.code) from exc
-        message = _CSR_MESSAGES.get(exc.code, _CSR_MESSAGES["corrupt"])()
-        raise _error("csr", message, exc.code) from exc
-
-    subject = cx509.load_pem_x509_csr(info.pem.encode("ascii")).subject
-    expected = expected_subject(officine, common_name or "")
-    if common_name is None:
-        del expected["CN"]
-    _check_subject(subject, expected)
-    _check_key_unused(info.public_key_sha256, exclude_request_id=exclude_request_id)
-    return info
-
-
-def _check_key_unused(public_key_hash: str, *, exclude_request_id: int | None = None) -> None:
-    """A key certifies once: portal-wide, so the message says nothing about whose it is."""
-    requests = CertificateRequest.objects.filter(public_key_sha256=public_key_hash).exclude(
-        status=RequestStatus.CANCELLED
-    )
-    if exclude_request_id is not None:
-        requests = requests.exclude(pk=exclude_request_id)
-    if requests.exists() or Certificate.objects.filter(public_key_sha256=public_key_hash).exists():
-        raise _error(
-            "csr",
-            _(
-                "This CSR's key is already used by another certificate or request: "
-                "every certificate, renewals included, needs a new key."
-            ),
-            "key_reuse",
-        )
-
-
-def _officine_subject(officine: Officine, common_name: str) -> cx509.Name:
-    """The DN of a server-mode CSR; raises X509Error when the officine's data cannot make one."""
-    return x509.build_subject(
-        department=officine.department_label,
-        raison_sociale=officine.raison_sociale,
-        finess=officine.finess,
-        common_name=common_name,
-    )
-
-
-def _invalid_subject_message() -> str:
-    return _(
-        "The officine's data cannot make a certificate subject (check its "
-        "département, raison sociale of at most 64 characters and FINESS)."
-    )
-
-
-def _check_subject_buildable(officine: Officine, common_name: str) -> None:
-    """Server mode builds the DN from the officine: refuse now what would fail in the task."""
-    try:
-        _officine_subject(officine, common_name)
-    except (x509.X509Error, ValueError) as exc:
-        raise _error("officine", _invalid_subject_message(), "invalid_subject") from exc
 
 
 # --------------------------------------------------------------------------- creation
@@ -465,7 +118,7 @@ def _validated_request(
 ) -> CertificateRequest:
     """Every check, no write: returns an unsaved request or raises one ValidationError."""
     _check_actor_tenant(actor, officine)
-    services = _service_codes(services)
+    services = service_codes(services)
     errors: dict[str, list[ValidationError]] = {}
     try:
         validate_request_naming(
@@ -476,9 +129,11 @@ def _validated_request(
             common_name=common_name,
         )
     except ValidationError as exc:
-        _merge(errors, exc)
+        merge_errors(errors, exc)
     if not officine.is_active:
-        _merge(errors, _error("officine", _("This officine is deactivated."), "inactive"))
+        merge_errors(
+            errors, field_error("officine", _("This officine is deactivated."), "inactive")
+        )
     requester_email = str(requester_email or "").strip()
     contact_email = str(contact_email or "").strip() or officine.cc_email
     for field, value, required in (
@@ -487,22 +142,26 @@ def _validated_request(
     ):
         if not value:
             if required:
-                _merge(errors, _error(field, _("Give the requester's e-mail."), "required"))
+                merge_errors(
+                    errors, field_error(field, _("Give the requester's e-mail."), "required")
+                )
             continue
         try:
             validate_email(value)
         except ValidationError:
-            _merge(errors, _error(field, _("Enter a valid e-mail address."), "invalid"))
+            merge_errors(errors, field_error(field, _("Enter a valid e-mail address."), "invalid"))
     if renews is not None and renews.officine_id != officine.pk:
-        _merge(errors, _error("renews", _("This certificate is not the officine's."), "not_found"))
+        merge_errors(
+            errors, field_error("renews", _("This certificate is not the officine's."), "not_found")
+        )
     if campaign is not None and campaign.editor_id != officine.editor_id:
-        _merge(errors, _error("campaign", _("Unknown campaign."), "not_found"))
+        merge_errors(errors, field_error("campaign", _("Unknown campaign."), "not_found"))
     if key_mode not in KeyMode.values:
-        _merge(errors, _error("key_mode", _("Unknown key mode."), "invalid"))
+        merge_errors(errors, field_error("key_mode", _("Unknown key mode."), "invalid"))
     elif key_mode != KeyMode.CSR and csr:
-        _merge(
+        merge_errors(
             errors,
-            _error(
+            field_error(
                 "csr",
                 _(
                     "A CSR is uploaded only when the key is made where the certificate will "
@@ -531,7 +190,7 @@ def _validated_request(
     )
     # Every mode needs the subject the ANS platform will put in the certificate: the portal
     # builds it (server), the LGO copies it into its CSR (csr), the worksheet shows it (ans).
-    _check_subject_buildable(officine, common_name)
+    check_subject_buildable(officine, common_name)
     if key_mode == KeyMode.CSR and csr:
         info = validate_csr(csr=csr, officine=officine, common_name=common_name)
         request.csr_pem = info.pem
@@ -628,7 +287,7 @@ def request_create(
     try:
         return _insert(request, actor=actor, http_request=http_request, enqueue=enqueue)
     except _OpenRenewalExistsError as exc:
-        raise _error(
+        raise field_error(
             "renews",
             _("A renewal of this certificate is already in progress."),
             "renewal_exists",
@@ -653,10 +312,10 @@ def request_create_for_service(
     For an MSSanté operator's SERV SSL certificate call `request_create` with that profile.
     """
     if service not in Service.values:
-        raise _error("service", _("Unknown service."), "unknown_service")
+        raise field_error("service", _("Unknown service."), "unknown_service")
     profiles = PROFILES_FOR_SERVICE[Service(service)]
     if csr and len(profiles) > 1:
-        raise _error(
+        raise field_error(
             "csr",
             _(
                 "%(service)s needs %(count)d certificates, each with its own key: create the "
@@ -707,7 +366,7 @@ def request_create_renewal(
     if existing is not None:
         return existing
     if certificate.revoked_at or certificate.superseded_at:
-        raise _error(
+        raise field_error(
             "renews",
             _("A revoked or replaced certificate is not renewed: create a new request."),
             "not_renewable",
@@ -750,74 +409,6 @@ def renewal_key_mode(certificate: Certificate) -> str:
     return KeyMode.CSR
 
 
-# --------------------------------------------------------------------------- key generation
-
-
-def csr_generate(*, request_id: int) -> CertificateRequest:
-    """Generate key + CSR for a server-mode request, once: safe to run twice or concurrently.
-
-    The row is locked while the key is made, so two workers never make two keys; a
-    request that already has a CSR (or is no longer pending) is returned unchanged.
-    """
-    CertificateRequest.objects.filter(
-        pk=request_id, status=RequestStatus.PENDING, key_mode=KeyMode.SERVER, csr_pem=""
-    ).update(progress=PROGRESS_STARTED, updated_at=timezone.now())
-    with transaction.atomic():
-        request = (
-            CertificateRequest.objects.select_for_update()
-            .select_related("officine")
-            .get(pk=request_id)
-        )
-        if (
-            request.csr_pem
-            or request.status != RequestStatus.PENDING
-            or request.key_mode != KeyMode.SERVER
-        ):
-            return request
-        try:
-            subject = _officine_subject(request.officine, request.common_name)
-            private_key = x509.generate_private_key(
-                algorithm=settings.CERTIFICATE_KEY_ALGORITHM,
-                key_size=settings.CERTIFICATE_KEY_SIZE,
-            )
-        except (x509.X509Error, ValueError) as exc:
-            # Officine data changed since the request was validated (X509Error, whose text is
-            # French only: the user reads the translated message), or bad key settings.
-            logger.warning("CSR generation refused for request %s: %s", request_id, exc)
-            reason = _invalid_subject_message() if isinstance(exc, x509.X509Error) else str(exc)
-            message = _("The key could not be generated: %(reason)s") % {"reason": reason}
-            request.error = message[:255]
-            request.progress = PROGRESS_QUEUED
-            request.save(update_fields=["error", "progress", "updated_at"])
-            return request
-        request.csr_pem = x509.build_csr(private_key=private_key, subject=subject).decode("ascii")
-        request.public_key_sha256 = x509.public_key_sha256(private_key.public_key())
-        keystore.encrypt_private_key(private_key=private_key, request=request)
-        request.status = RequestStatus.CSR_READY
-        request.progress = PROGRESS_DONE
-        request.error = ""
-        request.save(
-            update_fields=[
-                "csr_pem",
-                "public_key_sha256",
-                "encrypted_private_key",
-                "key_encryption_key_id",
-                "status",
-                "progress",
-                "error",
-                "updated_at",
-            ]
-        )
-        audit_record(
-            action="key.generate",
-            actor=SYSTEM,
-            target=request,
-            details={"key_id": request.key_encryption_key_id},
-        )
-    logger.info("CSR generated for request %s", request_id)
-    return request
-
-
 # --------------------------------------------------------------------------- lifecycle
 
 
@@ -826,7 +417,7 @@ def _locked(request: CertificateRequest) -> CertificateRequest:
 
 
 def _refuse_transition(current: str, wanted: str) -> ValidationError:
-    return _error(
+    return field_error(
         "status",
         _('A request in status "%(current)s" cannot become "%(wanted)s".'),
         "invalid_transition",
@@ -891,7 +482,7 @@ def request_upload_csr(
             if request.key_mode == KeyMode.SERVER
             else _("This request's key is generated on the ANS platform: no CSR to upload.")
         )
-        raise _error("csr", message, "csr_not_expected")
+        raise field_error("csr", message, "csr_not_expected")
     if request.status != RequestStatus.AWAITING_CSR:
         raise _refuse_transition(request.status, RequestStatus.CSR_READY)
     info = validate_csr(
@@ -927,7 +518,7 @@ def request_mark_issued(
     if certificate.editor_id != request.editor_id or (
         not generated_at_ans and certificate.public_key_sha256 != request.public_key_sha256
     ):
-        raise _error(
+        raise field_error(
             "certificate",
             _("This certificate does not carry the request's public key."),
             "key_mismatch",
