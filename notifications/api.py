@@ -1,6 +1,6 @@
 """REST API for webhook endpoints and their delivery log: `/api/v1/webhooks/`.
 
-Writes go through `notifications.webhooks` (URL rules, secret, audit). The secret is
+Writes go through `notifications.webhooks.endpoints` (URL rules, secret, audit). The secret is
 returned once, at creation or regeneration, never in reads. Endpoints belong to the whole
 editor: keys limited to one officine neither see nor create them.
 """
@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from notifications.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from notifications.webhooks import (
+from notifications.webhooks.endpoints import (
     endpoint_create,
     endpoint_delete,
     endpoint_regenerate_secret,

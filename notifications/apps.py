@@ -12,7 +12,7 @@ class NotificationsConfig(AppConfig):
         # Imported here because models are not loaded before ready().
         from notifications.models import WebhookEndpoint
         from notifications.revocations import on_certificate_event, wants_certificate_event
-        from notifications.webhooks import WebhookSecretError, webhook_secret_rewrap
+        from notifications.webhooks.secrets import WebhookSecretError, webhook_secret_rewrap
         from portal.events import certificate_event_subscribe
         from portal.sealing import Rotation, register_rotation
 

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from certificates.models import Certificate
 from notifications.models import WebhookEvent
+from notifications.webhooks.delivery import deliveries_create
 from portal import outbox
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,6 @@ def emit(
     """Record one delivery per interested endpoint; enqueue them on commit. Returns their ids."""
     if event not in WebhookEvent.values:
         raise ValueError(f"unknown webhook event: {event}")
-    from notifications.webhooks import deliveries_create
-
     certificate = (
         Certificate.objects.of_editor(editor_id)
         .select_related("officine")

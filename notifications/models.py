@@ -339,8 +339,8 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(_("URL"), max_length=500)
     description = models.CharField(_("description"), max_length=200, blank=True)
     # The signing secret, encrypted: an AES-256-GCM envelope under KEY_ENCRYPTION_KEYS bound
-    # to this row ("webhook-secret:<id>"). Read only through webhooks.webhook_secret(); the
-    # secret in clear is shown once, at creation or regeneration, never stored.
+    # to this row ("webhook-secret:<id>"). Read only through webhooks.secrets.webhook_secret();
+    # the secret in clear is shown once, at creation or regeneration, never stored.
     secret_envelope = models.BinaryField(default=b"", editable=False)
     events = CommaSetField(_("events"), choices=WebhookEvent.choices)
     is_active = models.BooleanField(_("active"), default=True)

@@ -64,6 +64,7 @@ from notifications.models import (
 )
 from notifications.policy import days_left as compute_days_left
 from notifications.policy import due_thresholds, is_weekly, policy_thresholds
+from notifications.webhooks.delivery import deliveries_due, deliveries_for_alerts
 from officines.models import PharmacistAccess
 from officines.selectors import AlertContact, alert_contacts
 from portal.models import Editor, User
@@ -368,8 +369,6 @@ def _scan_chunk(
     with transaction.atomic():
         insert_alerts(rows)
         if endpoints:
-            from notifications.webhooks import deliveries_for_alerts
-
             deliveries_for_alerts(certificates=chunk)
 
 
@@ -572,8 +571,6 @@ def alert_scan(
     if len(report.alerts) >= ANALYZE_AFTER_ROWS:
         _refresh_statistics()
     digests_prepare()
-    from notifications.webhooks import deliveries_due
-
     report.digest_ids = pending_digest_ids()
     report.delivery_ids = deliveries_due()
     if enqueue:

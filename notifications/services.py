@@ -1,7 +1,7 @@
 """Small writes behind the notification pages: policy, subscriptions, in-app read marks.
 
 The bigger services live in topic modules: scan.py (daily scan), digests.py (e-mail),
-webhooks.py, calendar.py, events.py (for other apps).
+webhooks/, calendar.py, events.py (for other apps).
 """
 
 from __future__ import annotations

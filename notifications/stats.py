@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import Count, Q
 
 from notifications.models import AlertLog, AlertStatus, WebhookDelivery, WebhookEndpoint
-from notifications.webhooks import disable_after
+from notifications.webhooks.delivery import disable_after
 
 
 def alerts_since(since: datetime) -> list[tuple[str, str, int]]:

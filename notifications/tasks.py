@@ -15,7 +15,7 @@ from django.db import OperationalError
 
 from notifications.digests import digests_send
 from notifications.scan import alert_scan
-from notifications.webhooks import delivery_attempt
+from notifications.webhooks.delivery import delivery_attempt
 
 
 @shared_task(

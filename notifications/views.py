@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from notifications import calendar, services, webhooks
+from notifications import calendar, services
 from notifications.forms import (
     AlertPolicyForm,
     CalendarFeedForm,
@@ -32,6 +32,7 @@ from notifications.models import (
 )
 from notifications.policy import policy_thresholds
 from notifications.selectors import unread_count
+from notifications.webhooks import endpoints
 from officines import identifiers
 from officines.models import Officine
 from portal import sealing
@@ -227,7 +228,7 @@ class WebhookCreate(AdminAction):
         form = WebhookEndpointForm(request.POST)
         if form.is_valid():
             try:
-                endpoint, secret = webhooks.endpoint_create(
+                endpoint, secret = endpoints.endpoint_create(
                     editor=self.editor(),
                     url=form.cleaned_data["url"],
                     events=form.cleaned_data["events"],
@@ -272,7 +273,7 @@ class WebhookDetail(ScopedViewMixin, View):
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
         form = WebhookEventsForm(request.POST)
         if form.is_valid():
-            webhooks.endpoint_update(
+            endpoints.endpoint_update(
                 endpoint=endpoint,
                 events=form.cleaned_data["events"],
                 description=form.cleaned_data["description"],
@@ -291,7 +292,7 @@ class WebhookSecret(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
-        secret = webhooks.endpoint_regenerate_secret(
+        secret = endpoints.endpoint_regenerate_secret(
             endpoint=endpoint, actor=request.user, request=request
         )
         _show_once(request, "webhook", secret, endpoint.pk)
@@ -304,7 +305,7 @@ class WebhookToggle(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
-        webhooks.endpoint_set_active(
+        endpoints.endpoint_set_active(
             endpoint=endpoint, active=not endpoint.is_active, actor=request.user, request=request
         )
         messages.success(
@@ -319,7 +320,7 @@ class WebhookDelete(ScopedViewMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = get_object_or_404(self.get_queryset(), pk=pk)
-        webhooks.endpoint_delete(endpoint=endpoint, actor=request.user, request=request)
+        endpoints.endpoint_delete(endpoint=endpoint, actor=request.user, request=request)
         messages.success(request, _("Webhook deleted."))
         return HttpResponseRedirect(reverse("notifications:settings"))
 

@@ -132,7 +132,7 @@ def _open_private_key(row: Any, envelope: Any) -> None:
 
 
 def _open_webhook_secret(row: Any, envelope: Any) -> None:
-    from notifications.webhooks import secret_associated_data
+    from notifications.webhooks.secrets import secret_associated_data
 
     sealing.unseal(
         bytes(envelope),

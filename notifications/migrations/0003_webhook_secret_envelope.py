@@ -3,8 +3,8 @@
 
 from django.db import migrations, models
 
-# Frozen copy of notifications.webhooks.secret_associated_data(): a migration must not change
-# when the application code does. The envelope format is portal.sealing's.
+# Frozen copy of notifications.webhooks.secrets.secret_associated_data(): a migration must not
+# change when the application code does. The envelope format is portal.sealing's.
 
 
 def _associated_data(pk):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from notifications.webhooks import webhook_secret
+from notifications.webhooks.secrets import webhook_secret
 from portal.models import AuditEvent
 from tests.api.conftest import bearer
 from tests.api.test_auth import problem

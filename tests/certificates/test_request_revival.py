@@ -19,7 +19,7 @@ from certificates.models import CertificateRequest, RequestStatus
 from certificates.ordering import PROGRESS_STARTED, csr_generate
 from certificates.tasks import generate_csr
 from notifications.tasks import send_digests
-from notifications.webhooks import backoff_seconds, max_attempts
+from notifications.webhooks.delivery import backoff_seconds, max_attempts
 from portal.models import AuditEvent, OutboxMessage
 from tests.certificates.test_requests import create
 

@@ -24,7 +24,7 @@ from certificates.importing import certificate_import
 from certificates.models import Certificate, Status
 from notifications.models import AlertLog
 from notifications.scan import alert_scan
-from notifications.webhooks import certificate_data
+from notifications.webhooks.delivery import certificate_data
 from tests.api.conftest import bearer, make_keys
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_anchors")]

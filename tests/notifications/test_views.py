@@ -11,7 +11,7 @@ from django.utils import translation
 from notifications.digests import digests_send
 from notifications.models import AlertPolicy, CalendarFeed, Notification, WebhookEndpoint
 from notifications.scan import alert_scan
-from notifications.webhooks import webhook_secret
+from notifications.webhooks.secrets import webhook_secret
 from portal.models import AuditEvent
 from tests.notifications.conftest import TODAY
 

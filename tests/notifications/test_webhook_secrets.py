@@ -19,13 +19,11 @@ from django.urls import reverse
 
 from notifications.events import emit
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from notifications.webhooks import (
+from notifications.webhooks.delivery import delivery_attempt, verify
+from notifications.webhooks.endpoints import endpoint_create, endpoint_regenerate_secret
+from notifications.webhooks.secrets import (
     WebhookSecretError,
-    delivery_attempt,
-    endpoint_create,
-    endpoint_regenerate_secret,
     secret_associated_data,
-    verify,
     webhook_secret,
 )
 from portal import sealing

@@ -19,13 +19,9 @@ from django.utils import timezone
 from notifications.events import emit
 from notifications.models import AlertLog, AlertStatus, WebhookDelivery, WebhookEndpoint
 from notifications.scan import alert_scan
-from notifications.webhooks import (
-    delivery_attempt,
-    endpoint_create,
-    endpoint_regenerate_secret,
-    validate_webhook_url,
-    verify,
-)
+from notifications.webhooks.delivery import delivery_attempt, verify
+from notifications.webhooks.endpoints import endpoint_create, endpoint_regenerate_secret
+from notifications.webhooks.targets import validate_webhook_url
 from portal.models import AuditEvent
 from tests.notifications.conftest import TODAY
 

@@ -17,7 +17,7 @@ from django.db import connection
 from certificates import keystore, x509
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from notifications.models import WebhookEndpoint, WebhookEvent
-from notifications.webhooks import endpoint_create
+from notifications.webhooks.endpoints import endpoint_create
 from ops.restore_drill import DrillError, run_drill
 from portal.api.idempotency import _seal_body
 from portal.audit import audit_record

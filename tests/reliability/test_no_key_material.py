@@ -32,7 +32,7 @@ from certificates import keystore
 from certificates import x509 as igc
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from notifications.webhooks import webhook_secret
+from notifications.webhooks.secrets import webhook_secret
 from portal import sealing
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent, OutboxMessage

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from notifications.digests import digests_send
 from notifications.models import Channel
 from notifications.scan import alert_scan
-from notifications.webhooks import delivery_attempt
+from notifications.webhooks.delivery import delivery_attempt
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ def seed() -> None:
     """The demo tenant (officines, requests with server-generated keys), one webhook
     endpoint with its encrypted secret, and their audit events. Idempotent."""
     from notifications.models import WebhookEndpoint, WebhookEvent
-    from notifications.webhooks import endpoint_create
+    from notifications.webhooks.endpoints import endpoint_create
     from officines.demo import DEMO_EDITOR
     from portal.models import Editor
 

@@ -1,41 +1,17 @@
-"""Webhooks for the LGO: endpoints, signed deliveries, retries with backoff, auto-disable.
+"""Webhook deliveries: build the payloads, sign, send, retry with backoff, auto-disable.
 
-Signature (documented for receivers in notifications/WEBHOOKS.md):
-
-    signed = f"{X-Portal-Timestamp}.{raw request body}"   (UTF-8 bytes)
-    X-Portal-Signature: v1=<hex HMAC-SHA256(endpoint secret, signed)>
-
-The timestamp is Unix seconds at the moment of *this* attempt, so a receiver can refuse
-replays older than a few minutes; `X-Portal-Delivery` (a UUID) is the same on every
-attempt of one delivery, so a receiver can de-duplicate: delivery is at-least-once.
-
-Retries: a failed attempt (network error, timeout, non-2xx, redirect) is retried after
-2**n minutes (n = attempts made: 2, 4, 8 ... minutes), up to WEBHOOK_MAX_ATTEMPTS. When the
-last attempt of a delivery fails and the endpoint has failed WEBHOOK_DISABLE_AFTER_FAILURES
-times in a row (across deliveries, a success resets the count), the endpoint is disabled
-and the editor's administrators are told by e-mail. A large burst during a short outage
-therefore does not disable an endpoint: only a delivery that exhausted its retries can.
-
-Secrets at rest: the signing secret is stored only as an AES-256-GCM envelope under
-KEY_ENCRYPTION_KEYS (certificates/sealing.py), bound to its row by the associated data
-b"webhook-secret:<endpoint id>": an envelope copied to another endpoint does not open, and a
-delivery whose secret does not open fails closed (nothing is sent, the attempt is a failure).
-`webhook_secret()` is the one reader; `manage.py rotate_key_encryption` re-wraps envelopes.
-
-SSRF: URLs must be https (http only for localhost when DEBUG or WEBHOOK_ALLOW_HTTP_LOCALHOST);
-at delivery time the host must not resolve to a private, loopback, link-local or reserved
-address unless WEBHOOK_ALLOW_PRIVATE_NETWORKS (loopback also with the localhost flag).
+A failed attempt is retried after 2**n minutes up to WEBHOOK_MAX_ATTEMPTS; an endpoint whose
+deliveries keep failing (WEBHOOK_DISABLE_AFTER_FAILURES in a row) is disabled after a
+delivery's last attempt and the editor's administrators are told. The signature scheme is
+in the package docstring and in notifications/WEBHOOKS.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import secrets
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -45,18 +21,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from certificates.models import Certificate
-from notifications.links import absolute, certificate_url, user_or_none
+from notifications.links import absolute, certificate_url
 from notifications.models import (
     AlertLog,
     AlertStatus,
@@ -65,14 +39,14 @@ from notifications.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from portal import sealing
+from notifications.webhooks.secrets import WebhookSecretError, webhook_secret
+from notifications.webhooks.targets import check_resolved
 from portal.audit import audit_record
-from portal.models import AuditEvent, Editor, Membership, Role
+from portal.models import AuditEvent, Membership, Role
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_VERSION = "v1"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 USER_AGENT = "certificate-portal-webhooks/1"
 
 
@@ -87,10 +61,6 @@ def disable_after() -> int:
 def backoff_seconds(attempts: int) -> int:
     """Delay before the next attempt once `attempts` attempts failed: 2**attempts minutes."""
     return 60 * 2**attempts
-
-
-def _allow_http_localhost() -> bool:
-    return bool(settings.DEBUG or getattr(settings, "WEBHOOK_ALLOW_HTTP_LOCALHOST", False))
 
 
 # --- signing ---------------------------------------------------------------------------
@@ -117,258 +87,8 @@ def verify(
     return any(hmac.compare_digest(expected, part.strip()) for part in signature.split(","))
 
 
-def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-class WebhookSecretError(Exception):
-    """An endpoint's signing secret cannot be read: nothing is signed nor sent with it.
-
-    `code` is stable for callers and audit details: "no_secret", "unknown_key", "tampered".
-    """
-
-    def __init__(self, message: str, *, code: str, key_id: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.key_id = key_id
-
-
-def secret_associated_data(endpoint_id: int) -> bytes:
-    """Binds an envelope to its endpoint row (also frozen in migration notifications 0003)."""
-    return f"webhook-secret:{endpoint_id}".encode("ascii")
-
-
-def _secret_store(endpoint: WebhookEndpoint, secret: str) -> None:
-    """Encrypt `secret` under the first wrapping key into the saved endpoint, and save."""
-    if endpoint.pk is None:
-        raise ValueError("the endpoint must be saved first: its id is bound to the envelope")
-    endpoint.secret_envelope = sealing.seal(
-        secret.encode("utf-8"),
-        associated_data=secret_associated_data(endpoint.pk),
-        key=sealing.wrapping_keys()[0],
-    )
-    endpoint.save(update_fields=["secret_envelope"])
-
-
-def webhook_secret(endpoint: WebhookEndpoint) -> str:
-    """The endpoint's signing secret in clear, to sign with. Never log it nor return it."""
-    envelope = bytes(endpoint.secret_envelope or b"")
-    if not envelope:
-        raise WebhookSecretError(
-            "no signing secret is stored for this endpoint; regenerate it", code="no_secret"
-        )
-    key_id = sealing.envelope_key_id(envelope)
-    try:
-        plaintext = sealing.unseal(
-            envelope,
-            associated_data=secret_associated_data(endpoint.pk),
-            keys=sealing.wrapping_keys(),
-        )
-    except sealing.UnknownKeyError:
-        raise WebhookSecretError(
-            f"the signing secret is encrypted with key {key_id or '?'}, which is not in "
-            "KEY_ENCRYPTION_KEYS",
-            code="unknown_key",
-            key_id=key_id,
-        ) from None
-    except sealing.KeyStoreError:
-        raise WebhookSecretError(
-            "the stored signing secret failed its integrity check (altered, or moved from "
-            "another endpoint); regenerate it",
-            code="tampered",
-            key_id=key_id,
-        ) from None
-    return plaintext.decode("utf-8")
-
-
-def webhook_secret_rewrap(endpoint: WebhookEndpoint) -> tuple[str, str] | None:
-    """Re-encrypt the secret under the first wrapping key (caller saves `secret_envelope`).
-
-    Returns (old key id, new key id), or None when already under the first key.
-    Raises WebhookSecretError when the secret cannot be opened (or there is none).
-    """
-    if sealing.envelope_key_id(bytes(endpoint.secret_envelope or b"")) == sealing.current_key_id():
-        return None
-    webhook_secret(endpoint)  # opens, or raises the WebhookSecretError that says why
-    endpoint.secret_envelope, old_id, new_id = sealing.reseal(
-        bytes(endpoint.secret_envelope), associated_data=secret_associated_data(endpoint.pk)
-    )
-    return old_id, new_id
-
-
 def encode_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-
-
-# --- URL rules -------------------------------------------------------------------------
-
-
-def validate_webhook_url(url: str) -> str:
-    """https only (http for localhost in development or tests), no credentials, a host."""
-    url = (url or "").strip()
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError(_("Enter a valid URL."), code="invalid") from None
-    host = (parts.hostname or "").lower()
-    if not host or parts.scheme not in ("https", "http"):
-        raise ValidationError(_("Enter a valid https:// URL."), code="invalid")
-    if parts.username or parts.password:
-        raise ValidationError(_("Credentials in the URL are not allowed."), code="credentials")
-    if parts.fragment:
-        raise ValidationError(_("A webhook URL has no #fragment."), code="fragment")
-    if port is not None and not 1 <= port <= 65535:
-        raise ValidationError(_("Enter a valid URL."), code="invalid")
-    local = host in LOCAL_HOSTS
-    if parts.scheme == "http" and not (local and _allow_http_localhost()):
-        raise ValidationError(_("The URL must use https://."), code="https_required")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is not None and not _address_allowed(address):
-        raise ValidationError(
-            _("This address is not reachable from the portal."), code="private_address"
-        )
-    if local and not _allow_http_localhost():
-        raise ValidationError(
-            _("This address is not reachable from the portal."), code="private_address"
-        )
-    return url
-
-
-def _address_allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if getattr(settings, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False):
-        return True
-    if address.is_loopback:
-        return _allow_http_localhost()
-    return address.is_global and not address.is_multicast
-
-
-def _check_resolved(host: str, port: int) -> None:
-    """Refuse hosts that resolve to internal addresses (checked again at every attempt)."""
-    for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP):
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not _address_allowed(address):
-            raise OSError(f"{host} resolves to a non-public address ({address})")
-
-
-# --- endpoints -------------------------------------------------------------------------
-
-
-def _clean_events(events: list[str]) -> list[str]:
-    chosen = sorted(set(events or []))
-    if not chosen:
-        raise ValidationError({"events": _("Choose at least one event.")})
-    if set(chosen) - set(WebhookEvent.values):
-        raise ValidationError({"events": _("Unknown event.")})
-    return chosen
-
-
-@transaction.atomic
-def endpoint_create(
-    *,
-    editor: Editor,
-    url: str,
-    events: list[str],
-    description: str = "",
-    actor: Any = None,
-    request: HttpRequest | None = None,
-) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint; returns it with its secret, to be shown once."""
-    try:
-        url = validate_webhook_url(url)
-    except ValidationError as exc:
-        raise ValidationError({"url": exc.messages}) from None
-    endpoint = WebhookEndpoint.objects.create(
-        editor=editor,
-        url=url,
-        events=_clean_events(events),
-        description=(description or "").strip()[:200],
-        created_by=user_or_none(actor),
-    )
-    secret = new_secret()
-    _secret_store(endpoint, secret)  # now that the row has its id (same transaction)
-    audit_record(
-        action="webhook.create",
-        actor=actor,
-        editor=editor,
-        target=endpoint,
-        request=request,
-        details={"url": url, "events": endpoint.events},
-    )
-    return endpoint, secret
-
-
-@transaction.atomic
-def endpoint_update(
-    *,
-    endpoint: WebhookEndpoint,
-    events: list[str],
-    description: str = "",
-    actor: Any = None,
-    request: HttpRequest | None = None,
-) -> WebhookEndpoint:
-    endpoint.events = _clean_events(events)
-    endpoint.description = (description or "").strip()[:200]
-    endpoint.save(update_fields=["events", "description"])
-    audit_record(
-        action="webhook.update",
-        actor=actor,
-        target=endpoint,
-        request=request,
-        details={"events": endpoint.events},
-    )
-    return endpoint
-
-
-@transaction.atomic
-def endpoint_regenerate_secret(
-    *, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None
-) -> str:
-    """A new secret at once (deliveries still queued are signed with it); shown once."""
-    secret = new_secret()
-    _secret_store(endpoint, secret)
-    audit_record(action="webhook.secret_regenerate", actor=actor, target=endpoint, request=request)
-    return secret
-
-
-@transaction.atomic
-def endpoint_set_active(
-    *,
-    endpoint: WebhookEndpoint,
-    active: bool,
-    actor: Any = None,
-    request: HttpRequest | None = None,
-) -> WebhookEndpoint:
-    """Enable (resets the failure count) or disable by hand."""
-    endpoint.is_active = active
-    endpoint.failure_count = 0 if active else endpoint.failure_count
-    endpoint.disabled_at = None if active else timezone.now()
-    endpoint.disabled_reason = "" if active else "disabled by an administrator"
-    endpoint.save(update_fields=["is_active", "failure_count", "disabled_at", "disabled_reason"])
-    audit_record(
-        action="webhook.enable" if active else "webhook.disable",
-        actor=actor,
-        target=endpoint,
-        request=request,
-    )
-    return endpoint
-
-
-@transaction.atomic
-def endpoint_delete(
-    *, endpoint: WebhookEndpoint, actor: Any = None, request: HttpRequest | None = None
-) -> None:
-    audit_record(
-        action="webhook.delete",
-        actor=actor,
-        target=endpoint,
-        request=request,
-        details={"url": endpoint.url},
-    )
-    endpoint.delete()
 
 
 # --- payloads and deliveries -----------------------------------------------------------
@@ -534,7 +254,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
         return None, f"unsupported scheme {parts.scheme!r}"
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        _check_resolved(parts.hostname or "", port)
+        check_resolved(parts.hostname or "", port)
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
         timeout = float(getattr(settings, "WEBHOOK_TIMEOUT", 5))
         with _opener.open(request, timeout=timeout) as response:
