@@ -18,7 +18,11 @@ from django.utils.translation import gettext as _
 from certificates.models import Certificate
 from notifications.links import certificate_url
 from notifications.models import Notification, WebhookEndpoint, WebhookEvent
-from notifications.scan import _pharmacists, _subscribers, officine_recipients
+from notifications.recipients import (
+    editor_subscribers,
+    officine_pharmacists,
+    officine_recipients,
+)
 from portal import outbox
 from portal.models import Membership, Role
 
@@ -72,9 +76,9 @@ def _certificate(editor_id: int, certificate_id: int) -> Certificate | None:
 
 def _recipients(certificate: Certificate):
     officine = certificate.officine
-    found = officine_recipients(officine, _pharmacists({officine.pk}).get(officine.pk, []))
+    found = officine_recipients(officine, officine_pharmacists({officine.pk}).get(officine.pk, []))
     seen = {r.email for r in found}
-    return found + [r for r in _subscribers(certificate.editor_id) if r.email not in seen]
+    return found + [r for r in editor_subscribers(certificate.editor_id) if r.email not in seen]
 
 
 def notice_text(certificate: Certificate) -> tuple[str, str]:

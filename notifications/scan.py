@@ -21,13 +21,7 @@ How it stays correct when it runs late, twice, or twice at the same time:
   same transaction as the alerts. One digest per recipient per day follows from the alerts
   being recorded once; after a crash, a leftover digest may go out on its own.
 
-Recipients (decided here, documented for the README): the notification e-mail of the
-officine's alert contact (`officines.selectors.alert_contacts`: its main technical
-administrator unless revoked for that officine; the old one while a form 503 is pending), the officine's notification
-e-mail (its own mailbox: the pharmacy needs to know its service will stop), the person to
-inform (CC), the pharmacists with portal access to that officine, and the editor's users
-who opted in (`AlertSubscription`). Addresses are compared lower-cased; bare addresses get
-French, portal users their `language`.
+Recipients: notifications/recipients.py (who hears about an officine's certificates).
 
 Queries: per editor, one query for the due certificates (with their officine and technical
 administrator), then per chunk of 2,000 certificates one for pharmacists, one for the alert
@@ -57,27 +51,26 @@ from notifications.models import (
     AlertLog,
     AlertPolicy,
     AlertStatus,
-    AlertSubscription,
     Channel,
     WebhookEndpoint,
     WebhookEvent,
 )
 from notifications.policy import days_left as compute_days_left
 from notifications.policy import due_thresholds, is_weekly, policy_thresholds
+from notifications.recipients import (
+    EditorAdmins,
+    Recipient,
+    editor_subscribers,
+    officine_pharmacists,
+    officine_recipients,
+)
 from notifications.webhooks.delivery import deliveries_due, deliveries_for_alerts
-from officines.models import PharmacistAccess
-from officines.selectors import AlertContact, alert_contacts
+from officines.selectors import alert_contacts
 from portal.models import Editor, User
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
-
-
-@dataclass(frozen=True)
-class Recipient:
-    email: str
-    user_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -163,70 +156,6 @@ def due_certificates(editor_id: int, today: date, max_threshold: int):
     )
 
 
-def officine_recipients(
-    officine, pharmacists: Iterable[Recipient], contact: AlertContact | None = None
-) -> list[Recipient]:
-    """Who hears about an officine's certificates (besides the editor's subscribers).
-
-    The alert contact's notification e-mail (`alert_contacts`), the officine's notification e-mail (the pharmacy's own mailbox), the person to inform
-    (CC), and the pharmacists with portal access to this officine.
-    """
-    found: dict[str, int | None] = {}
-
-    def add(email: str, user_id: int | None = None) -> None:
-        email = (email or "").strip().lower()
-        if email and found.get(email) is None:
-            found[email] = user_id
-
-    if contact is not None:
-        add(contact.email)
-    add(officine.notification_email)
-    add(officine.cc_email)
-    for pharmacist in pharmacists:
-        add(pharmacist.email, pharmacist.user_id)
-    return [Recipient(email, user_id) for email, user_id in found.items()]
-
-
-class _Admins:
-    """The editor's active admins, who receive the alerts nobody else would; read once, and
-    only when such an alert is due (no query for an editor whose officines all have one)."""
-
-    def __init__(self, editor_id: int) -> None:
-        self.editor_id = editor_id
-        self._found: list[Recipient] | None = None
-
-    def __iter__(self):
-        if self._found is None:
-            rows = (
-                User.objects.filter(
-                    is_active=True, membership__editor_id=self.editor_id, membership__role="admin"
-                )
-                .order_by("pk")
-                .values_list("pk", "email")
-            )
-            self._found = [Recipient(email.lower(), pk) for pk, email in rows if email]
-        return iter(self._found)
-
-
-def _subscribers(editor_id: int) -> list[Recipient]:
-    rows = (
-        AlertSubscription.objects.of_editor(editor_id)
-        .filter(user__is_active=True, user__membership__editor_id=editor_id)
-        .values_list("user_id", "user__email")
-    )
-    return [Recipient(email.lower(), user_id) for user_id, email in rows]
-
-
-def _pharmacists(officine_ids: set[int]) -> dict[int, list[Recipient]]:
-    found: dict[int, list[Recipient]] = defaultdict(list)
-    rows = PharmacistAccess.objects.filter(
-        officine_id__in=officine_ids, user__is_active=True
-    ).values_list("officine_id", "user_id", "user__email")
-    for officine_id, user_id, email in rows:
-        found[officine_id].append(Recipient(email.lower(), user_id))
-    return found
-
-
 def _recorded(certificate_ids: list[int]) -> dict[tuple[int, str, str], set[int]]:
     recorded: dict[tuple[int, str, str], set[int]] = defaultdict(set)
     rows = AlertLog.objects.filter(certificate_id__in=certificate_ids).values_list(
@@ -279,8 +208,8 @@ def _plan(
 def _scan_editor(editor: Editor, today: date, report: ScanReport) -> None:
     policy = AlertPolicy.objects.of_editor(editor.pk).first()
     thresholds = policy_thresholds(policy.extra_thresholds if policy else None)
-    subscribers = _subscribers(editor.pk)
-    admins = _Admins(editor.pk)
+    subscribers = editor_subscribers(editor.pk)
+    admins = EditorAdmins(editor.pk)
     endpoints = list(WebhookEndpoint.objects.of_editor(editor.pk).filter(is_active=True))
     certificates = due_certificates(editor.pk, today, thresholds[0])
     chunk: list[Certificate] = []
@@ -302,7 +231,7 @@ def _scan_chunk(
     report: ScanReport,
     admins: Iterable[Recipient] = (),
 ) -> None:
-    pharmacists = _pharmacists({c.officine_id for c in chunk})
+    pharmacists = officine_pharmacists({c.officine_id for c in chunk})
     contacts = alert_contacts({c.officine_id for c in chunk})
     recorded = _recorded([c.pk for c in chunk])
     per_officine: dict[int, list[Recipient]] = {}
