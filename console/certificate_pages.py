@@ -11,11 +11,9 @@ from django.views.generic import DetailView, ListView
 from certificates.coverage import coverage_for_officines
 from certificates.models import OPEN_REQUEST_STATUSES, Certificate, CertificateRequest, Service
 from certificates.views import CertificateScopedMixin, actable_officines, certificate_context
-from notifications.models import AlertLog
-from notifications.selectors import alert_log_for
+from notifications.selectors import alert_log, alert_log_for
 from officines.models import Officine
 from portal.permissions import ScopedViewMixin
-from portal.tenancy import user_scope
 
 
 class CertificateDetail(CertificateScopedMixin, DetailView):
@@ -64,28 +62,7 @@ def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]
     ):
         open_requests[request.officine_id].append(request)
     alerts: dict[int, list[Any]] = {pk: [] for pk in ids}
-    received = AlertLog.objects.visible_to(user).filter(certificate__officine_id__in=ids)
-    if not user_scope(user).is_member:
-        # Pharmacists see the alerts they received, not the addresses of the editor's staff.
-        received = received.filter(user_id=user.pk)
-    for alert in (
-        received.select_related("certificate")
-        .only(
-            "pk",
-            "threshold",
-            "kind",
-            "recipient",
-            "channel",
-            "status",
-            "created_at",
-            "sent_at",
-            "days_left",
-            "certificate__common_name",
-            "certificate__officine_id",
-            "certificate__profile",
-        )
-        .order_by("-created_at", "-id")[:100]
-    ):
+    for alert in alert_log(user, officine_ids=ids, limit=100):
         alerts[alert.certificate.officine_id].append(alert)
     return [
         {

@@ -34,7 +34,7 @@ from certificates.models import (
     expiry_condition,
 )
 from certificates.revocation.selectors import revoked_by_ans
-from notifications.models import AlertLog, AlertStatus
+from notifications.selectors import alert_log
 from officines.finess_check import to_verify_overview
 from officines.models import Officine, without_alert_recipient_condition
 from officines.selectors import habilitated_administrators
@@ -315,13 +315,7 @@ def coverage_overview(
 
 def latest_alerts(user: Any, *, limit: int = ALERTS_LIMIT) -> list:
     """The last alerts sent (or failed) for the editor's certificates, one query."""
-    return list(
-        AlertLog.objects.visible_to(user)
-        .exclude(status=AlertStatus.SKIPPED)
-        .select_related("certificate__officine")
-        .defer(*(f"certificate__{name}" for name in _WIDE_FIELDS))
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return alert_log(user, limit=limit)
 
 
 class Dashboard(ScopedViewMixin, TemplateView):

@@ -35,8 +35,7 @@ from certificates.models import (
     Service,
 )
 from console.officine_filters import OfficineFilter
-from notifications.models import AlertLog, AlertStatus
-from notifications.selectors import alert_log_for
+from notifications.selectors import alert_histories
 from officines.access_views import staff_accesses
 from officines.administrator_changes import administrator_change_request
 from officines.csv_import import columns
@@ -287,20 +286,7 @@ class OfficineDetail(ScopedViewMixin, DetailView):
         One query finds the certificates that have alerts; the selector then runs only for
         those (a handful per officine), so the page stays bounded by the certificates shown.
         """
-        shown = {certificate.pk: certificate for certificate in certificates}
-        with_alerts = set(
-            AlertLog.objects.visible_to(self.request.user)
-            .filter(certificate_id__in=list(shown))
-            .exclude(status=AlertStatus.SKIPPED)
-            .values_list("certificate_id", flat=True)
-            .distinct()
-        )
-        histories = [
-            (certificate, alert_log_for(certificate, user=self.request.user))
-            for certificate in certificates
-            if certificate.pk in with_alerts
-        ]
-        return {"alert_histories": histories}
+        return {"alert_histories": alert_histories(certificates, user=self.request.user)}
 
 
 SELECTION_PREVIEW = 20

@@ -189,3 +189,26 @@ def test_alert_log_masks_staff_addresses_for_pharmacists(cert_in, tenant_a):
     assert tenant_a.viewer.email in for_staff
     assert tenant_a.viewer.email not in for_pharmacist
     assert tenant_a.pharmacist.email in for_pharmacist and "…" in for_pharmacist
+
+
+def test_every_alert_log_page_masks_with_the_same_rule(cert_in, tenant_a, client_for):
+    from notifications.services import alert_subscription_set
+
+    alert_subscription_set(user=tenant_a.viewer, subscribed=True)
+    officine = tenant_a.pharmacist_officine
+    cert_in(7, officine=officine)
+    alert_scan(today=TODAY, enqueue=False)
+    pharmacist = client_for(tenant_a.pharmacist)
+    pages = [
+        pharmacist.get(reverse("certificates:officine", args=[officine.pk])),
+        pharmacist.get(reverse("officines:detail", args=[officine.pk])),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert tenant_a.pharmacist.email in body and "…" in body
+        assert tenant_a.viewer.email not in body
+    staff = client_for(tenant_a.admin)
+    assert tenant_a.viewer.email in staff.get(reverse("dashboard")).content.decode()
+    panel = staff.get(reverse("certificates:officine", args=[officine.pk])).content.decode()
+    assert tenant_a.viewer.email in panel
