@@ -10,7 +10,8 @@ from django.views.generic import DetailView, ListView
 
 from certificates.coverage import coverage_for_officines
 from certificates.models import OPEN_REQUEST_STATUSES, Certificate, CertificateRequest, Service
-from certificates.views import CertificateScopedMixin, actable_officines, certificate_context
+from certificates.views.certificates import CertificateScopedMixin, certificate_context
+from certificates.views.common import actable_officines
 from notifications.selectors import alert_log, alert_log_for
 from officines.models import Officine
 from portal.permissions import ScopedViewMixin

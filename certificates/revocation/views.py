@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.views import View
 
-from certificates.views import CertificateScopedMixin
+from certificates.views.certificates import CertificateScopedMixin
 from portal import outbox
 from portal.audit import audit_record
 from portal.permissions import Action
