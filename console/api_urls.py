@@ -4,7 +4,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
-from certificates.api import CampaignViewSet, CertificateRequestViewSet, CertificateViewSet
+from certificates.api.campaigns import CampaignViewSet
+from certificates.api.certificates import CertificateViewSet
+from certificates.api.requests import CertificateRequestViewSet
 from console.officine_api import OfficineViewSet
 from notifications.api import WebhookEndpointViewSet
 from officines.habilitation_api import AdministratorChangeViewSet, HabilitationViewSet

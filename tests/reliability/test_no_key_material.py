@@ -364,7 +364,7 @@ def test_an_unexpected_api_error_is_a_problem_without_traceback(
 ):
     """Even with DEBUG on, an exception in an API view is problem JSON: no Django error
     page, no traceback, nothing of the exception's message."""
-    from certificates.api import CertificateViewSet
+    from certificates.api.certificates import CertificateViewSet
 
     secret = "-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
 
