@@ -38,6 +38,12 @@ from portal.api.fields import OptionalEmailField
 MAX_ID = 2**63 - 1  # BigAutoField: larger ids cannot exist (and overflow SQLite)
 
 
+class ServicesSerializerField(serializers.ListField):
+    """`Service` codes as a JSON list: the API side of the model's `ServicesField`."""
+
+    child = serializers.ChoiceField(choices=Service.choices)
+
+
 class CertificateSerializer(serializers.Serializer):
     """List shape: exactly `certificate_dict`."""
 
@@ -82,9 +88,7 @@ class CertificateSerializer(serializers.Serializer):
     environment = serializers.ChoiceField(choices=Environment.choices, read_only=True)
     chain_status = serializers.ChoiceField(choices=ChainStatus.choices, read_only=True)
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
-    services = serializers.ListField(
-        child=serializers.ChoiceField(choices=Service.choices), read_only=True
-    )
+    services = ServicesSerializerField(read_only=True)
     installed = serializers.BooleanField(
         read_only=True, help_text=_("An LGO reported installing it (POST …/installations/).")
     )
@@ -168,8 +172,7 @@ class ImportUploadSerializer(serializers.Serializer):
         max_value=MAX_ID,
         help_text=_("Id of the request the certificate was issued for."),
     )
-    services = serializers.ListField(
-        child=serializers.ChoiceField(choices=Service.choices),
+    services = ServicesSerializerField(
         required=False,
         help_text=_("Services to record on a certificate that matches no request."),
     )
@@ -213,9 +216,7 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
 
     url = serializers.SerializerMethodField()
     finess = serializers.CharField(source="officine.finess", read_only=True)
-    services = serializers.ListField(
-        child=serializers.ChoiceField(choices=Service.choices), read_only=True
-    )
+    services = ServicesSerializerField(read_only=True)
     contact_email = OptionalEmailField(read_only=True)
     certificate = serializers.SerializerMethodField(
         help_text=_("Id of the issued certificate once imported.")
@@ -287,8 +288,7 @@ class CertificateRequestSerializer(serializers.ModelSerializer):
 class CertificateRequestCreateSerializer(serializers.Serializer):
     finess = serializers.CharField(help_text=_("FINESS géographique of the officine."))
     profile = serializers.ChoiceField(choices=Profile.choices)
-    services = serializers.ListField(
-        child=serializers.ChoiceField(choices=Service.choices),
+    services = ServicesSerializerField(
         allow_empty=True,
         default=list,
         help_text=_("Services the certificate is for (INSI needs CN INSI-AUTO or INSI-MANU)."),
