@@ -10,20 +10,12 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from certificates.models import (
-    Environment,
-    KeyMode,
-    Profile,
-    RevocationReason,
-    Service,
-    Status,
-)
+from certificates.models import KeyMode, RevocationReason, Service
 from certificates.ordering import MAX_CSR_SIZE
-from officines import identifiers
 
 # The most files one bulk import takes (Django refuses more than DATA_UPLOAD_MAX_NUMBER_FILES).
 MAX_IMPORT_FILES = 100
@@ -33,60 +25,60 @@ def _with_blank(choices: Any, label: Any = None) -> list[tuple[str, Any]]:
     return [("", label or _("All")), *list(choices)]
 
 
-class CertificateFilterForm(forms.Form):
-    """Filters of the certificate list (GET): every one is optional."""
+class InstalledSelect(forms.NullBooleanSelect):
+    """`installed` as the pages offer it (yes / no), reading the API's true / false too."""
 
-    q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=())
-    profile = forms.ChoiceField(label=_("Profile"), required=False, choices=())
-    service = forms.ChoiceField(label=_("Service"), required=False, choices=())
-    finess = forms.CharField(label=_("Officine FINESS"), required=False, max_length=20)
-    environment = forms.ChoiceField(label=_("Environment"), required=False, choices=())
-    installed = forms.ChoiceField(
-        label=_("Installed?"),
-        required=False,
-        choices=[("", "—"), ("yes", _("Installed")), ("no", _("Not installed"))],
-    )
+    # The pages' yes / no, then every spelling NullBooleanSelect (the API's until now) reads.
+    VALUES = {"yes": True, "no": False, "true": True, "false": False}
+    VALUES |= {"True": True, "False": False, "2": True, "3": False}
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.choices = [("", "—"), ("yes", _("Installed")), ("no", _("Not installed"))]
+
+    def format_value(self, value):
+        return [{True: "yes", False: "no"}.get(self.VALUES.get(value, value), "")]
+
+    def value_from_datadict(self, data, files, name):
+        value = data.get(name)
+        return value if isinstance(value, bool) else self.VALUES.get(value)
+
+
+class CertificateFilterForm(forms.Form):
+    """How the certificate filters look on the pages; `certificates.filters.CertificateFilter`
+    declares them (its labels are the API's descriptions, these the pages' labels)."""
+
+    LABELS = {
+        "q": _("Search"),
+        "status": _("Status"),
+        "profile": _("Profile"),
+        "service": _("Service"),
+        "finess": _("Officine FINESS"),
+        "environment": _("Environment"),
+        "installed": _("Installed?"),
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = _with_blank(Status.choices)
-        self.fields["profile"].choices = _with_blank(Profile.choices)
-        self.fields["service"].choices = _with_blank(Service.choices)
-        self.fields["environment"].choices = _with_blank(Environment.choices)
-        self.fields["q"].widget.attrs.update(
-            {"type": "search", "placeholder": _("Name (CN) or serial number")}
-        )
-        self.fields["finess"].widget.attrs.update(
-            {"inputmode": "text", "autocomplete": "off", "spellcheck": "false"}
-        )
-
-    def clean_finess(self) -> str:
-        return identifiers.normalize_finess(self.cleaned_data.get("finess") or "")
-
-    def filter(self, queryset: QuerySet) -> QuerySet:
-        """Apply the valid filters; an invalid form filters nothing (its errors are shown)."""
-        if not self.is_valid():
-            return queryset
-        data = self.cleaned_data
-        if data.get("status"):
-            queryset = queryset.in_status(data["status"])
-        if data.get("profile"):
-            queryset = queryset.filter(profile=data["profile"])
-        if data.get("service"):
-            queryset = queryset.serving(data["service"])
-        if data.get("finess"):
-            queryset = queryset.filter(officine__finess=data["finess"])
-        if data.get("environment"):
-            queryset = queryset.filter(environment=data["environment"])
-        if data.get("installed"):
-            queryset = queryset.installed(data["installed"] == "yes")
-        query = (data.get("q") or "").strip()
-        if query:
-            queryset = queryset.filter(
-                Q(common_name__icontains=query) | Q(serial__iexact=query.replace(":", ""))
+        for name, field in self.fields.items():
+            field.label = self.LABELS.get(name, field.label)
+        if "q" in self.fields:
+            self.fields["q"].widget.attrs.update(
+                {"type": "search", "placeholder": _("Name (CN) or serial number")}
             )
-        return queryset
+        if "finess" in self.fields:
+            self.fields["finess"].widget.attrs.update(
+                {"inputmode": "text", "autocomplete": "off", "spellcheck": "false"}
+            )
+
+
+class RequestFilterForm(forms.Form):
+    """How the request filters look on the request list (its status menu sends itself);
+    `certificates.filters.CertificateRequestFilter` declares them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].widget.attrs.update({"id": "request-status", "data-autosubmit": True})
 
 
 class Pkcs12Form(forms.Form):

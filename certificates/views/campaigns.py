@@ -18,7 +18,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from certificates import campaigns
 from certificates.campaign_agents import campaign_agent_rows
-from certificates.forms import CampaignForm, CertificateFilterForm
+from certificates.filters import CertificateFilter
+from certificates.forms import CampaignForm
 from certificates.models import CampaignStatus, Certificate, RenewalCampaign
 from certificates.views.common import PAGE_SIZE, POLL_SECONDS
 from officines.models import DelegationMode
@@ -48,8 +49,7 @@ class CampaignCreate(ScopedViewMixin, View):
     roles = editor_roles("campaigns", "manage")
     template_name = "certificates/campaign_form.html"
 
-    def candidates(self) -> tuple[CertificateFilterForm, list[Certificate], bool]:
-        filter_form = CertificateFilterForm(self.request.GET or None)
+    def candidates(self) -> tuple[CertificateFilter, list[Certificate], bool]:
         queryset = (
             self.editor_certificates()
             .exclude(officine__delegation_mode=DelegationMode.PHARMACIEN)
@@ -59,18 +59,15 @@ class CampaignCreate(ScopedViewMixin, View):
             .select_related("officine")
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
-        rows = list(
-            filter_form.filter(queryset).order_by("usable_until", "pk")[
-                : CAMPAIGN_CANDIDATES_LIMIT + 1
-            ]
-        )
-        return filter_form, rows[:CAMPAIGN_CANDIDATES_LIMIT], len(rows) > CAMPAIGN_CANDIDATES_LIMIT
+        filterset = CertificateFilter.for_page(self.request.GET, queryset)
+        rows = list(filterset.qs.order_by("usable_until", "pk")[: CAMPAIGN_CANDIDATES_LIMIT + 1])
+        return filterset, rows[:CAMPAIGN_CANDIDATES_LIMIT], len(rows) > CAMPAIGN_CANDIDATES_LIMIT
 
     def editor_certificates(self) -> QuerySet[Certificate]:
         """The editor's own certificates (never another editor's, seen as a pharmacist)."""
         return Certificate.objects.visible_to(self.request.user).of_editor(self.scope.editor_id)
 
-    def renewed_by_officine(self, filter_form: CertificateFilterForm) -> list[Certificate]:
+    def renewed_by_officine(self, filterset: CertificateFilter) -> list[Certificate]:
         """Cas 2 certificates the same filter finds: « à renouveler par l'officine »."""
         queryset = (
             self.editor_certificates()
@@ -80,20 +77,20 @@ class CampaignCreate(ScopedViewMixin, View):
             .select_related("officine")
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
-        if filter_form.is_bound and not filter_form.is_valid():
+        if filterset.is_bound and not filterset.is_valid():
             return []
-        return list(filter_form.filter(queryset).order_by("not_after", "pk")[:50])
+        return list(filterset.filter_queryset(queryset).order_by("not_after", "pk")[:50])
 
     def render_form(self, form: CampaignForm, selected: set[int], status: int = 200):
-        filter_form, rows, truncated = self.candidates()
+        filterset, rows, truncated = self.candidates()
         return render(
             self.request,
             self.template_name,
             {
                 "form": form,
-                "filter_form": filter_form,
+                "filter_form": filterset.form,
                 "candidates": rows,
-                "by_officine": self.renewed_by_officine(filter_form),
+                "by_officine": self.renewed_by_officine(filterset),
                 "truncated": truncated,
                 "limit": CAMPAIGN_CANDIDATES_LIMIT,
                 "selected": selected,

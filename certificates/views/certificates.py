@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from django.views.generic import ListView, View
 
 from certificates import exports, importing, ordering
-from certificates.forms import BulkImportForm, CertificateFilterForm, Pkcs12Form, RevokeForm
+from certificates.filters import CertificateFilter
+from certificates.forms import BulkImportForm, Pkcs12Form, RevokeForm
 from certificates.lifecycle import certificate_revoke
 from certificates.models import OPEN_REQUEST_STATUSES, Certificate, CertificateRequest, KeyMode
 from certificates.revocation.selectors import revocation_status, with_revocation_unknown
@@ -49,7 +50,6 @@ class CertificateList(ScopedViewMixin, ListView):
     template_name = "certificates/certificate_list.html"
 
     def get_queryset(self) -> QuerySet[Certificate]:
-        self.filter_form = CertificateFilterForm(self.request.GET or None)
         queryset = (
             super()
             .get_queryset()
@@ -59,11 +59,12 @@ class CertificateList(ScopedViewMixin, ListView):
             .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
         )
         queryset = with_revocation_unknown(queryset)  # « statut de révocation inconnu »
-        return self.filter_form.filter(queryset).order_by("usable_until", "pk")
+        self.filterset = CertificateFilter.for_page(self.request.GET, queryset)
+        return self.filterset.qs.order_by("usable_until", "pk")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["filter_form"] = self.filter_form
+        context["filter_form"] = self.filterset.form
         context["can_import"] = self.scope.can_write
         return context
 

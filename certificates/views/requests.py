@@ -14,6 +14,7 @@ from django.views.generic import ListView, View
 from django_htmx.http import HttpResponseClientRefresh
 
 from certificates import exports, importing, ordering
+from certificates.filters import CertificateRequestFilter
 from certificates.forms import CsrUploadForm, IssuedCertificateForm
 from certificates.models import (
     OPEN_REQUEST_STATUSES,
@@ -48,20 +49,12 @@ class RequestList(ScopedViewMixin, ListView):
             .select_related("officine")
             .defer("encrypted_private_key", "csr_pem")
         )
-        status = self.request.GET.get("status", "")
-        if status in RequestStatus.values:
-            queryset = queryset.filter(status=status)
-        elif status == "open":
-            queryset = queryset.filter(status__in=OPEN_REQUEST_STATUSES)
-        officine = self.request.GET.get("officine", "")
-        if officine.isdigit():
-            queryset = queryset.filter(officine_id=int(officine))
-        return queryset.order_by("-created_at", "-pk")
+        self.filterset = CertificateRequestFilter(self.request.GET or None, queryset=queryset)
+        return self.filterset.qs.order_by("-created_at", "-pk")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["status_choices"] = [("open", _("Open")), *RequestStatus.choices]
-        context["status"] = self.request.GET.get("status", "")
+        context["filter_form"] = self.filterset.form
         # The wizard's own rule: pharmacists whose officines are all in "éditeur" mode get a 403.
         context["can_create"] = self.scope.can_write or (
             self.scope.is_pharmacist and actable_officines(self.request.user).exists()
