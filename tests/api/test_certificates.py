@@ -98,6 +98,22 @@ def test_list_filters(tenant_a, keys_a, make_certificate):
     problem(client.get(LIST, {"expires_before": "tomorrow"}), 400, "validation-error")
 
 
+def test_list_takes_the_pages_filters_too(tenant_a, keys_a, make_certificate):
+    """One FilterSet for the pages and the API: the page's search, its yes/no and its
+    FINESS as typed (spaces) work on the API as on the page."""
+    soon = make_certificate(tenant_a.officine, common_name="SOON")
+    other = make_certificate(tenant_a.pharmacist_officine, common_name="OTHER")
+    Installation.objects.create(certificate=soon, host="lgo", installed_at=timezone.now())
+    client = bearer(keys_a.read)
+    assert ids(client.get(LIST, {"q": "soo"})) == [soon.pk]
+    assert ids(client.get(LIST, {"q": other.serial})) == [other.pk]
+    assert ids(client.get(LIST, {"installed": "yes"})) == [soon.pk]
+    assert ids(client.get(LIST, {"installed": "no"})) == [other.pk]
+    assert ids(client.get(LIST, {"installed": "true"})) == [soon.pk]
+    spaced = " ".join(tenant_a.pharmacist_officine.finess)
+    assert ids(client.get(LIST, {"finess": spaced})) == [other.pk]
+
+
 def test_cursor_pagination_walks_every_row_once(tenant_a, keys_a, make_certificate):
     created = [make_certificate(tenant_a.officine).pk for _ in range(7)]
     client = bearer(keys_a.read)

@@ -238,6 +238,28 @@ def test_request_list_filters(tenant_a, keys_a):
     assert [r["id"] for r in rows] == [first["id"], second["id"]]
 
 
+def test_request_list_takes_the_pages_filters_too(tenant_a, keys_a):
+    """One FilterSet for the request list page and the API: `status=open` and `officine`."""
+    client = bearer(keys_a.write)
+    first = client.post(
+        REQUESTS,
+        csr_payload(tenant_a.officine, key_mode="server"),
+        content_type="application/json",
+    ).json()
+    client.post(f"{REQUESTS}{first['id']}/cancel/")
+    second = client.post(
+        REQUESTS,
+        csr_payload(tenant_a.officine, key_mode="server", services=["PSC"], common_name="LGO"),
+        content_type="application/json",
+    ).json()
+    rows = client.get(REQUESTS, {"status": "open"}).json()["results"]
+    assert [r["id"] for r in rows] == [second["id"]]
+    officine = str(tenant_a.officine.pk)
+    rows = client.get(REQUESTS, {"officine": officine}).json()["results"]
+    assert [r["id"] for r in rows] == [first["id"], second["id"]]
+    assert client.get(REQUESTS, {"officine": "x"}).status_code == 400
+
+
 # --------------------------------------------------------------------------- campaigns
 
 
