@@ -129,7 +129,8 @@ def editor_certificates(editor):
 
 def _worker_rate(editor, sample: int) -> float:
     """Certificates per second through the real worker (requests + RSA keys + CSRs)."""
-    from certificates.campaigns import campaign_create, campaign_run
+    from certificates.campaign_worker import campaign_run
+    from certificates.campaigns import campaign_create
 
     ids = list(
         editor_certificates(editor)

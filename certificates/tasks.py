@@ -61,7 +61,7 @@ CAMPAIGN_TIME_BUDGET = 5 * 60
 )
 def run_campaign(self, campaign_id: int) -> None:
     """Prepare a campaign's renewals (requests, keys, CSRs); resumes where a run stopped."""
-    from certificates.campaigns import campaign_run
+    from certificates.campaign_worker import campaign_run
     from certificates.models import CampaignStatus, RenewalCampaign
 
     try:

@@ -1,9 +1,10 @@
-"""Acting on what IGC Santé says: fetch and apply CRLs, ask OCSP, record revocations.
+"""The revocation pass: fetch and apply each CA's CRL, OCSP as a fallback; on-demand checks.
 
-Every write is here. A revocation learnt from the CA is final (`certificate_revoked_by_ans`
-never clears or changes one already recorded); a bad answer — unreachable server, HTTP
-error, garbage, wrong signer, stale or older CRL, `unknown` — changes no certificate and is
+A revocation learnt from the CA is final (`recording.certificate_revoked_by_ans` never
+clears or changes one already recorded); a bad answer — unreachable server, HTTP error,
+garbage, wrong signer, stale or older CRL, `unknown` — changes no certificate and is
 recorded on the CA's `CrlState` or the certificate's `RevocationCheck`, and audited.
+Where to ask is `sources`; one certificate's OCSP question is `ocsp_check`.
 """
 
 from __future__ import annotations
@@ -16,89 +17,34 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509 as cx509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from certificates import trust
-from certificates.models import Certificate, RevocationReason
+from certificates.models import Certificate
 from certificates.revocation import crl as crl_mod
-from certificates.revocation import ocsp as ocsp_mod
 from certificates.revocation import points
 from certificates.revocation.fetch import FetchConfig, FetchError, fetch
 from certificates.revocation.models import (
     CrlState,
-    OcspStatus,
     RevocationCheck,
     RevocationRun,
     RevocationSource,
 )
+from certificates.revocation.ocsp_check import (
+    CheckOutcome,
+    certificate_ocsp_check,
+    ocsp_enabled,
+)
+from certificates.revocation.recording import certificate_revoked_by_ans
+from certificates.revocation.sources import crl_url_for, fetch_config, trusted_cas
 from portal.audit import audit_record
-from portal.events import certificate_event_send
 from portal.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
-# RFC 5280 reasons → the ANS revocation causes the portal records (domain.md, Lifecycle §6).
-REASONS = {
-    "keyCompromise": RevocationReason.KEY_COMPROMISE,
-    "cACompromise": RevocationReason.KEY_COMPROMISE,
-    "cessationOfOperation": RevocationReason.CESSATION,
-    "affiliationChanged": RevocationReason.DATA_CHANGE,
-    "superseded": RevocationReason.DATA_CHANGE,
-}
-SOURCE_LABELS = {RevocationSource.CRL: "IGC Santé (CRL)", RevocationSource.OCSP: "IGC Santé (OCSP)"}
 # A page's or the API's own check waits at most this long on the responder.
 INTERACTIVE_TIMEOUT = 5.0
-
-
-def fetch_config(*, timeout: float | None = None) -> FetchConfig:
-    return FetchConfig(
-        timeout=min(timeout, settings.REVOCATION_HTTP_TIMEOUT)
-        if timeout
-        else settings.REVOCATION_HTTP_TIMEOUT,
-        max_bytes=settings.REVOCATION_MAX_CRL_BYTES,
-        proxy=settings.REVOCATION_HTTP_PROXY,
-    )
-
-
-def trusted_cas() -> list[cx509.Certificate]:
-    """The CA certificates of the trust anchors: the only ones whose CRLs/OCSP we believe."""
-    store = trust.trust_store()
-    return [*store.roots, *store.intermediates]
-
-
-def _issuer_cn(cert: cx509.Certificate) -> str:
-    names = cert.issuer.get_attributes_for_oid(cx509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
-
-
-def _override(cert: cx509.Certificate, kind: str) -> str:
-    return str((settings.REVOCATION_CA_OVERRIDES or {}).get(_issuer_cn(cert), {}).get(kind, ""))
-
-
-def crl_url_for(cert: cx509.Certificate) -> str:
-    """Where to fetch the CRL of `cert`'s CA: per-CA override, else mirror, else its CDP."""
-    override = _override(cert, "crl")
-    if override:
-        return override
-    urls = points.crl_urls(cert)
-    if not urls:
-        return ""
-    mirror = settings.REVOCATION_CRL_MIRROR
-    if mirror:
-        return f"{mirror.rstrip('/')}/{PurePosixPath(urlsplit(urls[0]).path).name}"
-    return urls[0]
-
-
-def ocsp_url_for(cert: cx509.Certificate) -> str:
-    override = _override(cert, "ocsp")
-    if override:
-        return override
-    urls = [u for u in points.ocsp_urls(cert) if u.lower().startswith("http")]
-    return urls[0] if urls else ""
 
 
 @dataclass
@@ -117,53 +63,7 @@ class PassReport:
         return {"crls": self.crls, "ocsp": self.ocsp, "revoked": self.revoked}
 
 
-# --------------------------------------------------------------------------- recording
-
-
-@transaction.atomic
-def certificate_revoked_by_ans(
-    *,
-    certificate_id: int,
-    revoked_at: datetime,
-    reason: str,
-    source: str,
-    detail: dict[str, Any] | None = None,
-) -> bool:
-    """Record that the CA revoked a live certificate (its date and reason); False if it was
-    already revoked (never changed) or is gone. Coverage follows (post_save), alerts stop
-    (they only consider live certificates), the editor's listeners hear of it."""
-    locked = Certificate.objects.select_for_update().filter(pk=certificate_id).first()
-    if locked is None or locked.revoked_at is not None:
-        return False
-    locked.revoked_at = revoked_at
-    locked.revocation_reason = REASONS.get(reason, RevocationReason.OTHER)
-    locked.revocation_source = source
-    locked.save(update_fields=["revoked_at", "revocation_reason", "revocation_source"])
-    label = SOURCE_LABELS[RevocationSource(source)]
-    audit_record(
-        action="certificate.revoked_by_ans",
-        target=locked,
-        reason=f"{label}: {reason or 'unspecified'}",
-        details={
-            "source": source,
-            "reason": reason,
-            "revoked_at": revoked_at.isoformat(),
-            **(detail or {}),
-        },
-    )
-    certificate_event_send(
-        editor_id=locked.editor_id,
-        event="certificate.revoked",
-        certificate_id=locked.pk,
-        context={
-            "revoked_by": "ans",
-            "source": label,
-            "reason": reason,
-            "revoked_at": revoked_at.isoformat(),
-            "action": "order_new_certificate",
-        },
-    )
-    return True
+# --------------------------------------------------------------------------- CRL application
 
 
 def _removed_from_crl(certificate_ids: list[int], now: datetime, detail: dict[str, Any]) -> None:
@@ -481,137 +381,7 @@ def revocation_pass(
     return run, report
 
 
-# --------------------------------------------------------------------------- OCSP
-
-
-def ocsp_enabled() -> bool:
-    return settings.REVOCATION_OCSP_ENABLED and not settings.REVOCATION_OFFLINE_DIR
-
-
-@dataclass
-class CheckOutcome:
-    certificate_id: int
-    status: str  # good / revoked / unknown / error / cached-<status> / unavailable
-    message: str = ""
-    revoked: bool = False
-    cached: bool = False
-    next_update: datetime | None = None
-    method: str = "ocsp"  # or "crl" when the CA's CRL answered instead
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "certificate": self.certificate_id,
-            "status": self.status,
-            "message": self.message,
-            "revoked": self.revoked,
-            "cached": self.cached,
-            "method": self.method,
-            "next_update": self.next_update.isoformat() if self.next_update else None,
-        }
-
-
-def _issuer_of(cert: cx509.Certificate) -> cx509.Certificate | None:
-    """The issuing CA among the trust anchors (never one only carried by the certificate)."""
-    for candidate in trusted_cas():
-        if candidate.subject == cert.issuer and _signed_by(cert, candidate):
-            return candidate
-    return None
-
-
-def _signed_by(cert: cx509.Certificate, issuer: cx509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def certificate_ocsp_check(
-    *,
-    certificate: Certificate,
-    now: datetime | None = None,
-    use_cache: bool = True,
-    timeout: float | None = None,
-    actor: Any = None,
-    http_request: Any = None,
-) -> CheckOutcome:
-    """Ask the CA's OCSP responder about one certificate (cached until the answer's
-    nextUpdate); a revoked answer revokes it, anything else changes no certificate."""
-    now = now or timezone.now()
-    check = RevocationCheck.objects.filter(certificate_id=certificate.pk).first()
-    if (
-        use_cache
-        and check is not None
-        and check.ocsp_status
-        and check.ocsp_next_update is not None
-        and check.ocsp_next_update > now
-    ):
-        return CheckOutcome(
-            certificate.pk, check.ocsp_status, cached=True, next_update=check.ocsp_next_update
-        )
-    if not ocsp_enabled():
-        return CheckOutcome(certificate.pk, "unavailable", "OCSP is off (offline mode).")
-    cert = cx509.load_pem_x509_certificate(certificate.pem.encode())
-    issuer = _issuer_of(cert)
-    url = ocsp_url_for(cert)
-    check = check or RevocationCheck(certificate=certificate)
-    try:
-        if issuer is None:
-            raise ocsp_mod.OcspError("no_issuer", "The issuing CA is not in the trust anchors.")
-        if not url:
-            raise ocsp_mod.OcspError("no_ocsp_url", "The certificate names no OCSP responder.")
-        request_der, nonce = ocsp_mod.build_request(cert, issuer)
-        result = fetch(
-            url,
-            config=fetch_config(timeout=timeout),
-            data=request_der,
-            content_type=ocsp_mod.CONTENT_TYPE,
-        )
-        answer = ocsp_mod.verify_response(
-            result.body, cert=cert, issuer=issuer, nonce=nonce, now=now
-        )
-    except (FetchError, ocsp_mod.OcspError) as exc:
-        message = getattr(exc, "message", str(exc))
-        check.ocsp_url = url
-        check.last_error, check.last_error_at = message[:500], now
-        check.save()
-        audit_record(
-            action="certificate.ocsp_check",
-            actor=actor,
-            target=certificate,
-            request=http_request,
-            outcome=AuditEvent.Outcome.FAILURE,
-            reason=message[:255],
-            details={"url": url, "code": getattr(exc, "code", "unreachable")},
-        )
-        return CheckOutcome(certificate.pk, "error", message)
-    check.ocsp_status = answer.status
-    check.ocsp_checked_at = now
-    check.ocsp_this_update, check.ocsp_next_update = answer.this_update, answer.next_update
-    check.ocsp_responder, check.ocsp_url = answer.responder[:512], url
-    check.last_error, check.last_error_at = "", None
-    check.save()
-    audit_record(
-        action="certificate.ocsp_check",
-        actor=actor,
-        target=certificate,
-        request=http_request,
-        reason=answer.status,
-        details={"url": url, "status": answer.status, "responder": answer.responder},
-    )
-    revoked = False
-    if answer.status == OcspStatus.REVOKED and answer.revoked_at is not None:
-        revoked = certificate_revoked_by_ans(
-            certificate_id=certificate.pk,
-            revoked_at=answer.revoked_at,
-            reason=answer.reason,
-            source=RevocationSource.OCSP,
-            detail={"ocsp_url": url},
-        )
-        certificate.refresh_from_db(fields=["revoked_at", "revocation_reason", "revocation_source"])
-    return CheckOutcome(
-        certificate.pk, answer.status, revoked=revoked, next_update=answer.next_update
-    )
+# --------------------------------------------------------------------------- on demand
 
 
 def certificate_revocation_check(

@@ -10,7 +10,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 
 from certificates import x509 as igc
-from certificates.campaigns import campaign_run
+from certificates.campaign_worker import campaign_run
 from certificates.models import (
     CampaignStatus,
     Certificate,

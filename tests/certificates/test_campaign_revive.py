@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from celery.utils.imports import symbol_by_name
 from django.conf import settings as django_settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,9 +23,9 @@ from django.utils import timezone, translation
 
 from certificates import campaigns
 from certificates import ordering as requests
+from certificates.campaign_worker import campaign_run
 from certificates.campaigns import (
     RUN_TASK,
-    campaign_run,
     campaign_stalled_since,
     campaigns_revive,
     stall_timeout,
@@ -265,7 +265,7 @@ def test_resume_refuses_a_live_campaign_and_accepts_a_stalled_one(
     assert refused.value.code == "running" and "no progress for 20 minutes" in str(refused.value)
     campaign = stall(campaign)
     for outsider in (tenant_a.viewer, tenant_b.admin):
-        with pytest.raises(campaigns.PermissionDenied):
+        with pytest.raises(PermissionDenied):
             campaigns.campaign_resume(campaign=campaign, actor=outsider)
     with django_capture_on_commit_callbacks() as callbacks:
         campaigns.campaign_resume(campaign=campaign, actor=tenant_a.operator)

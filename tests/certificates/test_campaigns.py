@@ -23,7 +23,8 @@ from django.utils import timezone, translation
 
 from certificates import campaigns
 from certificates import ordering as requests
-from certificates.campaigns import campaign_create, campaign_run, campaign_zip
+from certificates.campaign_worker import campaign_run
+from certificates.campaigns import campaign_create, campaign_zip
 from certificates.models import (
     CampaignStatus,
     CertificateRequest,

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates import keystore, x509
-from certificates.campaigns import campaign_create, campaign_run
+from certificates.campaign_worker import campaign_run
+from certificates.campaigns import campaign_create
 from certificates.models import CampaignStatus, CertificateRequest, KeyMode, RequestStatus
 from certificates.ordering import (
     expected_subject,

@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certificates.models import Certificate, RevocationCheck
 from certificates.revocation import ocsp
+from certificates.revocation.ocsp_check import certificate_ocsp_check
 from certificates.revocation.selectors import revocation_status
-from certificates.revocation.services import certificate_ocsp_check, certificate_revocation_check
+from certificates.revocation.services import certificate_revocation_check
 from portal.models import AuditEvent
 from tests.certificates.revocation_servers import OpensslOcsp, free_port, index_line
 
