@@ -8,8 +8,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.views.generic import DetailView, ListView
 
+from certificates import selectors as certificate_selectors
 from certificates.coverage import coverage_for_officines
-from certificates.models import OPEN_REQUEST_STATUSES, Certificate, CertificateRequest, Service
+from certificates.models import Certificate, Service
 from certificates.views.certificates import CertificateScopedMixin, certificate_context
 from certificates.views.common import actable_officines
 from notifications.selectors import alert_log, alert_log_for
@@ -45,23 +46,8 @@ def officine_panels(user: Any, officines: list[Officine]) -> list[dict[str, Any]
     ids = [o.pk for o in officines]
     coverage = coverage_for_officines(ids) if ids else {}
     actable = set(actable_officines(user).filter(pk__in=ids).values_list("pk", flat=True))
-    certificates: dict[int, list[Certificate]] = {pk: [] for pk in ids}
-    for certificate in (
-        Certificate.objects.visible_to(user)
-        .filter(officine_id__in=ids, revoked_at__isnull=True, superseded_at__isnull=True)
-        .with_status()
-        .defer("pem", "chain_pem", "subject_dn", "issuer_dn")
-        .order_by("usable_until", "pk")[:500]
-    ):
-        certificates[certificate.officine_id].append(certificate)
-    open_requests: dict[int, list[CertificateRequest]] = {pk: [] for pk in ids}
-    for request in (
-        CertificateRequest.objects.visible_to(user)
-        .filter(officine_id__in=ids, status__in=OPEN_REQUEST_STATUSES)
-        .defer("encrypted_private_key", "csr_pem")
-        .order_by("-created_at")[:200]
-    ):
-        open_requests[request.officine_id].append(request)
+    certificates = certificate_selectors.live_certificates_by_officine(user, ids)
+    open_requests = certificate_selectors.open_requests_by_officine(user, ids)
     alerts: dict[int, list[Any]] = {pk: [] for pk in ids}
     for alert in alert_log(user, officine_ids=ids, limit=100):
         alerts[alert.certificate.officine_id].append(alert)

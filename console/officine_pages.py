@@ -20,7 +20,7 @@ from django.utils.translation import ngettext
 from django.views.generic import DetailView, View
 from django_filters.views import FilterView
 
-from certificates.ans_actions import flagged_counts
+from certificates import selectors as certificate_selectors
 from certificates.coverage import (
     CoverageState,
     coverage_for_officine,
@@ -28,10 +28,7 @@ from certificates.coverage import (
     followed_services,
 )
 from certificates.models import (
-    OPEN_REQUEST_STATUSES,
     Certificate,
-    CertificateRequest,
-    Installation,
     Service,
 )
 from console.officine_filters import OfficineFilter
@@ -253,30 +250,18 @@ class OfficineDetail(ScopedViewMixin, DetailView):
             context["can_edit_accesses"] = scope.role in WRITE_ROLES
         context["coverage"] = coverage_cells(coverage_for_officine(officine), user)
         context.update(habilitation_context(officine, user, can_act=may_manage(user, officine)))
-        certificates = list(
-            Certificate.objects.visible_to(user)
-            .filter(officine=officine)
-            .with_status(now)
-            .order_by("-not_after", "-id")[:CERTIFICATES_ON_DETAIL]
+        certificates = certificate_selectors.officine_certificates(
+            user, officine.pk, now=now, limit=CERTIFICATES_ON_DETAIL
         )
         context["timelines"] = certificate_timelines(certificates, now)
-        context["ans_action_counts"] = flagged_counts(
-            Certificate.objects.visible_to(user).filter(officine=officine)
-        )
+        context["ans_action_counts"] = certificate_selectors.officine_ans_actions(user, officine.pk)
         context.update(finess_panel(officine, user))
         context["certificate_count"] = len(certificates)
         context["certificates_truncated"] = len(certificates) == CERTIFICATES_ON_DETAIL
-        context["open_requests"] = list(
-            CertificateRequest.objects.visible_to(user)
-            .filter(officine=officine, status__in=OPEN_REQUEST_STATUSES)
-            .order_by("-created_at")[:50]
-        )
-        context["installations"] = list(
-            Installation.objects.visible_to(user)
-            .filter(certificate__officine=officine)
-            .select_related("certificate")
-            .order_by("-installed_at")[:50]
-        )
+        context["open_requests"] = certificate_selectors.open_requests_by_officine(
+            user, [officine.pk], limit=50
+        )[officine.pk]
+        context["installations"] = certificate_selectors.officine_installations(user, officine.pk)
         context.update(self._alert_context(officine, certificates))
         return context
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates.models import Certificate, Status
-from console.dashboard import add_months, expiries_by_month, urgent_certificates
+from certificates.overview import add_months, expiries_by_month, urgent_certificates
 from notifications.models import AlertLog, AlertStatus, Channel
 from tests.ui.conftest import bulk_officines, clone_certificates, days
 
