@@ -20,6 +20,7 @@ from certificates.importing import certificate_import
 from certificates.lifecycle import certificate_revoke, installation_report
 from certificates.models import Certificate, KeyMode, Profile, RevocationRun
 from certificates.ordering import csr_generate, request_create, request_mark_submitted
+from certificates.revocation.services import revocation_pass
 from officines.models import Officine
 from portal.models import Editor
 
@@ -143,8 +144,6 @@ def seed_revocation(pki: DemoPKI, editor: Editor) -> list[int]:
     the file name of the real CDP); the portal learns it the way it learns from IGC Santé.
     `manage.py check_revocation --offline-dir var/demo-crl` replays it."""
     from cryptography import x509 as cx509
-
-    from certificates.revocation.services import revocation_pass
 
     victim = (
         Certificate.objects.of_editor(editor.pk)

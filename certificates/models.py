@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from cryptography import x509 as cx509
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from certificates import x509
 
 # The stored coverage and the revocation learnt from IGC Santé (CRL, OCSP) have their own
 # modules; their models live in this app.
@@ -357,10 +360,6 @@ class Certificate(models.Model):
 
 def pem_usable_until(pem: str, not_after: datetime) -> datetime:
     """`usable_until` of a stored certificate (its PEM), `not_after` if it cannot be read."""
-    from cryptography import x509 as cx509
-
-    from certificates import x509
-
     try:
         cert = cx509.load_pem_x509_certificate(pem.encode("ascii"))
         return x509.usable_until(not_after, x509.key_usage_end(cert))

@@ -10,9 +10,15 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from certificates.models import Certificate, CertificateRequest
+from certificates.campaign_worker import campaign_run
+from certificates.campaigns import campaigns_revive
+from certificates.coverage import coverage_repair
+from certificates.models import CampaignStatus, Certificate, CertificateRequest, RenewalCampaign
 from certificates.ordering import csr_generate
-from certificates.request_revival import GENERATION_TIME_LIMIT
+from certificates.request_revival import GENERATION_TIME_LIMIT, requests_revive
+from certificates.revocation.services import certificate_revocation_check, revocation_pass
+from portal import outbox
+from portal.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +46,6 @@ def generate_csr(self, request_id: int) -> None:
 @shared_task(acks_late=True)
 def revive_requests() -> list[int]:
     """Beat: re-enqueue key generations whose worker died (certificates.request_revival)."""
-    from certificates.request_revival import requests_revive
 
     return requests_revive()
 
@@ -61,8 +66,6 @@ CAMPAIGN_TIME_BUDGET = 5 * 60
 )
 def run_campaign(self, campaign_id: int) -> None:
     """Prepare a campaign's renewals (requests, keys, CSRs); resumes where a run stopped."""
-    from certificates.campaign_worker import campaign_run
-    from certificates.models import CampaignStatus, RenewalCampaign
 
     try:
         campaign = campaign_run(campaign_id=campaign_id, time_budget=CAMPAIGN_TIME_BUDGET)
@@ -71,7 +74,6 @@ def run_campaign(self, campaign_id: int) -> None:
         return
     if campaign.status == CampaignStatus.RUNNING:
         # The next slice goes through the outbox too: a broker hiccup cannot strand it.
-        from portal import outbox
 
         outbox.enqueue("certificates.tasks.run_campaign", campaign_id=campaign_id)
 
@@ -82,7 +84,6 @@ def revive_campaigns() -> list[int]:
 
     No retry: the next beat tick is the retry, and a campaign it misses is still stalled then.
     """
-    from certificates.campaigns import campaigns_revive
 
     return campaigns_revive()
 
@@ -93,7 +94,6 @@ def revive_campaigns() -> list[int]:
 @shared_task(acks_late=True)
 def repair_coverage() -> list[int]:
     """Beat, nightly: refresh any officine whose stored coverage drifted (coverage_repair)."""
-    from certificates.coverage import coverage_repair
 
     return coverage_repair()
 
@@ -105,7 +105,6 @@ def repair_coverage() -> list[int]:
 def check_revocation() -> dict:
     """Beat (REVOCATION_CHECK_INTERVAL_HOURS): every CA's CRL, OCSP as a fallback. Safe to run
     twice: a CRL already applied revokes nothing more."""
-    from certificates.revocation.services import revocation_pass
 
     run, report = revocation_pass()
     return {"run": run.pk, "failed": report.failed, "revoked": len(report.revoked)}
@@ -114,8 +113,6 @@ def check_revocation() -> dict:
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def check_certificate_revocation(certificate_id: int, user_id: int | None = None) -> str:
     """The certificate page's « Vérifier auprès de l'IGC Santé »: OCSP, else its CA's CRL."""
-    from certificates.revocation.services import certificate_revocation_check
-    from portal.models import User
 
     certificate = Certificate.objects.filter(pk=certificate_id).first()
     if certificate is None:

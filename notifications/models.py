@@ -125,7 +125,7 @@ class AlertPolicy(models.Model):
         return f"{self.editor}: {self.thresholds()}"
 
     def thresholds(self) -> list[int]:
-        from notifications.policy import policy_thresholds
+        from notifications.policy import policy_thresholds  # policy imports these models
 
         return policy_thresholds(self.extra_thresholds)
 

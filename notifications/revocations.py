@@ -16,6 +16,8 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 
 from certificates.models import Certificate
+from notifications import cas2
+from notifications.events import emit
 from notifications.links import certificate_url
 from notifications.models import Notification, WebhookEndpoint, WebhookEvent
 from notifications.recipients import (
@@ -38,8 +40,6 @@ def on_certificate_event(
     context: dict[str, Any],
     **kwargs: Any,
 ) -> None:
-    from notifications import cas2
-    from notifications.events import emit
 
     if event == cas2.EVENT:  # not a webhook event: an in-app notice for the pharmacists
         cas2.renew_by_officine_notify(

@@ -45,6 +45,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from certificates.models import Certificate, Installation
+from notifications.digests import DIGEST_BATCH
 from notifications.models import (
     AlertDigest,
     AlertKind,
@@ -66,6 +67,7 @@ from notifications.recipients import (
 )
 from notifications.webhooks.delivery import deliveries_due, deliveries_for_alerts
 from officines.selectors import alert_contacts
+from portal import outbox
 from portal.models import Editor, User
 
 logger = logging.getLogger(__name__)
@@ -528,8 +530,6 @@ def _refresh_statistics() -> None:
 
 def _enqueue(digest_ids: list[int], delivery_ids: list[int]) -> None:
     """Through the transactional outbox: a broker hiccup delays the mail, never loses it."""
-    from notifications.digests import DIGEST_BATCH
-    from portal import outbox
 
     with transaction.atomic():
         for start in range(0, len(digest_ids), DIGEST_BATCH):

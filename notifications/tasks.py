@@ -14,6 +14,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from notifications.digests import digests_send
+from notifications.revocations import revocation_notice_send
 from notifications.scan import alert_scan
 from notifications.webhooks.delivery import delivery_attempt
 
@@ -68,6 +69,5 @@ def deliver_webhook(self, delivery_id: int) -> str:
 )
 def send_revocation_notice(editor_id: int, certificate_id: int) -> int:
     """E-mail that ANS revoked a certificate (notifications.revocations)."""
-    from notifications.revocations import revocation_notice_send
 
     return revocation_notice_send(editor_id=editor_id, certificate_id=certificate_id)

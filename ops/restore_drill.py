@@ -24,7 +24,11 @@ from django.apps import apps
 from django.db import connection, connections
 from django.db.utils import load_backend
 
+from certificates import keystore, x509
+from notifications.webhooks.secrets import secret_associated_data
 from portal import sealing
+from portal.api.idempotency import _stored_body
+from portal.mfa_secrets import map_secrets, unseal
 
 DRILL_ALIAS = "restore_drill"
 
@@ -116,7 +120,6 @@ class SealedColumn:
 
 
 def _open_private_key(row: Any, envelope: Any) -> None:
-    from certificates import keystore, x509
 
     envelope = bytes(envelope)
     der = sealing.unseal(
@@ -132,7 +135,6 @@ def _open_private_key(row: Any, envelope: Any) -> None:
 
 
 def _open_webhook_secret(row: Any, envelope: Any) -> None:
-    from notifications.webhooks.secrets import secret_associated_data
 
     sealing.unseal(
         bytes(envelope),
@@ -142,13 +144,11 @@ def _open_webhook_secret(row: Any, envelope: Any) -> None:
 
 
 def _open_mfa_secrets(row: Any, data: Any) -> None:
-    from portal.mfa_secrets import map_secrets, unseal
 
     map_secrets(data or {}, unseal)
 
 
 def _open_idempotent_reply(row: Any, body: Any) -> None:
-    from portal.api.idempotency import _stored_body
 
     _stored_body(row)
 

@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from certificates.revocation.crl import _REASON_NAMES
+
 CLOCK_SKEW = timedelta(minutes=5)
 CONTENT_TYPE = "application/ocsp-request"
 
@@ -111,7 +113,6 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
 
 
 def _reason_name(reason: x509.ReasonFlags | None) -> str:
-    from certificates.revocation.crl import _REASON_NAMES
 
     return _REASON_NAMES.get(reason, "") if reason is not None else ""
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from notifications.models import WebhookEndpoint, WebhookEvent
+from notifications.webhooks.endpoints import endpoint_create
+from officines.demo import DEMO_EDITOR
 from ops.restore_drill import DrillError, run_drill
+from portal.models import Editor
 
 DRILL_WEBHOOK_URL = "https://lgo-restore-drill.example/hooks/portal"
 
@@ -18,10 +22,6 @@ DRILL_WEBHOOK_URL = "https://lgo-restore-drill.example/hooks/portal"
 def seed() -> None:
     """The demo tenant (officines, requests with server-generated keys), one webhook
     endpoint with its encrypted secret, and their audit events. Idempotent."""
-    from notifications.models import WebhookEndpoint, WebhookEvent
-    from notifications.webhooks.endpoints import endpoint_create
-    from officines.demo import DEMO_EDITOR
-    from portal.models import Editor
 
     call_command("seed_demo", verbosity=0)
     editor = Editor.objects.get(name=DEMO_EDITOR)
