@@ -20,7 +20,6 @@ from certificates.models import (
     OPEN_REQUEST_STATUSES,
     Certificate,
     CertificateRequest,
-    Environment,
     KeyMode,
     Profile,
     RequestStatus,
@@ -29,6 +28,7 @@ from certificates.models import (
 )
 from certificates.serializers import MAX_ID
 from officines.identifiers import normalize_finess
+from officines.models import Environment
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):

@@ -32,6 +32,7 @@ from certificates.revocation.models import (  # noqa: F401 (registered with this
     RevocationRun,
     RevocationSource,
 )
+from officines.models import Environment
 from portal.tenancy import TenantQuerySet
 
 EXPIRING_DAYS = 30
@@ -59,11 +60,6 @@ COVERAGE_SERVICES = (Service.DMP, Service.INSI, Service.PSC, Service.MSSANTE)
 # What an editor may follow in its coverage (`Editor.coverage_services`): the four SEGUR
 # services by default, ROR and ROC for LGOs that use them.
 TRACKABLE_SERVICES = (*COVERAGE_SERVICES, Service.ROR, Service.ROC)
-
-
-class Environment(models.TextChoices):
-    PRODUCTION = "production", _("Production")
-    TEST = "test", _("Test")
 
 
 class ChainStatus(models.TextChoices):

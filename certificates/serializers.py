@@ -21,7 +21,6 @@ from certificates.models import (
     Certificate,
     CertificateRequest,
     ChainStatus,
-    Environment,
     Installation,
     KeyMode,
     Profile,
@@ -32,6 +31,7 @@ from certificates.models import (
 )
 from certificates.ordering import COMMON_NAME_MAX_LENGTH, expected_subject
 from certificates.representation import certificate_dict, iso_datetime
+from officines.models import Environment
 from officines.selectors import request_ordering_warning
 from portal.api.fields import OptionalEmailField
 

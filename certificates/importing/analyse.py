@@ -24,7 +24,6 @@ from certificates.models import (
     Certificate,
     CertificateRequest,
     ChainStatus,
-    Environment,
     KeyMode,
     Profile,
     RequestStatus,
@@ -32,7 +31,7 @@ from certificates.models import (
 )
 from certificates.ordering import issuable_statuses
 from officines import identifiers
-from officines.models import Officine
+from officines.models import Environment, Officine
 
 # A request can receive its certificate once it has a key (CSR) and until it is issued;
 # one whose key is generated on the ANS platform, as soon as it is recorded.
