@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
@@ -15,78 +14,20 @@ from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
-from certificates.coverage import (
-    RULES,
-    CoverageState,
-    coverage_for_officines,
-    officines_with_coverage_state,
-)
-from certificates.models import Service
+from certificates.coverage import coverage_for_officines
+from console.officine_filters import OfficineApiFilter
 from console.officine_serializers import OfficineSerializer
 from officines.finess_check import finess_check_officine
 from officines.finess_rules import fill_blanks, finess_lookup
 from officines.identifiers import normalize_finess
 from officines.models import (
     AdministratorChangeItem,
-    DelegationMode,
-    Environment,
     Officine,
     OfficineHabilitation,
 )
-from officines.selectors import officine_search
 from officines.services import officine_save
 from portal.api.schema import LIST_ERRORS, READ_ERRORS, WRITE_ERRORS, problem_responses
 from portal.api.views import ApiViewMixin
-
-COVERAGE_SERVICES = [(str(s), Service(s).label) for s in RULES]
-
-
-class OfficineApiFilter(django_filters.FilterSet):
-    finess = django_filters.CharFilter(
-        method="filter_finess", label=_("FINESS géographique (exact)")
-    )
-    department = django_filters.CharFilter(label=_("Département code (69, 2A, 974...)"))
-    environment = django_filters.ChoiceFilter(choices=Environment.choices)
-    delegation_mode = django_filters.ChoiceFilter(choices=DelegationMode.choices)
-    coverage_service = django_filters.ChoiceFilter(
-        choices=COVERAGE_SERVICES,
-        method="filter_noop",
-        label=_("Service whose coverage `coverage_state` filters on"),
-    )
-    coverage_state = django_filters.ChoiceFilter(
-        choices=CoverageState.choices,
-        method="filter_noop",
-        label=_("Coverage state of `coverage_service` (both are needed)"),
-    )
-    search = django_filters.CharFilter(
-        method="filter_search", label=_("FINESS, raison sociale or city")
-    )
-
-    class Meta:
-        model = Officine
-        fields: list[str] = []
-
-    def filter_finess(self, queryset, name, value):
-        return queryset.filter(finess=normalize_finess(value))
-
-    def filter_noop(self, queryset, name, value):
-        return queryset  # applied together in filter_queryset
-
-    def filter_search(self, queryset, name, value):
-        return officine_search(queryset, value)  # the officine list page's search
-
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        service = self.form.cleaned_data.get("coverage_service")
-        state = self.form.cleaned_data.get("coverage_state")
-        if bool(service) != bool(state):
-            raise DrfValidationError(
-                {"coverage_state": [_("Give coverage_service and coverage_state together.")]}
-            )
-        if service and state:
-            queryset = officines_with_coverage_state(queryset, service=service, state=state)
-        return queryset
-
 
 _OFFICINE_EXAMPLE = {
     "id": 12,
