@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.helpers.tenants import administrator_change_for, multi_relation_users
+
 pytestmark = pytest.mark.django_db
 
 # Routes outside the tenant data (auth, static, admin, i18n).
@@ -44,7 +46,6 @@ def objects_of(tenant) -> dict[str, object]:
     """For each route taking an id, the object of `tenant` it addresses."""
     from portal.models import Invitation, Membership
     from portal.services import invitation_create
-    from tests.conftest import administrator_change_for
     from tests.notifications.isolation import notification_objects
     from tests.ui.isolation_objects import certificate_ui_objects
 
@@ -168,28 +169,6 @@ def test_anonymous_is_sent_to_login_everywhere(tenant_a, client):
 
 
 # --------------------------------------------------------------------------- multi-relation
-
-
-def multi_relation_users(tenant_a, tenant_b) -> dict[str, tuple[object, object]]:
-    """(user, tenant whose objects they see only as a read-only pharmacist) per shape of
-    issue 12, item 1: a role held in one tenant never acts on another tenant's rows."""
-    from officines.models import PharmacistAccess
-    from tests.factories import UserFactory
-
-    def link(user, officine):
-        PharmacistAccess.objects.get_or_create(user=user, officine=officine)
-        return user
-
-    crosser = link(tenant_b.operator, tenant_a.officine)  # pharmacist of A + staff of B
-    two_editors = UserFactory(email="deux-editeurs@pharmacie.fr")
-    link(link(two_editors, tenant_a.officine), tenant_b.officine)
-    invited = link(tenant_a.admin, tenant_b.officine)  # staff of A invited as pharmacist of B
-    return {
-        "pharmacist of A + operator of B": (crosser, tenant_a),
-        "pharmacist of two editors (A)": (two_editors, tenant_a),
-        "pharmacist of two editors (B)": (two_editors, tenant_b),
-        "admin of A + pharmacist of B": (invited, tenant_b),
-    }
 
 
 # POSTs that only read (Action.VIEW): asking IGC Santé whether a certificate is revoked.

@@ -38,9 +38,11 @@ from certificates.demo_pki import DemoPKI
 from certificates.models import CertificateRequest
 from portal.api.keys import api_key_create
 from tests.agent.helpers import build_pyz
-from tests.conftest import certificate_row, make_tenant
-from tests.reliability.conftest import ROOT, Worker, child_env, requires_postgres
-from tests.reliability.test_no_key_material import leaks
+from tests.helpers.certificates import certificate_row
+from tests.helpers.secrets import leaks
+from tests.helpers.tenants import make_tenant
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import ROOT, Worker, child_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]
 

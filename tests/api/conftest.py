@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from django.test import Client
 
 from certificates import keystore
 from certificates import x509 as igc
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
-from portal.api.keys import api_key_create
-from tests.conftest import certificate_row
-
-
-@dataclass
-class Keys:
-    read: str
-    write: str
-    export: str
-    officine: str  # write, limited to tenant.officine
-
-
-def make_keys(tenant) -> Keys:
-    def create(name, scopes, officine=None):
-        return api_key_create(
-            editor=tenant.editor, name=name, scopes=scopes, officine=officine, actor=tenant.admin
-        )[1]
-
-    return Keys(
-        read=create("lecture", ["read"]),
-        write=create("ecriture", ["read", "write"]),
-        export=create("export", ["read", "write", "keys:export"]),
-        officine=create("une officine", ["read", "write"], officine=tenant.officine),
-    )
+from tests.helpers.api import Keys, make_keys
+from tests.helpers.certificates import certificate_row
 
 
 @pytest.fixture
@@ -44,11 +19,6 @@ def keys_a(tenant_a) -> Keys:
 @pytest.fixture
 def keys_b(tenant_b) -> Keys:
     return make_keys(tenant_b)
-
-
-def bearer(raw_key: str) -> Client:
-    """A client that authenticates every request with this API key."""
-    return Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
 
 
 @pytest.fixture

@@ -14,23 +14,13 @@ from django.utils import timezone
 from officines.models import Officine
 from portal.api.keys import api_key_create, api_key_revoke, hash_key
 from portal.models import ApiKey, AuditEvent
-from tests.api.conftest import bearer
-from tests.conftest import logged_in
+from tests.helpers.api import bearer, problem
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 
 PING = "/api/v1/ping/"
 OFFICINES = "/api/v1/officines/"
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"] == f"/api/v1/problems/{slug}"
-    assert body["status"] == status
-    assert body["title"] and body["detail"]
-    return body
 
 
 # --------------------------------------------------------------------------- keys

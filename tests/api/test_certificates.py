@@ -8,28 +8,23 @@ from __future__ import annotations
 
 import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from django.utils import timezone
 
-from certificates import x509 as igc
 from certificates.coverage import coverage_refresh
 from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate, Installation
 from portal.models import AuditEvent, IdempotencyRecord
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
 from tests.factories import OfficineFactory
+from tests.helpers.api import IMPORT, bearer, issue_certificate, problem
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 pytestmark = pytest.mark.django_db
 
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
 LIST = "/api/v1/certificates/"
-IMPORT = "/api/v1/certificates/import/"
 
 
 def url(certificate, suffix: str = "") -> str:
@@ -173,22 +168,9 @@ def test_download_without_stored_chain_is_a_404_problem(tenant_a, keys_a, make_c
 # --------------------------------------------------------------------------- import
 
 
-def _issue(pki, officine, key, **kwargs):
-    _, cert = pki.issue_for(
-        finess=officine.finess,
-        raison_sociale=officine.raison_sociale,
-        department=officine.department_label,
-        common_name=kwargs.pop("common_name", "LGO"),
-        profile=igc.Profile(kwargs.pop("profile", "ORG_AUTH_CLI")),
-        key=key,
-        **kwargs,
-    )
-    return cert
-
-
 @pytest.mark.parametrize("content_type", ["application/x-pem-file", "application/octet-stream"])
 def test_import_raw_pem_body(tenant_a, keys_a, pki, shared_key, trust_anchors, content_type):
-    cert = _issue(pki, tenant_a.officine, shared_key)
+    cert = issue_certificate(pki, tenant_a.officine, shared_key)
     body = to_pem_bundle(cert, *pki.chain_for("production"))
     response = bearer(keys_a.write).post(IMPORT, body, content_type=content_type)
     assert response.status_code == 201, response.content
@@ -205,7 +187,7 @@ def test_import_raw_pem_body(tenant_a, keys_a, pki, shared_key, trust_anchors, c
 
 
 def test_import_der_body_with_services(tenant_a, keys_a, pki, shared_key, trust_anchors):
-    cert = _issue(pki, tenant_a.officine, shared_key)
+    cert = issue_certificate(pki, tenant_a.officine, shared_key)
     response = bearer(keys_a.write).post(
         f"{IMPORT}?services=DMP&services=PSC",
         cert.public_bytes(serialization.Encoding.DER),
@@ -219,7 +201,7 @@ def test_import_der_body_with_services(tenant_a, keys_a, pki, shared_key, trust_
 def test_import_multipart_pkcs12_with_password(tenant_a, keys_a, pki, shared_key, trust_anchors):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    cert = _issue(pki, tenant_a.officine, shared_key)
+    cert = issue_certificate(pki, tenant_a.officine, shared_key)
     p12 = pkcs12.serialize_key_and_certificates(
         b"lgo",
         shared_key,
@@ -243,7 +225,7 @@ def test_import_rejections_are_422_problems_and_write_nothing(
     tenant_a, tenant_b, keys_a, pki, shared_key, trust_anchors
 ):
     client = bearer(keys_a.write)
-    foreign = _issue(pki, tenant_b.officine, shared_key)
+    foreign = issue_certificate(pki, tenant_b.officine, shared_key)
     response = client.post(IMPORT, to_pem_bundle(foreign), content_type="application/x-pem-file")
     body = problem(response, 422, "unprocessable")
     assert body["code"] and body["results"][0]["certificate"] is None
@@ -257,7 +239,7 @@ def test_import_rejections_are_422_problems_and_write_nothing(
 
 
 def test_import_read_key_is_403(tenant_a, keys_a, pki, shared_key):
-    cert = _issue(pki, tenant_a.officine, shared_key)
+    cert = issue_certificate(pki, tenant_a.officine, shared_key)
     response = bearer(keys_a.read).post(
         IMPORT, to_pem_bundle(cert), content_type="application/x-pem-file"
     )
@@ -269,11 +251,11 @@ def test_officine_limited_key_imports_only_its_officine(
 ):
     other = OfficineFactory(editor=tenant_a.editor)
     client = bearer(keys_a.officine)
-    foreign = _issue(pki, other, shared_key)
+    foreign = issue_certificate(pki, other, shared_key)
     response = client.post(IMPORT, to_pem_bundle(foreign), content_type="application/x-pem-file")
     problem(response, 403, "permission-denied")
     assert not Certificate.objects.exists()
-    own = _issue(pki, tenant_a.officine, shared_key)
+    own = issue_certificate(pki, tenant_a.officine, shared_key)
     response = client.post(IMPORT, to_pem_bundle(own), content_type="application/x-pem-file")
     assert response.status_code == 201, response.content
 

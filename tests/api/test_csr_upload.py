@@ -14,10 +14,9 @@ from certificates import x509 as igc
 from certificates.models import Certificate, CertificateRequest, KeyMode, RequestStatus
 from certificates.ordering import expected_subject
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
-from tests.api.test_requests import OPENSSL, REQUESTS, openssl_csr, requires_openssl
 from tests.factories import OfficineFactory
+from tests.helpers.api import REQUESTS, bearer, openssl_csr, problem
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,9 @@ from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from notifications.models import Notification
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
-from tests.conftest import certificate_row, logged_in
+from tests.helpers.api import bearer
+from tests.helpers.certificates import certificate_row
+from tests.helpers.tenants import logged_in
 from tests.ui.certificate_support import age_reauthentication, reauthenticate
 
 pytestmark = pytest.mark.django_db

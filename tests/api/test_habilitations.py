@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from officines.models import AdministratorChange, OfficineHabilitation
-from tests.api.conftest import bearer
 from tests.factories import OfficineFactory, TechnicalAdministratorFactory
+from tests.helpers.api import bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from certificates.lifecycle import installation_report
-from tests.api.conftest import bearer
+from tests.helpers.api import bearer
 
 pytestmark = pytest.mark.django_db
 

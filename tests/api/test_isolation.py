@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from certificates.models import CertificateRequest, RenewalCampaign
 from notifications.models import WebhookEndpoint
-from tests.api.conftest import bearer
-from tests.conftest import administrator_change_for, logged_in
+from tests.helpers.api import api_routes, bearer
+from tests.helpers.tenants import administrator_change_for, logged_in, multi_relation_users
 
 pytestmark = pytest.mark.django_db
 
@@ -27,20 +27,6 @@ POST_ONLY = (
     "-secret",
     "-process",
 )
-
-
-def api_routes(resolver: URLResolver | None = None, namespace: str = "") -> list[tuple[str, list]]:
-    resolver = resolver or get_resolver()
-    found = []
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
-            found.extend(api_routes(entry, inner))
-        elif isinstance(entry, URLPattern) and entry.name:
-            name = namespace + entry.name
-            if name.startswith("api:"):
-                found.append((name, list(entry.pattern.converters)))
-    return found
 
 
 def objects_of(tenant, certificate) -> dict[str, dict]:
@@ -187,7 +173,6 @@ def test_multi_relation_users_never_act_across_tenants_on_any_api_route(
 ):
     """Issue 12, item 1, on every API route and method: a role in one tenant plus a
     pharmacist access (mode éditeur) in another never changes the other's rows."""
-    from tests.test_isolation import multi_relation_users
 
     objects = {
         tenant_a.editor.pk: objects_of(tenant_a, make_certificate(tenant_a.officine)),

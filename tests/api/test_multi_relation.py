@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from officines.models import Officine, PharmacistAccess
 from portal.models import AuditEvent
-from tests.conftest import logged_in
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,8 @@ from django.utils import timezone
 
 from officines.models import Officine
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
 from tests.factories import OfficineFactory
+from tests.helpers.api import bearer, problem
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.test import Client, RequestFactory
 from officines.models import Officine
 from portal.api import problems
 from portal.models import IdempotencyRecord
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
+from tests.helpers.api import bearer, problem
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from certificates.models import Certificate, CertificateRequest, RenewalCampaign
 from notifications.models import WebhookEndpoint
 from officines.identifiers import generate_finess
 from officines.models import Officine
-from tests.api.conftest import bearer
-from tests.conftest import logged_in
+from tests.helpers.api import bearer
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

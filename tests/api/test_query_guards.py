@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from certificates.models import Certificate, Installation
 from officines.identifiers import generate_finess
 from officines.models import Officine
-from tests.api.conftest import bearer
+from tests.helpers.api import bearer
 
 pytestmark = pytest.mark.django_db
 

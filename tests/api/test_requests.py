@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 from cryptography import x509 as cx509
@@ -19,45 +18,12 @@ from certificates.models import (
     RenewalCampaign,
 )
 from certificates.ordering import csr_generate
-from officines.identifiers import department_label
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
+from tests.helpers.api import REQUESTS, bearer, openssl_csr, problem
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 pytestmark = pytest.mark.django_db
 
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
-REQUESTS = "/api/v1/certificate-requests/"
 CAMPAIGNS = "/api/v1/campaigns/"
-
-
-def openssl_csr(tmp_path: Path, officine, common_name: str) -> tuple[str, Path]:
-    """A CSR made by the real openssl, as an LGO does where the certificate will live."""
-    key, csr = tmp_path / "lgo.key", tmp_path / "lgo.csr"
-    subject = (
-        f"/C=FR/ST={department_label(officine.department)}/O={officine.raison_sociale}"
-        f"/OU=1{officine.finess}/CN={common_name}"
-    )
-    subprocess.run(
-        [
-            OPENSSL,
-            "req",
-            "-new",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            str(key),
-            "-out",
-            str(csr),
-            "-subj",
-            subject,
-            "-utf8",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return csr.read_text(), key
 
 
 def csr_payload(officine, csr: str = "", **overrides) -> dict:

@@ -9,8 +9,8 @@ from cryptography import x509
 
 from certificates.models import Certificate
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
 from tests.certificates.revocation_servers import OpensslOcsp, free_port, index_line
+from tests.helpers.api import bearer
 
 pytestmark = pytest.mark.django_db
 

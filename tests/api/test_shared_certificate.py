@@ -10,9 +10,8 @@ import pytest
 
 from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate
-from tests.api.conftest import bearer
-from tests.api.test_certificates import IMPORT, _issue
 from tests.factories import OfficineFactory
+from tests.helpers.api import IMPORT, bearer, issue_certificate
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +20,7 @@ def test_each_editor_imports_and_sees_only_its_own_row(
     tenant_a, tenant_b, keys_a, keys_b, pki, shared_key, trust_anchors
 ):
     shared_b = OfficineFactory(editor=tenant_b.editor, finess=tenant_a.officine.finess)
-    cert = _issue(pki, tenant_a.officine, shared_key)
+    cert = issue_certificate(pki, tenant_a.officine, shared_key)
     pem = to_pem_bundle(cert)
     first = bearer(keys_a.write).post(IMPORT, pem, content_type="application/x-pem-file")
     assert first.status_code == 201, first.content

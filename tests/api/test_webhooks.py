@@ -7,9 +7,8 @@ import pytest
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.webhooks.secrets import webhook_secret
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
-from tests.api.test_auth import problem
-from tests.conftest import logged_in
+from tests.helpers.api import bearer, problem
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

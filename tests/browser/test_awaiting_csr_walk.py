@@ -18,8 +18,8 @@ from django.utils import timezone
 from certificates.models import CertificateRequest
 from officines.models import Officine
 from portal.models import AuditEvent
-from tests.browser.test_walkthrough import log_in, page_for  # noqa: F401 (fixture)
-from tests.conftest import certificate_row
+from tests.helpers.browser import log_in
+from tests.helpers.certificates import certificate_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,7 +49,7 @@ def openssl_csr(tmp_path, name: str, subject: dict[str, str]):
     return path
 
 
-def test_renewal_awaiting_its_csr_then_cas_2(page_for, screenshot, tenant_a, pki, tmp_path):  # noqa: F811
+def test_renewal_awaiting_its_csr_then_cas_2(page_for, screenshot, tenant_a, pki, tmp_path):
     officine = tenant_a.officine  # mode « éditeur »
     certificate = certificate_row(
         pki,

@@ -13,13 +13,13 @@ import pytest
 from django.urls import reverse
 
 from officines.models import AdministratorChange, Officine, OfficineHabilitation
-from tests.browser.test_walkthrough import log_in, page_for  # noqa: F401 (fixture)
 from tests.factories import TechnicalAdministratorFactory
+from tests.helpers.browser import log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_habilitation_and_form_503_walk(page_for, screenshot, tenant_a):  # noqa: F811
+def test_habilitation_and_form_503_walk(page_for, screenshot, tenant_a):
     newcomer = TechnicalAdministratorFactory(
         editor=tenant_a.editor, full_name="Inès Nouvelle", card_number="8000111222"
     )

@@ -25,60 +25,13 @@ from officines import identifiers
 from officines.models import Officine
 from portal.management.commands.demo_totp import current_code
 from portal.models import Role
-from tests.factories import PASSWORD, TOTP_SECRET, MembershipFactory, UserFactory
+from tests.factories import PASSWORD, MembershipFactory, UserFactory
+from tests.helpers.browser import log_in
 from tests.ui.certificate_support import issue_pem
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PASSPHRASE = "Phrase de passe du navigateur 2026"
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def page_for(chromium, live_server):
-    """A fresh French-speaking browser context per person; closed after the test."""
-    contexts = []
-
-    def open_page(*, phone: bool = False):
-        options = {"locale": "fr-FR", "accept_downloads": True, "base_url": live_server.url}
-        if phone:
-            options.update(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-        context = chromium.new_context(**options)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: record_console(errors, msg, page))
-        page.js_errors = errors
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def record_console(errors: list[str], message, page=None) -> None:
-    """Console errors fail the walk (a missing favicon included)."""
-    if message.type == "error":
-        where = (message.location or {}).get("url", "")
-        errors.append(f"{message.text} ({where}) on {page.url if page else ''}")
-
-
-def log_in(page, email: str, *, totp: bool) -> None:
-    page.goto(reverse("account_login"))
-    page.fill("input[name=login]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("main form button[type=submit]").first.click()
-    if totp:
-        page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
-        # A code is valid in its 30-second window only: never type one about to expire.
-        remaining = 30 - time.time() % 30
-        if remaining < 3:
-            page.wait_for_timeout((remaining + 0.5) * 1000)
-        page.fill("input[name=code]", current_code(TOTP_SECRET))
-        page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(lambda url: "/accounts/" not in url)
 
 
 def submit(page, form_selector: str = "main form[method=post]") -> None:

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from tests.helpers.tools import OPENSSL
+
 MARKER = 3001
-OPENSSL = "/usr/bin/openssl"
 
 
 @dataclass

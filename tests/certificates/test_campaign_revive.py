@@ -33,8 +33,9 @@ from certificates.campaigns import (
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
 from portal.celery import app as celery_app
 from portal.models import AuditEvent, OutboxMessage
-from tests.certificates.test_campaigns import assert_each_certificate_renewed_once, create
 from tests.factories import OfficineFactory
+from tests.helpers.campaigns import assert_each_certificate_renewed_once, create
+from tests.helpers.workers import point_celery_to
 from tests.ui.certificate_support import htmx
 from tests.ui.html_checker import assert_valid_html
 
@@ -243,7 +244,6 @@ def campaign_requests_keys(campaign) -> dict[int, str]:
 def test_revive_with_the_broker_down_keeps_the_message(
     tenant_a, expiring, django_capture_on_commit_callbacks
 ):
-    from tests.reliability.conftest import point_celery_to
 
     campaign = stall(create(tenant_a, certificate_ids=[expiring[0].pk]))
     point_celery_to("redis://127.0.0.1:1/0", eager=False)  # a closed port, for real

@@ -11,9 +11,7 @@ import csv
 import io
 import subprocess
 import zipfile
-from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from cryptography import x509 as cx509
@@ -33,9 +31,8 @@ from certificates.models import (
 )
 from portal.models import AuditEvent
 from tests.factories import OfficineFactory
-
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
+from tests.helpers.campaigns import assert_each_certificate_renewed_once, campaign_requests, create
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 
 @pytest.fixture
@@ -113,45 +110,8 @@ def fleet(tenant_a, tenant_b, make_certificate):
     }
 
 
-def create(tenant, **kwargs):
-    kwargs.setdefault("name", "Renouvellement T3")
-    kwargs.setdefault("requester_email", "admin-tech@lgo.example")
-    # These tests follow the portal's key generation (crash, resume, ZIP); the default
-    # (each renewal keeps its key mode) is tested in tests/certificates/test_key_modes.py.
-    kwargs.setdefault("key_mode", "server")
-    return campaign_create(editor=tenant.editor, actor=tenant.operator, **kwargs)
-
-
 def ids(certificates):
     return [c.pk for c in certificates]
-
-
-def campaign_requests(campaign):
-    return CertificateRequest.objects.filter(campaign=campaign)
-
-
-def assert_each_certificate_renewed_once(campaign):
-    """One open request per certificate, each with a CSR and a key of its own."""
-    certificate_ids = set(campaign.certificates.values_list("pk", flat=True))
-    per_certificate = Counter(
-        CertificateRequest.objects.filter(renews_id__in=certificate_ids).values_list(
-            "renews_id", flat=True
-        )
-    )
-    assert set(per_certificate) == certificate_ids
-    assert set(per_certificate.values()) == {1}
-    rows = list(campaign_requests(campaign).values_list("csr_pem", "public_key_sha256", "status"))
-    assert all(csr.startswith("-----BEGIN CERTIFICATE REQUEST-----") for csr, _, _ in rows)
-    assert len({key for _, key, _ in rows}) == len(rows)  # a new key per certificate
-    assert {status for _, _, status in rows} == {RequestStatus.CSR_READY}
-    # Exactly one key generated per request: no duplicate keys after a resume.
-    request_ids = [str(pk) for pk in campaign_requests(campaign).values_list("pk", flat=True)]
-    generated = Counter(
-        AuditEvent.objects.filter(
-            action="key.generate", target_type="certificaterequest", target_id__in=request_ids
-        ).values_list("target_id", flat=True)
-    )
-    assert generated == Counter(request_ids)
 
 
 # --------------------------------------------------------------------------- creation

@@ -24,9 +24,7 @@ from certificates.demo_pki import (
     to_pem_bundle,
 )
 from certificates.x509 import ChainStatus, Profile
-
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no /usr/bin/openssl")
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +37,7 @@ def key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _issue(
+def issue_certificate(
     pki: DemoPKI, key: rsa.RSAPrivateKey, profile: Profile, **kwargs: object
 ) -> x509.Certificate:
     _, cert = pki.issue_for(
@@ -102,7 +100,7 @@ def test_ca_extensions_and_links(pki: DemoPKI) -> None:
 
 @pytest.mark.parametrize("profile", list(Profile))
 def test_issued_leaf_extensions(pki: DemoPKI, key: rsa.RSAPrivateKey, profile: Profile) -> None:
-    cert = _issue(pki, key, profile)
+    cert = issue_certificate(pki, key, profile)
     constraints = _ext(cert, x509.BasicConstraints)
     assert constraints.critical and not constraints.value.ca  # type: ignore[attr-defined]
     assert _ext(cert, x509.KeyUsage).critical
@@ -123,12 +121,12 @@ def test_issued_leaf_extensions(pki: DemoPKI, key: rsa.RSAPrivateKey, profile: P
 
 
 def test_serv_ssl_also_allows_client_auth(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
-    eku = _ext(_issue(pki, key, Profile.SERV_SSL), x509.ExtendedKeyUsage).value
+    eku = _ext(issue_certificate(pki, key, Profile.SERV_SSL), x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku and ExtendedKeyUsageOID.CLIENT_AUTH in eku  # type: ignore[operator]
 
 
 def test_test_environment_leaf(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
-    cert = _issue(pki, key, Profile.ORG_AUTH_CLI, environment="test")
+    cert = issue_certificate(pki, key, Profile.ORG_AUTH_CLI, environment="test")
     assert cert.issuer == pki.test_organisations.name
     assert igc.describe_certificate(cert).policies == (POLICY_TEST,)
     crl = _ext(cert, x509.CRLDistributionPoints).value[0].full_name[0].value  # type: ignore[index]
@@ -137,23 +135,25 @@ def test_test_environment_leaf(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
 
 def test_validity_three_years_and_sign_one_month_more(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
     start = datetime(2025, 1, 31, 10, 0, tzinfo=UTC)
-    auth = _issue(pki, key, Profile.ORG_AUTH_CLI, not_before=start)
+    auth = issue_certificate(pki, key, Profile.ORG_AUTH_CLI, not_before=start)
     assert auth.not_valid_before_utc == start
     assert auth.not_valid_after_utc == datetime(2028, 1, 31, 10, 0, tzinfo=UTC)
-    sign = _issue(pki, key, Profile.ORG_SIGN, not_before=start)
+    sign = issue_certificate(pki, key, Profile.ORG_SIGN, not_before=start)
     assert sign.not_valid_after_utc == datetime(2028, 2, 29, 10, 0, tzinfo=UTC)
     if hasattr(x509, "PrivateKeyUsagePeriod"):
         period = _ext(sign, x509.PrivateKeyUsagePeriod).value
         assert period.not_after == datetime(2028, 1, 31, 10, 0)  # type: ignore[attr-defined]
     end = start + timedelta(days=10)
     assert (
-        _issue(pki, key, Profile.ORG_CONF, not_before=start, not_after=end).not_valid_after_utc
+        issue_certificate(
+            pki, key, Profile.ORG_CONF, not_before=start, not_after=end
+        ).not_valid_after_utc
         == end
     )
 
 
 def test_default_validity_starts_now(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
-    cert = _issue(pki, key, Profile.ORG_AUTH_CLI)
+    cert = issue_certificate(pki, key, Profile.ORG_AUTH_CLI)
     now = datetime.now(UTC)
     assert now - timedelta(minutes=10) < cert.not_valid_before_utc <= now
     assert 3 * 365 <= (cert.not_valid_after_utc - cert.not_valid_before_utc).days <= 3 * 366
@@ -180,7 +180,7 @@ def test_issue_from_csr_keeps_subject_and_key(pki: DemoPKI, key: rsa.RSAPrivateK
 
 
 def test_serials_are_random(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
-    serials = {_issue(pki, key, Profile.ORG_AUTH_CLI).serial_number for _ in range(5)}
+    serials = {issue_certificate(pki, key, Profile.ORG_AUTH_CLI).serial_number for _ in range(5)}
     assert len(serials) == 5
 
 
@@ -188,7 +188,7 @@ def test_issue_argument_errors(pki: DemoPKI, key: rsa.RSAPrivateKey) -> None:
     with pytest.raises(ValueError):
         pki.issue(profile=Profile.ORG_AUTH_CLI)
     with pytest.raises(ValueError):
-        _issue(pki, key, Profile.ORG_AUTH_CLI, environment="test", ca="personnes")
+        issue_certificate(pki, key, Profile.ORG_AUTH_CLI, environment="test", ca="personnes")
 
 
 def test_issue_for_makes_a_key_when_none_given(pki: DemoPKI) -> None:
@@ -234,7 +234,7 @@ def test_write_trust_anchors_feeds_a_trust_store(
         "igc-sante-test-racine.pem",
     ]
     store = igc.TrustStore.from_directory(tmp_path / "anchors")
-    result = igc.validate_chain(_issue(pki, key, Profile.ORG_AUTH_CLI), store=store)
+    result = igc.validate_chain(issue_certificate(pki, key, Profile.ORG_AUTH_CLI), store=store)
     assert result.status == ChainStatus.TRUSTED_PRODUCTION
 
 
@@ -252,7 +252,7 @@ def test_openssl_verifies_the_demo_chain(
 ) -> None:
     (tmp_path / "root.pem").write_bytes(to_pem_bundle(pki.root.certificate))
     (tmp_path / "int.pem").write_bytes(to_pem_bundle(pki.organisations.certificate))
-    (tmp_path / "leaf.pem").write_bytes(to_pem_bundle(_issue(pki, key, profile)))
+    (tmp_path / "leaf.pem").write_bytes(to_pem_bundle(issue_certificate(pki, key, profile)))
     result = subprocess.run(
         [
             OPENSSL, "verify", "-x509_strict", "-purpose", purpose,

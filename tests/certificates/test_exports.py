@@ -17,14 +17,11 @@ from certificates import exports, keystore
 from certificates import x509 as igc
 from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from portal.models import AuditEvent
-from tests.conftest import certificate_row
 from tests.factories import OfficineFactory
+from tests.helpers.certificates import certificate_row
+from tests.helpers.tools import KEYTOOL, OPENSSL, requires_keytool, requires_openssl
 
-OPENSSL = "/usr/bin/openssl"
-KEYTOOL = "/usr/bin/keytool"
 PASSPHRASE = "Une phrase de passe solide!"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
-requires_keytool = pytest.mark.skipif(not Path(KEYTOOL).exists(), reason="no keytool")
 
 
 def make_request(officine, *, key=None, key_mode=KeyMode.SERVER, common_name="LGO"):

@@ -14,8 +14,8 @@ from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate
 from officines.models import Officine
 from portal.models import AuditEvent
-from tests.certificates.test_imports import PASSPHRASE, encode, issue
 from tests.factories import OfficineFactory
+from tests.helpers.imports import PASSPHRASE, encode, issue
 
 
 @pytest.fixture(autouse=True)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.db import IntegrityError, transaction
 from django.utils import translation
@@ -31,14 +28,10 @@ from certificates.representation import certificate_dict, import_result_dict
 from officines.models import Officine
 from portal.models import AuditEvent
 from tests.factories import OfficineFactory
+from tests.helpers.imports import FORMATS, PASSPHRASE, encode, issue, openssl_fields
+from tests.helpers.tools import requires_openssl
 
-OPENSSL = "/usr/bin/openssl"
-PASSPHRASE = b"phrase de passe solide"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no /usr/bin/openssl")
 PROFILES = ["ORG_AUTH_CLI", "ORG_SIGN", "ORG_CONF", "SERV_SSL"]
-FORMATS = ["pem", "pem_chain", "der", "p7b_pem", "p7b_der", "p12"]
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -53,64 +46,6 @@ def _english():
 def request_keys():
     """Distinct keys for certificates that must match (or not) a request's key."""
     return [igc.generate_private_key() for _ in range(3)]
-
-
-def issue(pki: DemoPKI, officine, key, *, profile="ORG_AUTH_CLI", common_name="LGO", **kwargs):
-    """A certificate really issued by the demo PKI for `officine` (subject in IGC Santé order)."""
-    _, cert = pki.issue_for(
-        finess=officine.finess,
-        raison_sociale=officine.raison_sociale,
-        department=officine.department_label or "Rhône (69)",
-        common_name=common_name,
-        profile=igc.Profile(profile),
-        key=key,
-        **kwargs,
-    )
-    return cert
-
-
-def encode(fmt: str, cert, chain, key=None, passphrase: bytes = PASSPHRASE) -> bytes:
-    """The certificate as an administrator would bring it back, in one of the formats."""
-    if fmt == "pem":
-        return to_pem_bundle(cert)
-    if fmt == "pem_chain":
-        return to_pem_bundle(cert, *chain)
-    if fmt == "der":
-        return cert.public_bytes(serialization.Encoding.DER)
-    if fmt == "p7b_pem":
-        return pkcs7.serialize_certificates([cert, *chain], serialization.Encoding.PEM)
-    if fmt == "p7b_der":
-        return pkcs7.serialize_certificates([cert, *chain], serialization.Encoding.DER)
-    if fmt == "p12":
-        encryption = serialization.BestAvailableEncryption(passphrase)
-        return serialization.pkcs12.serialize_key_and_certificates(
-            b"officine", key, cert, chain, encryption
-        )
-    raise ValueError(fmt)
-
-
-def openssl_fields(pem: str, tmp_path: Path) -> dict[str, str]:
-    """What openssl itself reads from a stored PEM: serial, fingerprint, DNs, dates."""
-    path = tmp_path / "stored.pem"
-    path.write_text(pem)
-    fields_asked = ["-serial", "-fingerprint", "-sha256", "-subject", "-issuer", "-dates"]
-    formats = ["-nameopt", "RFC2253,-esc_msb", "-dateopt", "iso_8601"]
-    out = subprocess.run(
-        [OPENSSL, "x509", "-in", str(path), "-noout", *fields_asked, *formats],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "LC_ALL": "C.UTF-8"},
-    ).stdout
-    fields = dict(line.split("=", 1) for line in out.strip().splitlines())
-    return {
-        "serial": fields["serial"],
-        "fingerprint": fields["sha256 Fingerprint"].replace(":", "").lower(),
-        "subject": fields["subject"],
-        "issuer": fields["issuer"],
-        "not_before": fields["notBefore"],
-        "not_after": fields["notAfter"],
-    }
 
 
 def openssl_date(value: str) -> datetime:

@@ -23,7 +23,8 @@ from certificates.ordering import (
     request_create,
     request_create_renewal,
 )
-from tests.conftest import certificate_row
+from tests.helpers.api import bearer
+from tests.helpers.certificates import certificate_row
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,6 @@ def test_campaign_page_shows_what_each_agent_answered(
     tenant_a, make_certificate, client_for, django_assert_max_num_queries
 ):
     from portal.api.keys import api_key_create
-    from tests.api.conftest import bearer
 
     officine = tenant_a.officine
     certificate = make_certificate(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
 from io import StringIO
 
 import pytest
@@ -20,16 +18,9 @@ from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from certificates.ordering import csr_generate, request_create
 from portal import sealing
 from portal.models import AuditEvent
+from tests.helpers.keystore import key_id, new_wrapping_key, run_rotation
 
 pytestmark = pytest.mark.django_db
-
-
-def new_wrapping_key() -> str:
-    return base64.b64encode(os.urandom(32)).decode("ascii")
-
-
-def key_id(value: str) -> str:
-    return hashlib.sha256(base64.b64decode(value)).hexdigest()[:8]
 
 
 def public_hash(key) -> str:
@@ -240,12 +231,6 @@ def test_first_key_encrypts_all_keys_decrypt(make_request, shared_key, settings)
     for request in (before, after):
         key = keystore.private_key_for(request=request, actor=None, reason="check")
         assert public_hash(key) == public_hash(shared_key)
-
-
-def run_rotation(*args: str) -> str:
-    out = StringIO()
-    call_command("rotate_key_encryption", *args, stdout=out)
-    return out.getvalue()
 
 
 def test_rotation_rewraps_everything_then_old_key_can_go(make_request, shared_key, settings):

@@ -24,15 +24,12 @@ from certificates import x509 as igc
 from certificates.demo_pki import to_pem_bundle
 from certificates.models import Certificate
 from portal.models import AuditEvent
-from tests.api.conftest import bearer, make_keys
-from tests.api.test_auth import problem
 from tests.certificates import crafted_pkcs12 as crafted
+from tests.helpers.api import bearer, make_keys, problem
+from tests.helpers.tools import requires_openssl
 
 PASSPHRASE = "phrase de passe solide"
 HUGE = 2**31 - 1
-requires_openssl = pytest.mark.skipif(
-    not Path(crafted.OPENSSL).exists(), reason="no /usr/bin/openssl"
-)
 pytestmark = requires_openssl
 
 

@@ -10,13 +10,8 @@ from certificates.importing import certificate_import
 from certificates.keystore import private_key_for
 from certificates.models import Certificate, KeyMode, RequestStatus
 from certificates.ordering import csr_generate, request_create
-from tests.certificates.test_imports import (
-    FORMATS,
-    PASSPHRASE,
-    encode,
-    openssl_fields,
-    requires_openssl,
-)
+from tests.helpers.imports import FORMATS, PASSPHRASE, encode, openssl_fields
+from tests.helpers.tools import requires_openssl
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from certificates.tasks import generate_csr
 from notifications.tasks import send_digests
 from notifications.webhooks.delivery import backoff_seconds, max_attempts
 from portal.models import AuditEvent, OutboxMessage
-from tests.certificates.test_requests import create
+from tests.helpers.requests import create
 
 pytestmark = pytest.mark.django_db
 

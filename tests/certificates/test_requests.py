@@ -35,7 +35,6 @@ from certificates.ordering import (
     expected_subject,
     profiles_for_service,
     request_cancel,
-    request_create,
     request_create_for_service,
     request_create_renewal,
     request_mark_issued,
@@ -48,13 +47,10 @@ from certificates.ordering import (
 from certificates.tasks import generate_csr
 from portal.models import ApiKey, AuditEvent
 from tests.factories import OfficineFactory
+from tests.helpers.requests import REQUESTER, create
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 pytestmark = pytest.mark.django_db
-
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no /usr/bin/openssl")
-REQUESTER = "admin-tech@lgo.example"
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -96,20 +92,6 @@ def subject_of(officine, *, common_name="LGO", o=None, ou=None) -> cx509.Name:
 def make_csr(key, subject: cx509.Name, *, der: bool = False) -> bytes:
     csr = cx509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.DER if der else serialization.Encoding.PEM)
-
-
-def create(officine, **overrides) -> CertificateRequest:
-    arguments = {
-        "officine": officine,
-        "profile": Profile.ORG_AUTH_CLI,
-        "services": [Service.PSC],
-        "common_name": "LGO",
-        "key_mode": KeyMode.SERVER,
-        "requester_email": REQUESTER,
-        "enqueue": False,
-        **overrides,
-    }
-    return request_create(**arguments)
 
 
 def codes(exc: ValidationError) -> dict[str, list[str]]:

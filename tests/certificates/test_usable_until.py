@@ -10,7 +10,6 @@ import io
 import json
 import subprocess
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -25,12 +24,11 @@ from certificates.models import Certificate, Status
 from notifications.models import AlertLog
 from notifications.scan import alert_scan
 from notifications.webhooks.delivery import certificate_data
-from tests.api.conftest import bearer, make_keys
+from tests.helpers.api import bearer, make_keys
+from tests.helpers.tools import OPENSSL, requires_openssl
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_anchors")]
 
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
 TODAY = date(2027, 1, 4)
 
 

@@ -20,13 +20,10 @@ from cryptography.x509.oid import NameOID
 from certificates import x509 as igc
 from certificates.demo_pki import DemoPKI, to_pem_bundle
 from certificates.x509 import ChainStatus, Profile, X509Error
+from tests.helpers.tools import KEYTOOL, OPENSSL, requires_openssl
 
-OPENSSL = "/usr/bin/openssl"
-KEYTOOL = "/usr/bin/keytool"
 FINESS = "760021832"
 PASSPHRASE = b"correct horse battery"
-
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no /usr/bin/openssl")
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -63,10 +60,12 @@ def issue(
 ) -> Callable[..., x509.Certificate]:
     """Issue with the shared key so the module generates few keys."""
 
-    def _issue(profile: Profile = Profile.ORG_AUTH_CLI, **kwargs: object) -> x509.Certificate:
+    def issue_certificate(
+        profile: Profile = Profile.ORG_AUTH_CLI, **kwargs: object
+    ) -> x509.Certificate:
         return pki.issue(public_key=key.public_key(), subject=subject, profile=profile, **kwargs)  # type: ignore[arg-type]
 
-    return _issue
+    return issue_certificate
 
 
 @pytest.fixture(scope="module")

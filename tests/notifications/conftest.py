@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
 import pytest
-from django.utils import timezone
 
-TODAY = date(2027, 1, 4)
-
-
-def day(offset: int) -> date:
-    return TODAY + timedelta(days=offset)
-
-
-def expiring_in(days: int, *, hour: int = 12, today: date = TODAY) -> datetime:
-    """A not_after `days` calendar days after `today`, at `hour` local time (Europe/Paris)."""
-    return timezone.make_aware(datetime.combine(today + timedelta(days=days), time(hour)))
+from tests.helpers.notifications import expiring_in
 
 
 @pytest.fixture

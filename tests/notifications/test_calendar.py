@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notifications.calendar import escape_text, feed_create, feed_revoke, fold, render_calendar
 from notifications.models import CalendarFeed
-from tests.notifications.conftest import expiring_in
+from tests.helpers.notifications import expiring_in
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ import pytest
 from notifications.calendar import feed_create, feed_revoke
 from notifications.models import CalendarFeed
 from portal.log_redaction import RedactSecretsFilter
-from tests.notifications.conftest import expiring_in
+from tests.helpers.notifications import expiring_in
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from notifications.scan import alert_scan
 from notifications.services import alert_subscription_set
 from portal.models import OutboxMessage
 from tests.factories import OfficineFactory
-from tests.notifications.conftest import TODAY
+from tests.helpers.notifications import TODAY
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from notifications.links import certificate_url
 from notifications.models import AlertDigest, AlertLog, AlertStatus
 from notifications.scan import alert_scan
 from tests.factories import OfficineFactory
-from tests.notifications.conftest import TODAY
+from tests.helpers.notifications import TODAY
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -11,7 +11,7 @@ from notifications.digests import digests_send
 from notifications.models import AlertLog
 from notifications.scan import alert_scan
 from tests.factories import OfficineFactory
-from tests.notifications.conftest import TODAY
+from tests.helpers.notifications import TODAY
 
 pytestmark = pytest.mark.django_db
 

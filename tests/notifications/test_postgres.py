@@ -20,7 +20,7 @@ from django.db import connection
 
 from notifications.models import AlertDigest, AlertLog, AlertStatus
 from tests.factories import OfficineFactory
-from tests.notifications.conftest import TODAY
+from tests.helpers.notifications import TODAY, expiring_in
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("ALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -119,7 +119,6 @@ def race(tmp_path: Path, round_: int) -> tuple[list[str], int]:
 
 @pytest.mark.slow
 def test_two_concurrent_scans_send_each_digest_once(tenant_a, make_certificate, tmp_path):
-    from tests.notifications.conftest import expiring_in
 
     officines = [tenant_a.officine] + [
         OfficineFactory(editor=tenant_a.editor, technical_administrator=tenant_a.administrator)
@@ -198,8 +197,6 @@ def worker(transactional_db, redis_broker, tmp_path):
 @pytest.mark.slow
 def test_real_worker_on_redis_sends_the_digest(tenant_a, make_certificate, worker):
     from celery import Celery
-
-    from tests.notifications.conftest import expiring_in
 
     mail_dir, log_path = worker
     certificate = make_certificate(

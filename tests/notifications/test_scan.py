@@ -20,7 +20,7 @@ from notifications.scan import alert_scan
 from notifications.services import alert_policy_update, alert_subscription_set
 from officines.models import OfficineHabilitation
 from tests.factories import OfficineFactory, PharmacistAccessFactory, UserFactory
-from tests.notifications.conftest import TODAY, day, expiring_in
+from tests.helpers.notifications import TODAY, day, expiring_in
 
 pytestmark = pytest.mark.django_db
 

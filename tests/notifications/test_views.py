@@ -13,7 +13,7 @@ from notifications.models import AlertPolicy, CalendarFeed, Notification, Webhoo
 from notifications.scan import alert_scan
 from notifications.webhooks.secrets import webhook_secret
 from portal.models import AuditEvent
-from tests.notifications.conftest import TODAY
+from tests.helpers.notifications import TODAY
 
 pytestmark = pytest.mark.django_db
 

@@ -30,7 +30,7 @@ from portal import sealing
 from portal.api.keys import api_key_create
 from portal.models import AuditEvent, IdempotencyRecord, Role
 from tests.factories import MembershipFactory, UserFactory
-from tests.notifications.test_webhooks import Receiver
+from tests.helpers.notifications import Receiver
 
 pytestmark = pytest.mark.django_db
 

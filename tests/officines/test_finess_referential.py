@@ -17,8 +17,9 @@ from officines import identifiers
 from officines.csv_import.plan import officines_import_plan
 from officines.finess_check import finess_differences
 from officines.models import Officine, OfficineFinessCheck, OfficineImport
-from tests.api.conftest import bearer, make_keys
 from tests.factories import OfficineFactory
+from tests.helpers.api import bearer, make_keys
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,6 @@ def test_comparison_queries_stay_flat(tenant_a, referential, django_assert_max_n
 
 
 def _client(tenant):
-    from tests.conftest import logged_in
 
     return logged_in(tenant.admin)
 

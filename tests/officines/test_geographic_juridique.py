@@ -10,8 +10,8 @@ from officines.csv_import.plan import officines_import_plan
 from officines.identifiers import generate_finess
 from officines.models import Officine
 from officines.services import officine_save
-from tests.api.conftest import bearer, make_keys
 from tests.factories import OfficineFactory
+from tests.helpers.api import bearer, make_keys
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.utils import translation
 from officines.csv_import.plan import officines_import_plan
 from officines.models import Officine
 from portal.models import AuditEvent
-from tests.conftest import logged_in
 from tests.factories import TechnicalAdministratorFactory
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from portal.api.keys import api_key_create
 from portal.audit import audit_record
 from portal.models import AuditEvent
-from tests.api.conftest import bearer
+from tests.helpers.api import bearer
 
 pytestmark = pytest.mark.django_db
 

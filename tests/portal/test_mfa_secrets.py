@@ -21,8 +21,8 @@ from django.urls import reverse
 from portal import sealing
 from portal.management.commands.demo_totp import current_code
 from portal.mfa_secrets import PREFIX
-from tests.certificates.test_keystore import key_id, new_wrapping_key, run_rotation
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
+from tests.helpers.keystore import key_id, new_wrapping_key, run_rotation
 
 pytestmark = pytest.mark.django_db
 

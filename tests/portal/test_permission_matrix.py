@@ -11,9 +11,8 @@ from django.urls import reverse
 
 from notifications.models import WebhookEndpoint
 from portal.permissions import EDITOR_RULES, editor_roles, key_scope
-from tests.api.conftest import bearer, make_keys
-from tests.api.test_isolation import api_routes
-from tests.conftest import logged_in
+from tests.helpers.api import api_routes, bearer, make_keys
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from portal.api.keys import api_key_create
 from portal.management.commands.demo_totp import current_code
 from portal.settings import cache_config
 from tests.factories import PASSWORD, TOTP_SECRET, MembershipFactory, UserFactory
-from tests.reliability.conftest import point_celery_to
+from tests.helpers.workers import point_celery_to
 
 pytestmark = pytest.mark.django_db
 

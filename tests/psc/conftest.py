@@ -17,44 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bench.common import free_port
-from officines.identifiers import luhn_check_digit
+from tests.helpers.psc import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT_ID = "portail-certificats-test"
 CLIENT_SECRET = "a-test-client-secret-for-the-local-provider"
-PASSWORD = "code-cps-1234"
-
-
-def rpps(serial: int) -> str:
-    payload = f"1000{serial:06d}"
-    return payload + luhn_check_digit(payload)
-
-
-RPPS_PHARMACIST = rpps(1)
-RPPS_INVITED = rpps(2)
-RPPS_UNKNOWN = rpps(3)
-RPPS_STAFF = rpps(4)
-
-
-def person(rpps_number: str, finess: list[str], **extra) -> dict:
-    return {
-        "password": PASSWORD,
-        "SubjectNameID": "8" + rpps_number,
-        "given_name": "Claire",
-        "family_name": "Martin",
-        "SubjectRefPro": {
-            "exercices": [
-                {
-                    "codeProfession": "21",
-                    "activities": [
-                        {"numeroFinessSite": f, "identifiantTechniqueDeLaStructure": "1" + f}
-                        for f in finess
-                    ],
-                }
-            ]
-        },
-        **extra,
-    }
 
 
 @dataclass

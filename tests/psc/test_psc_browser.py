@@ -9,8 +9,8 @@ import pytest
 from allauth.socialaccount.models import SocialAccount
 
 from officines.models import PharmacistAccess
-from tests.browser.conftest import CHROMIUM_ARGS, chromium  # noqa: F401 - the fixture
-from tests.psc.conftest import PASSWORD, RPPS_PHARMACIST, RPPS_UNKNOWN, person
+from tests.helpers.browser import log_in
+from tests.helpers.psc import PASSWORD, RPPS_PHARMACIST, RPPS_STAFF, RPPS_UNKNOWN, person
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TIMEOUT_MS = 15_000
@@ -23,7 +23,7 @@ def portal_url(live_server) -> str:
 
 
 @pytest.fixture
-def page(chromium, portal_url):  # noqa: F811 - the imported fixture
+def page(chromium, portal_url):
     context = chromium.new_context(locale="fr-FR", base_url=portal_url)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -138,9 +138,7 @@ def test_psc_only_pharmacist_confirms_with_psc_before_a_pkcs12_export(
 def test_operator_links_their_psc_identity_after_confirming_the_password(
     psc_configured, tenant_a, page
 ):
-    from tests.browser.test_walkthrough import log_in
     from tests.factories import PASSWORD as PORTAL_PASSWORD
-    from tests.psc.conftest import RPPS_STAFF
 
     psc_configured.set_people({"paul": person(RPPS_STAFF, [])})
     log_in(page, tenant_a.operator.email, totp=True)

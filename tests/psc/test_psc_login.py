@@ -15,36 +15,17 @@ from officines.models import PharmacistAccess
 from portal.models import AuditEvent, Invitation, InvitationKind, User
 from psc.identity import identity_from_claims, rpps_of
 from tests.factories import OfficineFactory, PharmacistAccessFactory, UserFactory
-from tests.psc.conftest import (
+from tests.helpers.psc import (
     RPPS_INVITED,
     RPPS_PHARMACIST,
     RPPS_UNKNOWN,
+    finish,
     person,
+    psc_login,
+    start,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def start(client: Client, **params) -> str:
-    response = client.post(reverse("psc_login"), params)
-    assert response.status_code == 302, response.content[:300]
-    location = response["Location"]
-    query = parse_qs(urlparse(location).query)
-    assert query["response_type"] == ["code"]
-    assert query["nonce"][0] and query["state"][0]
-    assert query["code_challenge_method"] == ["S256"]  # PKCE
-    assert "scope_all" in query["scope"][0].split()
-    return location
-
-
-def finish(client: Client, back: str):
-    parsed = urlparse(back)
-    assert parsed.path == reverse("psc_callback"), back
-    return client.get(parsed.path + "?" + parsed.query)
-
-
-def psc_login(client: Client, provider, username: str):
-    return finish(client, provider.authorize(start(client), username))
 
 
 @pytest.fixture

@@ -14,9 +14,16 @@ from django.urls import reverse
 from certificates import x509
 from officines.models import PharmacistAccess
 from portal.models import AuditEvent
-from tests.conftest import logged_in
-from tests.psc.conftest import RPPS_INVITED, RPPS_PHARMACIST, RPPS_STAFF, person
-from tests.psc.test_psc_login import finish, psc_login, start
+from tests.helpers.psc import (
+    RPPS_INVITED,
+    RPPS_PHARMACIST,
+    RPPS_STAFF,
+    finish,
+    person,
+    psc_login,
+    start,
+)
+from tests.helpers.tenants import logged_in
 from tests.ui.certificate_support import (
     age_reauthentication,
     issued_certificate,

@@ -14,8 +14,8 @@ from django.urls import get_resolver
 from portal.api.keys import api_key_create
 from portal.audit import audit_record
 from portal.models import AuditEvent
-from tests.conftest import logged_in
 from tests.factories import UserFactory
+from tests.helpers.tenants import logged_in
 
 pytestmark = pytest.mark.django_db
 

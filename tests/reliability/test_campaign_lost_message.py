@@ -20,17 +20,15 @@ from certificates.campaigns import RUN_TASK, campaign_create
 from certificates.models import CampaignStatus, RenewalCampaign
 from portal.celery import app as celery_app
 from portal.models import AuditEvent, OutboxMessage
-from tests.reliability.conftest import (
-    VISIBILITY_TIMEOUT,
-    redis_keys,
-    redis_lose_everything,
-    requires_postgres,
-    wait_for,
-)
-from tests.reliability.test_worker_crash import (
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import (
     OFFICINES,
+    VISIBILITY_TIMEOUT,
     assert_one_renewal_each,
     officines_with_certificates,
+    redis_keys,
+    redis_lose_everything,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]

@@ -32,15 +32,10 @@ from certificates.models import CertificateRequest, RequestStatus
 from portal import outbox
 from portal.api.keys import api_key_create
 from portal.models import OutboxMessage
-from tests.conftest import logged_in
 from tests.factories import OfficineFactory
-from tests.reliability.conftest import (
-    ROOT,
-    child_env,
-    point_celery_to,
-    requires_postgres,
-    wait_for,
-)
+from tests.helpers.tenants import logged_in
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import ROOT, child_env, point_celery_to, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]
 

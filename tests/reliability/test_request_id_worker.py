@@ -11,7 +11,8 @@ from django.db import transaction
 from ops.models import TaskRun
 from portal import outbox
 from portal.logcontext import request_id_var
-from tests.reliability.conftest import requires_postgres, wait_for
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import wait_for
 
 pytestmark = [requires_postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,8 @@ from certificates.models import CertificateRequest, KeyMode, RequestStatus
 from certificates.ordering import PROGRESS_STARTED, request_create
 from portal.celery import app as celery_app
 from portal.models import AuditEvent, OutboxMessage
-from tests.reliability.conftest import requires_postgres, wait_for
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]
 

@@ -14,60 +14,23 @@ import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import serialization
 
-from certificates import keystore
-from certificates import x509 as igc
 from certificates.campaigns import campaign_create
-from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
+from certificates.models import CampaignStatus, RenewalCampaign
 from notifications.digests import DIGEST_BATCH
 from notifications.models import AlertDigest, AlertLog, AlertStatus
-from portal import sealing
 from portal.models import AuditEvent, OutboxMessage
-from tests.factories import OfficineFactory
-from tests.reliability.conftest import VISIBILITY_TIMEOUT, requires_postgres, wait_for
+from tests.helpers.notifications import TODAY, expiring_in
+from tests.helpers.tools import requires_postgres
+from tests.helpers.workers import (
+    OFFICINES,
+    VISIBILITY_TIMEOUT,
+    assert_one_renewal_each,
+    officines_with_certificates,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), requires_postgres]
-
-OFFICINES = 200
-
-
-def officines_with_certificates(tenant, make_certificate, count: int, **certificate_fields):
-    officines = [
-        OfficineFactory(editor=tenant.editor, technical_administrator=tenant.administrator)
-        for _ in range(count)
-    ]
-    return [make_certificate(officine, **certificate_fields) for officine in officines]
-
-
-def public_key_hash_of_csr(csr_pem: str) -> str:
-    return igc.public_key_sha256(cx509.load_pem_x509_csr(csr_pem.encode()).public_key())
-
-
-def assert_one_renewal_each(campaign: RenewalCampaign, certificates: list) -> None:
-    """Exactly one renewal request per certificate, each with its CSR and its own key, and
-    one key generation each (even for the certificate in hand when the worker died)."""
-    requests = list(CertificateRequest.objects.filter(renews__in=certificates))
-    by_certificate: dict[int, list[CertificateRequest]] = {}
-    for request in requests:
-        by_certificate.setdefault(request.renews_id, []).append(request)
-    assert sorted(by_certificate) == sorted(c.pk for c in certificates)
-    assert all(len(found) == 1 for found in by_certificate.values())  # exactly one renewal
-    wrapping = sealing.wrapping_keys()
-    for request in requests:
-        assert request.campaign_id == campaign.pk and request.status == "csr_ready"
-        # One CSR and one encrypted key, and they belong together.
-        der = sealing.unseal(
-            bytes(request.encrypted_private_key),
-            associated_data=keystore.associated_data_for(request.pk),
-            keys=wrapping,
-        )
-        private_key = serialization.load_der_private_key(der, password=None)
-        assert igc.public_key_sha256(private_key.public_key()) == request.public_key_sha256
-        assert public_key_hash_of_csr(request.csr_pem) == request.public_key_sha256
-    assert len({r.public_key_sha256 for r in requests}) == len(certificates)  # no key twice
-    assert AuditEvent.objects.filter(action="key.generate").count() == len(certificates)
 
 
 def test_campaign_survives_a_worker_killed_mid_run(
@@ -153,7 +116,6 @@ def test_digest_run_survives_a_worker_killed_mid_run(
     at most the one digest between its send and its "sent" mark, with the same Message-ID.
     This test holds the code to exactly that (one kill: at most one repeated message)."""
     from notifications.scan import alert_scan
-    from tests.notifications.conftest import TODAY, expiring_in
 
     officines_with_certificates(
         tenant_a, make_certificate, DIGEST_OFFICINES, not_after=expiring_in(7)

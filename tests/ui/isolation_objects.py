@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from tests.helpers.certificates import certificate_row
+
 
 @cache
 def _pki_and_key():
@@ -18,7 +20,6 @@ def certificate_ui_objects(tenant) -> dict[str, object]:
     from certificates.models import Certificate, CertificateRequest, RenewalCampaign
     from portal.api.keys import api_key_create
     from portal.models import ApiKey
-    from tests.conftest import certificate_row
 
     certificate = Certificate.objects.filter(editor=tenant.editor).first()
     if certificate is None:

@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from certificates.models import CampaignStatus, CertificateRequest, RenewalCampaign
 from portal.models import AuditEvent
+from tests.helpers.certificates import bulk_officines, clone_certificates, days
 from tests.ui.certificate_support import htmx
-from tests.ui.conftest import bulk_officines, clone_certificates, days
 from tests.ui.html_checker import assert_valid_html
 
 pytestmark = pytest.mark.django_db

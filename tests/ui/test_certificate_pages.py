@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from cryptography import x509 as cx509
@@ -20,6 +19,8 @@ from certificates.models import Certificate, CertificateRequest, Installation, R
 from notifications.models import AlertLog
 from portal.api.keys import api_key_lookup
 from portal.models import ApiKey, AuditEvent
+from tests.helpers.certificates import bulk_officines, clone_certificates, days
+from tests.helpers.tools import OPENSSL, requires_openssl
 from tests.ui.certificate_support import (
     age_reauthentication,
     htmx,
@@ -28,13 +29,10 @@ from tests.ui.certificate_support import (
     reauthenticate,
     server_request,
 )
-from tests.ui.conftest import bulk_officines, clone_certificates, days
 from tests.ui.html_checker import assert_valid_html, check_html
 
 pytestmark = pytest.mark.django_db
 
-OPENSSL = "/usr/bin/openssl"
-requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no openssl")
 PASSPHRASE = "Une phrase de passe solide 2026"
 
 

@@ -14,7 +14,7 @@ from officines.csv_import.write import ImportRefused, officines_import_rows
 from officines.models import ImportStatus, Officine, OfficineImport
 from portal.models import AuditEvent, OutboxMessage
 from tests.factories import TechnicalAdministratorFactory
-from tests.ui.conftest import bulk_officines
+from tests.helpers.certificates import bulk_officines
 
 pytestmark = pytest.mark.django_db
 

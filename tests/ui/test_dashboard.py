@@ -11,7 +11,7 @@ from django.utils import timezone
 from certificates.models import Certificate, Status
 from certificates.overview import add_months, expiries_by_month, urgent_certificates
 from notifications.models import AlertLog, AlertStatus, Channel
-from tests.ui.conftest import bulk_officines, clone_certificates, days
+from tests.helpers.certificates import bulk_officines, clone_certificates, days
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,9 @@ from django.urls import reverse
 from certificates.models import CertificateRequest
 from officines.models import AdministratorChange, OfficineHabilitation
 from tests.factories import OfficineFactory, TechnicalAdministratorFactory
-from tests.ui.conftest import bulk_officines
+from tests.helpers.api import bearer, make_keys
+from tests.helpers.certificates import bulk_officines
+from tests.helpers.tenants import administrator_change_for
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +142,6 @@ def test_dashboard_counts_officines_nobody_may_order_for(
 
 
 def test_request_page_and_api_say_do_not_order(tenant_a, client_for):
-    from tests.api.conftest import bearer, make_keys
 
     keys_a = make_keys(tenant_a)
     request = CertificateRequest.objects.create(
@@ -198,7 +199,6 @@ def test_form_503_pages_from_request_to_processing(tenant_a, client_for):
 
 
 def test_viewer_can_read_but_not_process_or_cancel_a_503(tenant_a, client_for):
-    from tests.conftest import administrator_change_for
 
     change = administrator_change_for(tenant_a)
     client = client_for(tenant_a.viewer)

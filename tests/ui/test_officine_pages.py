@@ -14,7 +14,7 @@ from officines.administrator_changes import administrator_change_process
 from officines.models import AdministratorChange, Officine
 from portal.models import AuditEvent
 from tests.factories import OfficineFactory, TechnicalAdministratorFactory
-from tests.ui.conftest import bulk_officines, clone_certificates
+from tests.helpers.certificates import bulk_officines, clone_certificates
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,19 @@
+"""Skip conditions on the tools and services a test needs (openssl, PostgreSQL, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+OPENSSL = "/usr/bin/openssl"
+KEYTOOL = "/usr/bin/keytool"
+
+requires_openssl = pytest.mark.skipif(not Path(OPENSSL).exists(), reason="no /usr/bin/openssl")
+requires_keytool = pytest.mark.skipif(not Path(KEYTOOL).exists(), reason="no /usr/bin/keytool")
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL (DATABASE_URL=postgres://...): worker processes must see the "
+    "rows the test commits",
+)
