@@ -16,10 +16,6 @@ BEFORE = [("certificates", "0011_certificate_ans_action")]
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.no_coverage_guard(
-    reason="writes certificates through the historical models of migration 0011, which send "
-    "no signal and so store no coverage; this test checks usable_until only"
-)
 def test_existing_certificates_get_usable_until_from_their_pem(pki):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
