@@ -147,8 +147,8 @@ def _create_data(n_officines: int) -> tuple[int, list[str]]:
 def _seeded_editor(quick: bool) -> tuple[int, int] | None:
     """(id, officines) of the seeded data set's big editor; the full run seeds it when absent,
     the quick run only uses it when present."""
+    from bench.seeding import spec as seed
     from officines.models import Officine
-    from portal.management.commands import seed_scale as seed
     from portal.models import Editor
 
     if not quick:

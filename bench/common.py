@@ -181,9 +181,10 @@ QUICK_PREFIX = "Bench Rapide"
 def ensure_scale_data(quick: bool, log: Any = print) -> ScaleData:
     """The seeded data set (full: seed_scale defaults; quick: a few hundred officines),
     seeded now when absent."""
+    from bench.seeding import spec as seed
+    from bench.seeding.scale import seed_scale
     from certificates.models import Certificate
     from officines.models import Officine
-    from portal.management.commands import seed_scale as seed
     from portal.models import Editor
 
     spec = (
@@ -196,7 +197,7 @@ def ensure_scale_data(quick: bool, log: Any = print) -> ScaleData:
             f"seeding {spec.editors} editors, {spec.officines} officines, "
             f"{spec.certificates} certificates ..."
         )
-        report = seed.seed_scale(spec, log=log)
+        report = seed_scale(spec, log=log)
         log(f"seeded in {report.seconds.get('total', 0):.0f} s")
     big = Editor.objects.get(name=seed.editor_name(1, spec.prefix))
     editors = Editor.objects.filter(name__startswith=spec.prefix + " ")
@@ -509,7 +510,7 @@ def module_rows(module: str, quick: bool) -> list[dict[str, Any]]:
 
 def retire_editors(editor_ids: Sequence[int]) -> None:
     """Remove throwaway benchmark editors' data; the editors stay, deactivated, with their
-    append-only audit events (seed_scale.retire_editors)."""
-    from portal.management.commands.seed_scale import retire_editors as retire
+    append-only audit events (bench.seeding.scale.retire_editors)."""
+    from bench.seeding.scale import retire_editors as retire
 
     retire(list(editor_ids))

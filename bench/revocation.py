@@ -35,9 +35,10 @@ class _Rollback(Exception):
 
 
 def _pki():
-    from portal.management.commands import seed_scale as seed
+    from bench.seeding.scale import BENCH_DIR
+    from bench.seeding.signing import prepare_pki
 
-    return seed._prepare_pki(seed.BENCH_DIR)[0]
+    return prepare_pki(BENCH_DIR)[0]
 
 
 def _build_crl(pki, issuer_dn: str, entries: int, hits: int) -> tuple[bytes, int]:

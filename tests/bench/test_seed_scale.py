@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from cryptography import x509 as cx509
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from bench.seeding import scale as seed
+from bench.seeding.spec import SCALE_PASSWORD, ScaleSpec, editor_name, user_email
 from certificates.models import Certificate, Installation
 from notifications.models import AlertLog
 from officines import identifiers
 from officines.models import Officine
 from portal.api.keys import api_key_lookup
-from portal.management.commands import seed_scale as seed
 from portal.models import AuditEvent, Editor, Membership, User
 
 pytestmark = pytest.mark.django_db
 
-SPEC = seed.ScaleSpec(editors=3, officines=120, certificates=600, big=60, prefix="Bench Test")
+SPEC = ScaleSpec(editors=3, officines=120, certificates=600, big=60, prefix="Bench Test")
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +76,14 @@ def test_certificates_are_real_and_match_their_rows(seeded):
 def test_users_can_log_in_with_the_known_secrets(seeded):
     from allauth.mfa.models import Authenticator
 
-    user = User.objects.get(email=seed.user_email(1, "viewer", "Bench Test"))
-    assert PBKDF2PasswordHasher().verify(seed.SCALE_PASSWORD, user.password)
+    user = User.objects.get(email=user_email(1, "viewer", "Bench Test"))
+    assert PBKDF2PasswordHasher().verify(SCALE_PASSWORD, user.password)
     assert Membership.objects.get(user=user).role == "viewer"
     assert Authenticator.objects.filter(user=user, type="totp").exists()
-    raw_keys = seed.json.loads((seed.BENCH_DIR / "scale-api-keys.json").read_text())
+    raw_keys = json.loads((seed.BENCH_DIR / "scale-api-keys.json").read_text())
     (keys,) = raw_keys.values()
-    key = api_key_lookup(keys[seed.editor_name(1, "Bench Test")])
-    assert key is not None and key.editor.name == seed.editor_name(1, "Bench Test")
+    key = api_key_lookup(keys[editor_name(1, "Bench Test")])
+    assert key is not None and key.editor.name == editor_name(1, "Bench Test")
 
 
 def test_second_run_does_nothing_and_reset_retires(seeded):
@@ -96,7 +98,7 @@ def test_second_run_does_nothing_and_reset_retires(seeded):
 
 
 def test_refuses_to_retire_a_real_tenant(tenant_a):
-    with pytest.raises(seed.CommandError):
+    with pytest.raises(CommandError):
         seed.retire_editors([tenant_a.editor.pk])
     assert Officine.objects.filter(editor=tenant_a.editor).exists()
 
