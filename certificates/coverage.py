@@ -65,7 +65,7 @@ class Requirement:
         return condition
 
 
-# domain.md, "Which certificates each service needs".
+# Which certificates each service needs.
 RULES: Mapping[str, tuple[Requirement, ...]] = {
     Service.DMP: (
         Requirement((Profile.ORG_SIGN,), Service.DMP, "dmp_sign_until"),
@@ -281,8 +281,8 @@ def coverage_for_officines(
 def coverage_of_row(stored: OfficineCoverage | None, now: datetime | None = None) -> dict[str, str]:
     """{service: state} of one stored row (None: no live certificate), in Python.
 
-    The same rule as `_state_conditions` for a single officine, without compiling SQL
-    (~3 ms of the ~10 ms of `GET /api/v1/officines/{finess}/`, bench/api.py);
+    The same rule as `_state_conditions` for a single officine, without compiling SQL (most
+    of the time of `GET /api/v1/officines/{finess}/` otherwise: BENCHMARKS.md, bench/api.py);
     tests/certificates/test_coverage.py holds both to the same states at every boundary.
     """
     now = now or timezone.now()

@@ -139,7 +139,7 @@ class DemoPKI:
 
     @classmethod
     def create(cls) -> DemoPKI:
-        """Seven fresh 2048-bit CAs (about a second); callers may keep and reuse the result."""
+        """Seven fresh 2048-bit CAs (slow to generate); callers may keep and reuse the result."""
         now = datetime.now(UTC)
         root = _make_ca(
             _name("AC RACINE IGC-SANTE ELEMENTAIRE", ous=_PROD_OUS),

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # One key derivation: 6x the portal's own exports, 300x OpenSSL's default (OWASP's current
-# PBKDF2-SHA256 advice); about 0.15 s of one core. Above it a file is refused unopened.
+# PBKDF2-SHA256 advice); its cost: BENCHMARKS.md. Above it a file is refused unopened.
 MAX_ITERATIONS = 600_000
-# The whole file (MAC + every encrypted item): 4 derivations at the maximum, about 0.6 s.
+# The whole file (MAC + every encrypted item): 4 derivations at the maximum.
 MAX_TOTAL_ITERATIONS = 2_400_000
 # Encrypted items (content infos, shrouded key bags) and nesting: real files have 1 to 3.
 MAX_ENCRYPTED_ITEMS = 32

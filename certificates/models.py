@@ -55,7 +55,7 @@ class Service(models.TextChoices):
     OTHER = "OTHER", _("Other")
 
 
-# The services shown in coverage matrices (domain.md, "Which certificates each service needs").
+# The services shown in coverage matrices (which certificates each service needs).
 COVERAGE_SERVICES = (Service.DMP, Service.INSI, Service.PSC, Service.MSSANTE)
 # What an editor may follow in its coverage (`Editor.coverage_services`): the four SEGUR
 # services by default, ROR and ROC for LGOs that use them.

@@ -83,7 +83,7 @@ def urgent_certificates(user: Any, *, now: datetime, limit: int = URGENT_LIMIT) 
     """The live certificates of active officines that end first (expired ones first).
 
     Two queries: the first candidates in expiry order from the live-certificate index
-    (index-only, 0.1 ms; one query with the officine join made PostgreSQL walk thousands of
+    (index-only; one query with the officine join made PostgreSQL walk thousands of
     superseded rows of the plain expiry index), then those rows with their officine. Only
     active officines count: the window grows until it holds `limit` of them or runs out.
     """
@@ -124,7 +124,7 @@ def coverage_overview(
 
     Service states are computed from the stored coverage and grouped in SQL
     (`coverage_states`, `coverage_tally`): at 10,000 officines, folding their ~40,000 live
-    certificates in Python took over a second (BENCHMARKS.md).
+    certificates in Python was far slower (BENCHMARKS.md).
     """
     followed = followed_services(user_scope(user).coverage_services)
     labels = {code: str(Service(code).label) for code in followed}

@@ -25,7 +25,7 @@ from portal.audit import audit_record
 logger = logging.getLogger(__name__)
 
 GENERATE_TASK = "certificates.tasks.generate_csr"
-# Hard time limit of one key generation (RSA 4096 takes seconds): a run older than this died.
+# Hard time limit of one key generation (RSA 4096 is slow): a run older than this died.
 GENERATION_TIME_LIMIT = 120
 
 

@@ -4,8 +4,8 @@ A C call (OpenSSL deriving a key) cannot be interrupted from Python, and a PKCS#
 hide costly bags inside an encrypted content info that `derivation_guard` cannot read
 before decryption. The child gets the parse, a CPU-time rlimit as a backstop, and hands
 back bytes through a pipe; the parent waits at most `seconds` and kills it. Only the
-formats that derive keys go through here (PKCS#12, encrypted private keys): a fork costs
-a few milliseconds, too much for every PEM of a bulk import. No Django import.
+formats that derive keys go through here (PKCS#12, encrypted private keys): a fork per
+file would cost too much for every PEM of a bulk import. No Django import.
 """
 
 from __future__ import annotations

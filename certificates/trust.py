@@ -1,6 +1,6 @@
 """The trust anchors (official IGC Santé CA certificates) loaded from settings.TRUST_ANCHORS_DIR.
 
-Parsing the directory costs milliseconds, an import of a thousand files must not pay it a
+Parsing the directory has a cost that an import of a thousand files must not pay a
 thousand times: the store is cached per directory and rebuilt when a file in it changes
 (names, sizes and mtimes form the cache key), so an operator dropping a new ANS CA file and
 tests switching the directory both get a fresh store without a restart.

@@ -23,7 +23,7 @@ What a crash does:
   Nothing is lost.
 * between 3 and 4 (mail handed to the SMTP server, mark not committed): the digest is sent
   again after the timeout, with the *same* Message-ID, so mail servers and clients that
-  de-duplicate on Message-ID drop it. This window — a few milliseconds per digest, only on
+  de-duplicate on Message-ID drop it. This window — short, once per digest, only on
   a crash — is the one place a duplicate can reach a mailbox; we accept it rather than the
   alternative (marking before sending), which would lose the alert on the same crash.
   A renewal alert lost is worse than one read twice.
@@ -348,8 +348,8 @@ def _encoded_subject(subject: str, charset: str) -> str:
     """The RFC 2047 encoded-words of a non-ASCII subject, separated by spaces.
 
     Django encodes a non-ASCII Subject with `email.header.Header`, whose line splitting is
-    quadratic in pure Python (~0.3 ms for "2 certificats expirent — le plus proche le …",
-    once per message). Subjects repeat from digest to digest ("2 certificats…", a handful
+    quadratic in pure Python (costly for "2 certificats expirent — le plus proche le …",
+    once per message: BENCHMARKS.md). Subjects repeat from digest to digest ("2 certificats…", a handful
     of dates), so they are encoded once here; Django then only folds the ASCII result,
     which decodes to the same text.
     """
@@ -520,8 +520,7 @@ def relaxed_session():
     Only claims, cancellations and "sent" marks are written meanwhile. A worker crash cannot
     lose such a commit; a database server crash can lose the last few hundred milliseconds
     of them, which the design already tolerates: a lost claim is claimed again, a lost mark
-    re-sends the digest with the same Message-ID. It saves an fsync per digest (2,500
-    digests a day: seconds).
+    re-sends the digest with the same Message-ID. It saves an fsync per digest.
     """
     connection = transaction.get_connection()
     if connection.vendor != "postgresql":

@@ -325,7 +325,7 @@ def insert_alerts(rows: list[PlannedAlert]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: the unique constraint decides, not this code.
 
     On PostgreSQL one statement per 10,000 rows from typed arrays (UNNEST), sent as binary
-    parameters: no per-value preparation as in `bulk_create` (seconds on a cold start of
+    parameters: no per-value preparation as in `bulk_create` (slow on a cold start of
     50,000 rows), and no quoting of each value into the SQL text either, nor its parsing on
     the server (Django's cursors bind on the client side).
     """
@@ -404,7 +404,7 @@ def digests_prepare() -> list[int]:
     # Rows attached to a digest while it was being rendered stay pending when it is marked
     # sent: give them back first. Plain indexed look-ups, no join in an UPDATE: right after
     # the scan's inserts the planner's statistics are stale, and a join plan on a large
-    # alert table can then take minutes.
+    # alert table can then be very slow.
     attached = dict(
         AlertLog.objects.filter(
             channel=Channel.EMAIL, status=AlertStatus.PENDING, digest__isnull=False

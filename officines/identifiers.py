@@ -1,7 +1,7 @@
 """French health identifiers: FINESS, RPPS, ADELI, CPA/CPS cards, INSi CN.
 
 Pure Python (no Django import) so it can be used from models, forms, scripts,
-benchmarks and tests alike. See ``/work/shared/reference/domain.md``.
+benchmarks and tests alike.
 
 Errors are raised as :class:`IdentifierError` (a ``ValueError``) carrying:
 
@@ -51,8 +51,8 @@ __all__ = [
 FINESS_LENGTH = 9
 RPPS_LENGTH = 11
 ADELI_LENGTH = 9
-#: Length of a CPA/CPS card serial. Domain.md: "digits, 10 characters for the
-#: card serial". Read at call time, so it can be changed if that proves wrong.
+#: Length of a CPA/CPS card serial: "digits, 10 characters for the card serial"
+#: (the ANS card rules). Read at call time, so it can be changed if that proves wrong.
 CARD_NUMBER_LENGTH = 10
 CARD_TYPES = ("CPA", "CPS")
 
@@ -330,7 +330,7 @@ def department_label(code: str) -> str:
 def _finess_luhn_digits(value: str) -> str:
     """Map a FINESS (or FINESS payload) to the digit string the Luhn runs on.
 
-    UNCONFIRMED (domain.md): Corsican numbers (2A/2B) and ANS test numbers
+    UNCONFIRMED: Corsican numbers (2A/2B) and ANS test numbers
     (0A/0B) are checked with ``A`` -> 1 and ``B`` -> 2. The ANS test numbers
     0B0152872 and 0B0221636 pass only this way. Keep this mapping here only.
     """

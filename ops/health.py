@@ -5,7 +5,7 @@ are loaded).
 Answered by the outermost middleware, before host validation, HTTPS redirection, sessions
 and authentication: a kubelet or docker probe sends the container's address as Host over
 plain HTTP, and a probe must never need the things it checks. Each check is a cheap
-round trip (a few milliseconds); failures name the check, never a secret.
+round trip; failures name the check, never a secret.
 """
 
 from __future__ import annotations

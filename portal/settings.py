@@ -133,7 +133,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if "postgresql" in DATABASES["default"]["ENGINE"]:
-        # JIT compilation cost up to a second on coverage filters of a 10,000-officine editor
+        # JIT compilation was costly on coverage filters of a 10,000-officine editor
         # and never pays off for web queries (BENCHMARKS.md); override with PG_OPTIONS.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
             "options", env("PG_OPTIONS", default="-c jit=off")

@@ -21,7 +21,7 @@ from officines.models import Officine
 from officines.validators import validate_insi_common_name
 from portal.models import Editor
 
-# Certificates each service needs (domain.md): what `request_create_for_service` prepares.
+# Certificates each service needs: what `request_create_for_service` prepares.
 PROFILES_FOR_SERVICE: dict[str, tuple[str, ...]] = {
     Service.DMP: (Profile.ORG_SIGN, Profile.ORG_AUTH_CLI),
     Service.INSI: (Profile.ORG_AUTH_CLI,),

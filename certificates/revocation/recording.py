@@ -17,7 +17,7 @@ from certificates.revocation.models import (
 from portal.audit import audit_record
 from portal.events import certificate_event_send
 
-# RFC 5280 reasons → the ANS revocation causes the portal records (domain.md, Lifecycle §6).
+# RFC 5280 reasons → the ANS revocation causes the portal records (the ANS lifecycle rules).
 REASONS = {
     "keyCompromise": RevocationReason.KEY_COMPROMISE,
     "cACompromise": RevocationReason.KEY_COMPROMISE,
