@@ -1,3 +1,5 @@
+"""App config of certificates: coverage kept true on save, its hooks and rotations registered."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_save
 from django.utils.translation import gettext_lazy as _

@@ -1,3 +1,5 @@
+"""URLs of the certificate pages that read only certificates (namespace `certificates`)."""
+
 from django.urls import path
 
 from certificates import ans_action_views

@@ -1,3 +1,5 @@
+"""The root URLconf: every app's pages, the combined pages of the console in their apps' namespaces."""
+
 from django.contrib import admin
 from django.urls import include, path
 
