@@ -284,6 +284,7 @@ class Certificate(models.Model):
                 fields=[
                     *("editor", "usable_until", "officine", "profile", "common_name", "services"),
                     "id",  # COUNT(id) too
+                    "ans_action",  # the dashboard counts « à révoquer / à réémettre » with them
                 ],
                 condition=Q(revoked_at__isnull=True, superseded_at__isnull=True),
                 name="cert_live_editor_expiry",

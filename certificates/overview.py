@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, Q
+from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ from certificates.coverage_store import OfficineCoverage
 from certificates.models import LIVE_STATUSES, Certificate, Service, expiry_condition
 from certificates.revocation.selectors import revoked_by_ans
 from officines.models import Officine, without_alert_recipient_condition
-from officines.selectors import habilitated_administrators
+from officines.selectors import habilitated_officine_ids
 from portal.tenancy import user_scope
 
 HORIZON_MONTHS = 18
@@ -153,7 +153,7 @@ def coverage_overview(
     # habilitated administrator, « ne pas commander ».
     totals = active.aggregate(
         officines=Count("pk"),
-        not_habilitated=Count("pk", filter=~Q(Exists(habilitated_administrators()))),
+        not_habilitated=Count("pk", filter=~Q(pk__in=habilitated_officine_ids())),
         no_recipient=Count("pk", filter=without_alert_recipient_condition()),
     )
     officine_count = totals["officines"]
