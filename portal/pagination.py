@@ -15,14 +15,15 @@ class DeferredJoinPaginator(Paginator):
     select_related joins) to keep 50: PostgreSQL spilled that sort to disk; and a costly
     filter (coverage state) was evaluated twice, for COUNT and for the page (BENCHMARKS.md).
     The ids come from the caller's (scoped) queryset, so fetching them by pk widens nothing.
-    Querysets with selected annotations, DISTINCT or GROUP BY use Django's plain paging.
+    Per-row annotations (an `Exists`...) are computed for the page's rows only: those rows
+    are read again through the caller's queryset. Querysets with DISTINCT or GROUP BY
+    (aggregates) use Django's plain paging.
     """
 
     def _plain(self) -> bool:
         queryset = self.object_list
         return (
             not isinstance(queryset, QuerySet)
-            or bool(queryset.query.annotation_select)
             or queryset.query.distinct
             or queryset.query.group_by is not None
         )
@@ -56,8 +57,11 @@ class DeferredJoinPaginator(Paginator):
             ids = [pk for pk, _total in rows[: top - bottom]]
         else:
             ids = list(queryset[bottom:top].values_list("pk", flat=True))
-        fetched = queryset.model._default_manager.filter(pk__in=ids).order_by()
-        fetched.query.select_related = queryset.query.select_related
-        fetched = fetched.prefetch_related(*queryset._prefetch_related_lookups)
+        if queryset.query.annotation_select:
+            fetched = queryset.filter(pk__in=ids).order_by()  # annotations of 50 rows
+        else:
+            fetched = queryset.model._default_manager.filter(pk__in=ids).order_by()
+            fetched.query.select_related = queryset.query.select_related
+            fetched = fetched.prefetch_related(*queryset._prefetch_related_lookups)
         by_pk = {row.pk: row for row in fetched}
         return self._get_page([by_pk[pk] for pk in ids if pk in by_pk], number, self)
