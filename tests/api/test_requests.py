@@ -185,7 +185,9 @@ def test_cancel_and_invalid_transitions(tenant_a, keys_a):
     problem(client.get(f"{REQUESTS}{created['id']}/csr/"), 404, "not-found")
 
 
-def test_request_list_filters(tenant_a, keys_a):
+def cancelled_and_pending(tenant_a, keys_a):
+    """A client, and two requests of tenant A's officine: the first cancelled, the second
+    pending."""
     client = bearer(keys_a.write)
     first = client.post(
         REQUESTS,
@@ -198,6 +200,11 @@ def test_request_list_filters(tenant_a, keys_a):
         csr_payload(tenant_a.officine, key_mode="server", services=["PSC"], common_name="LGO"),
         content_type="application/json",
     ).json()
+    return client, first, second
+
+
+def test_request_list_filters(tenant_a, keys_a):
+    client, first, second = cancelled_and_pending(tenant_a, keys_a)
     rows = client.get(REQUESTS, {"status": "pending"}).json()["results"]
     assert [r["id"] for r in rows] == [second["id"]]
     rows = client.get(REQUESTS, {"finess": tenant_a.officine.finess}).json()["results"]
@@ -206,18 +213,7 @@ def test_request_list_filters(tenant_a, keys_a):
 
 def test_request_list_takes_the_pages_filters_too(tenant_a, keys_a):
     """One FilterSet for the request list page and the API: `status=open` and `officine`."""
-    client = bearer(keys_a.write)
-    first = client.post(
-        REQUESTS,
-        csr_payload(tenant_a.officine, key_mode="server"),
-        content_type="application/json",
-    ).json()
-    client.post(f"{REQUESTS}{first['id']}/cancel/")
-    second = client.post(
-        REQUESTS,
-        csr_payload(tenant_a.officine, key_mode="server", services=["PSC"], common_name="LGO"),
-        content_type="application/json",
-    ).json()
+    client, first, second = cancelled_and_pending(tenant_a, keys_a)
     rows = client.get(REQUESTS, {"status": "open"}).json()["results"]
     assert [r["id"] for r in rows] == [second["id"]]
     officine = str(tenant_a.officine.pk)
