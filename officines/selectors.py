@@ -96,9 +96,7 @@ def officine_is_habilitated(officine: Officine) -> bool:
 def habilitated_officine_ids():
     """Ids of the officines with a habilitated administrator, as a subquery (`pk__in`): one
     hashed list for PostgreSQL instead of a probe per officine."""
-    return OfficineHabilitation.objects.filter(state=Habilitation.HABILITATED).values(
-        "officine_id"
-    )
+    return OfficineHabilitation.objects.filter(state=Habilitation.HABILITATED).values("officine_id")
 
 
 def habilitated_administrators():

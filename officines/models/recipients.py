@@ -27,7 +27,5 @@ def without_alert_recipient_condition() -> models.Q:
     with_pharmacists = PharmacistAccess.objects.values("officine_id")
     # The cheap column tests first: SQL stops at the first false one, before the subqueries.
     return (
-        models.Q(notification_email="", cc_email="")
-        & ~contact
-        & ~models.Q(pk__in=with_pharmacists)
+        models.Q(notification_email="", cc_email="") & ~contact & ~models.Q(pk__in=with_pharmacists)
     )
