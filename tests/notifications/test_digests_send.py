@@ -20,10 +20,10 @@ from notifications.models import AlertDigest, AlertLog, AlertStatus
 from notifications.scan import alert_scan
 from tests.factories import OfficineFactory
 from tests.helpers.notifications import TODAY
+from tests.helpers.tools import postgres_only
 
-requires_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the one-statement marks are the PostgreSQL path (DATABASE_URL=postgres://…)",
+requires_postgres = postgres_only(
+    "the one-statement marks are the PostgreSQL path (DATABASE_URL=postgres://…)"
 )
 
 

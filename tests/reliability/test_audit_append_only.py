@@ -16,6 +16,7 @@ from portal.audit import audit_record
 from portal.models import AuditEvent
 from tests.factories import UserFactory
 from tests.helpers.tenants import logged_in
+from tests.helpers.tools import postgres_only
 
 pytestmark = pytest.mark.django_db
 
@@ -159,9 +160,7 @@ def test_no_url_of_the_portal_changes_an_audit_event(tenant_a, events, staff):
     assert not errors, errors
 
 
-requires_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="the append-only trigger is PostgreSQL's"
-)
+requires_postgres = postgres_only("the append-only trigger is PostgreSQL's")
 
 
 @requires_postgres
