@@ -10,11 +10,10 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here because models are not loaded before ready().
-        from notifications.models import WebhookEndpoint
         from notifications.revocations import on_certificate_event, wants_certificate_event
-        from notifications.webhooks.secrets import WebhookSecretError, webhook_secret_rewrap
+        from notifications.webhooks.secrets import webhook_secrets_rotation
         from portal.events import certificate_event_subscribe
-        from portal.sealing import Rotation, register_rotation
+        from portal.sealing import register_rotation
 
         # Certificate events come through the kernel: certificates never imports this app.
         certificate_event_subscribe(
@@ -22,18 +21,4 @@ class NotificationsConfig(AppConfig):
             wants=wants_certificate_event,
             dispatch_uid="notifications-certificate",
         )
-        register_rotation(
-            Rotation(
-                label="Webhook signing secrets",
-                noun="webhook secret",
-                rows="endpoints",
-                action="webhook.secret_rewrap",
-                # No secret: nothing to re-wrap (deliveries fail until it is regenerated).
-                queryset=lambda current: WebhookEndpoint.objects.exclude(secret_envelope=b"").only(
-                    "pk", "editor_id", "url", "secret_envelope"
-                ),
-                rewrap=webhook_secret_rewrap,
-                fields=("secret_envelope",),
-                error=WebhookSecretError,
-            )
-        )
+        register_rotation(webhook_secrets_rotation())

@@ -90,3 +90,20 @@ def webhook_secret_rewrap(endpoint: WebhookEndpoint) -> tuple[str, str] | None:
         bytes(endpoint.secret_envelope), associated_data=secret_associated_data(endpoint.pk)
     )
     return old_id, new_id
+
+
+def webhook_secrets_rotation() -> sealing.Rotation:
+    """What `rotate_key_encryption` re-wraps for this app: the endpoints' signing secrets."""
+    return sealing.Rotation(
+        label="Webhook signing secrets",
+        noun="webhook secret",
+        rows="endpoints",
+        action="webhook.secret_rewrap",
+        # No secret: nothing to re-wrap (deliveries fail until it is regenerated).
+        queryset=lambda current: WebhookEndpoint.objects.exclude(secret_envelope=b"").only(
+            "pk", "editor_id", "url", "secret_envelope"
+        ),
+        rewrap=webhook_secret_rewrap,
+        fields=("secret_envelope",),
+        error=WebhookSecretError,
+    )
